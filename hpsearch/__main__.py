@@ -1,0 +1,6 @@
+"""``python -m hpsearch``."""
+
+from hpsearch.cli import main
+
+if __name__ == "__main__":
+    main()

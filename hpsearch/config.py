@@ -1,0 +1,468 @@
+"""YAML → validated, frozen config. The only place that checks user input.
+
+Every error names the file, the line the YAML parser saw the key on, the key path
+(``space.lr.low``), what is wrong and what would be right.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpsearch.errors import ConfigError
+from hpsearch.space import Space, parse_param
+
+__all__ = ["Config", "ObjectiveSpec", "DataSpec", "CVSpec", "SearchSpec", "ParallelSpec",
+           "load_config", "DATASETS", "SAMPLERS", "BACKENDS"]
+
+DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+SAMPLERS = ("random", "sobol", "grid")
+BACKENDS = ("loky", "threading", "dask", "ray")
+DIRECTIONS = ("maximize", "minimize")
+SCALERS = ("none", "standard", "minmax")
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "": ("name", "objective", "data", "cv", "search", "parallel", "space"),
+    "objective": ("estimator", "function", "command", "fixed", "path"),
+    "data": ("dataset", "path", "target", "scale"),
+    "cv": ("folds", "scoring", "direction", "shuffle"),
+    "search": ("trials", "sampler", "seed", "rounds"),
+    "parallel": ("n_jobs", "backend"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+class _Mapping(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of each key."""
+
+    line: int | None = None
+    lines: dict[Any, int]
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loading, plus: 1e-4 reads as a number, mappings remember lines, duplicate keys fail."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    mapping = _Mapping()
+    mapping.line = node.start_mark.line + 1
+    mapping.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        try:
+            duplicate = key in mapping
+        except TypeError:
+            raise ConfigError(f"a key must be a plain value, got {key!r}", line=line) from None
+        if duplicate:
+            raise ConfigError(
+                f"duplicate key {key!r} (first on line {mapping.lines[key]}); keep one", line=line
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.lines[key] = line
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _parse_yaml(text: str, file: str | None) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except ConfigError as error:
+        error.file = file
+        raise
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = " ".join(str(error.problem or "").split())
+        raise ConfigError(
+            f"YAML syntax error: {problem}; check brackets, quotes and indentation",
+            file=file,
+            line=None if mark is None else mark.line + 1,
+        ) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"YAML error: {error}", file=file) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The config records
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """What to train: ``kind`` is estimator, function or command."""
+
+    kind: str
+    target: str | tuple[str, ...]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    dataset: str | None = None
+    path: str | None = None
+    target: str | None = None
+    scale: str = "none"
+
+
+@dataclass(frozen=True)
+class CVSpec:
+    folds: int = 5
+    scoring: str | None = None
+    direction: str = "maximize"
+    shuffle: bool = True
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    trials: int = 20
+    sampler: str = "random"
+    seed: int = 0
+    rounds: int = 1
+
+
+@dataclass(frozen=True)
+class ParallelSpec:
+    n_jobs: int = -1
+    backend: str = "loky"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config. ``source`` is the file it came from, ``base_dir`` where relative paths
+    start."""
+
+    name: str
+    objective: ObjectiveSpec
+    space: Space
+    data: DataSpec | None = None
+    cv: CVSpec = CVSpec()
+    search: SearchSpec = SearchSpec()
+    parallel: ParallelSpec = ParallelSpec()
+    source: str | None = None
+    base_dir: str = "."
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as YAML data: explicit scale spellings, absolute paths.
+
+        `load_config` reads it back to an equal config.
+        """
+        objective: dict[str, Any] = {
+            self.objective.kind: list(self.objective.target)
+            if isinstance(self.objective.target, tuple)
+            else self.objective.target
+        }
+        if self.objective.fixed:
+            objective["fixed"] = dict(self.objective.fixed)
+        if self.objective.path:
+            objective["path"] = list(self.objective.path)
+        out: dict[str, Any] = {"name": self.name, "objective": objective}
+        if self.data is not None:
+            out["data"] = {k: v for k, v in vars(self.data).items() if v is not None}
+        out["cv"] = dict(vars(self.cv))
+        out["search"] = dict(vars(self.search))
+        out["parallel"] = dict(vars(self.parallel))
+        out["space"] = self.space.to_yaml()
+        return out
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with fields of its sections changed, e.g. ``replace(search={"trials": 5})``."""
+        import dataclasses
+
+        updates: dict[str, Any] = {}
+        for key, value in changes.items():
+            current = getattr(self, key)
+            if isinstance(value, Mapping) and dataclasses.is_dataclass(current):
+                value = dataclasses.replace(current, **value)  # type: ignore[type-var]
+            updates[key] = value
+        return dataclasses.replace(self, **updates)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+class _Checker:
+    """Reads one parsed YAML document and raises ConfigError with file, line and key path."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+
+    def fail(self, message: str, key: str, owner: Any = None, name: Any = None) -> ConfigError:
+        line = None
+        if isinstance(owner, _Mapping):
+            line = owner.lines.get(name, owner.line) if name is not None else owner.line
+        return ConfigError(message, file=self.file, line=line, key=key or None)
+
+    def section(self, raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        value = raw.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(
+                f"must be a mapping of keys ({', '.join(SECTIONS[name])}), got {value!r}",
+                name, raw, name,
+            )
+        self.known_keys(value, name)
+        return value
+
+    def known_keys(self, raw: Mapping[str, Any], section: str) -> None:
+        allowed = SECTIONS[section]
+        for key in raw:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                where = f"{section}." if section else ""
+                raise self.fail(
+                    f"unknown key {key!r}; {hint}allowed {'here' if section else 'at the top'}: "
+                    f"{', '.join(allowed)}",
+                    f"{where}{key}", raw, key,
+                )
+
+    def typed(self, raw: Mapping[str, Any], section: str, key: str, kind: type | tuple[type, ...],
+              default: Any, what: str) -> Any:
+        if key not in raw or raw[key] is None:
+            return default
+        value = raw[key]
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.fail(f"must be {what}, got {value!r}", f"{section}.{key}", raw, key)
+        if isinstance(value, float) and kind is int and value.is_integer():
+            value = int(value)
+        if not isinstance(value, kind):
+            raise self.fail(
+                f"must be {what}, got {value!r} (of type {type(value).__name__})",
+                f"{section}.{key}", raw, key,
+            )
+        return value
+
+    def one_of(self, raw: Mapping[str, Any], section: str, key: str, options: tuple[str, ...],
+               default: str) -> str:
+        value = self.typed(raw, section, key, str, default, "one of " + ", ".join(options))
+        if value not in options:
+            close = difflib.get_close_matches(str(value), options, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise self.fail(
+                f"unknown value {value!r}; {hint}choose one of: {', '.join(options)}",
+                f"{section}.{key}", raw, key,
+            )
+        return value
+
+    def at_least(self, raw: Mapping[str, Any], section: str, key: str, minimum: int,
+                 default: int) -> int:
+        value = self.typed(raw, section, key, int, default, f"a whole number >= {minimum}")
+        if value < minimum:
+            raise self.fail(f"must be >= {minimum}, got {value}", f"{section}.{key}", raw, key)
+        return int(value)
+
+
+def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> ObjectiveSpec:
+    section = check.section(raw, "objective")
+    kinds = [k for k in ("estimator", "function", "command") if k in section]
+    if len(kinds) != 1:
+        found = f"; found {', '.join(kinds)}" if kinds else ""
+        raise check.fail(
+            "give exactly one of estimator (module:Class), function (module:func) or "
+            f"command ([program, args, ...]){found}",
+            "objective", raw, "objective" if "objective" in raw else None,
+        )
+    kind = kinds[0]
+    value = section[kind]
+    target: str | tuple[str, ...]
+    if kind == "command":
+        if isinstance(value, str):
+            raise check.fail(
+                "must be a list of arguments, run without a shell, e.g. "
+                '[python, train.py, --lr, "{lr}"]',
+                "objective.command", section, kind,
+            )
+        if not isinstance(value, list) or not value:
+            raise check.fail(f"must be a non-empty list of arguments, got {value!r}",
+                             "objective.command", section, kind)
+        target = tuple(str(v) for v in value)
+    else:
+        if not isinstance(value, str) or not re.fullmatch(r"[\w.]+[:.]\w+", value.strip()):
+            example = "sklearn.svm:SVC" if kind == "estimator" else "mymodule:evaluate"
+            raise check.fail(f"must be module:name, such as {example}, got {value!r}",
+                             f"objective.{kind}", section, kind)
+        target = value.strip()
+    fixed = section.get("fixed") or {}
+    if not isinstance(fixed, Mapping):
+        raise check.fail(f"must be a mapping of parameter values, got {fixed!r}",
+                         "objective.fixed", section, "fixed")
+    paths = section.get("path", [])
+    paths = [paths] if isinstance(paths, str) else paths
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise check.fail("must be a folder or a list of folders", "objective.path", section,
+                         "path")
+    resolved = tuple(str((base / p).resolve()) for p in paths) or (str(base),)
+    return ObjectiveSpec(kind, target, dict(fixed), resolved)
+
+
+def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | None:
+    if raw.get("data") is None:
+        return None
+    section = check.section(raw, "data")
+    if ("dataset" in section) == ("path" in section):
+        raise check.fail(
+            f"give either dataset (one of {', '.join(DATASETS)}) or path (a .csv or .npz file)",
+            "data", raw, "data",
+        )
+    scale = check.one_of(section, "data", "scale", SCALERS, "none")
+    if "dataset" in section:
+        name = check.one_of(section, "data", "dataset", DATASETS, "")
+        return DataSpec(dataset=name, scale=scale)
+    path = check.typed(section, "data", "path", str, None, "a file path")
+    full = (base / path).resolve()
+    if not full.is_file():
+        raise check.fail(f"file {path!r} not found (looked in {full.parent})", "data.path",
+                         section, "path")
+    if full.suffix.lower() not in (".csv", ".npz"):
+        raise check.fail(f"must be a .csv or .npz file, got {path!r}", "data.path", section,
+                         "path")
+    target = check.typed(section, "data", "target", str, None, "a column name")
+    if full.suffix.lower() == ".csv" and target is None:
+        raise check.fail("a .csv file needs target: the name of the column to predict",
+                         "data.target", section, None)
+    return DataSpec(path=str(full), target=target, scale=scale)
+
+
+def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) -> Space:
+    if raw.get("space") is None:
+        raise check.fail(
+            "missing: add the parameters to search, e.g. space: {lr: {scale: log, low: 1.0e-4, "
+            "high: 1}}",
+            "space", raw, None,
+        )
+    section = raw["space"]
+    if not isinstance(section, Mapping) or not section:
+        raise check.fail("must map parameter names to scales, e.g. lr: {log: [1.0e-4, 1]}",
+                         "space", raw, "space")
+    scales = {}
+    for name, spec in section.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise check.fail(f"parameter names must be identifiers, got {name!r}",
+                             f"space.{name}", section, name)
+        if name in fixed:
+            raise check.fail(f"'{name}' is both searched and in objective.fixed; keep one",
+                             f"space.{name}", section, name)
+        try:
+            scales[name] = parse_param(spec)
+        except ConfigError as error:
+            line = getattr(spec, "lines", {}).get(error.key) or section.lines.get(name)
+            raise ConfigError(
+                error.message, file=check.file, line=line,
+                key=f"space.{name}" + (f".{error.key}" if error.key else ""),
+            ) from None
+    space = Space(scales)
+    if not space.dims:
+        raise check.fail("every parameter is fixed: give at least one a scale to search",
+                         "space", raw, "space")
+    return space
+
+
+def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> Config:
+    check = _Checker(file)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            "the config must be a YAML mapping with name, objective and space sections",
+            file=file, line=1,
+        )
+    check.known_keys(raw, "")
+    name = check.typed(raw, "", "name", (str, int), default_name, "a text")
+    name = str(name)
+    if not re.fullmatch(r"[\w.-]+", name) or name in (".", ".."):
+        raise check.fail(f"must be letters, digits, '-', '_' or '.', got {name!r}", "name", raw,
+                         "name")
+    objective = _objective(check, raw, base)
+    data = _data(check, raw, base)
+    if data is not None and objective.kind == "command":
+        raise check.fail(
+            "a command objective reads its own data; remove the data section or use a function",
+            "data", raw, "data",
+        )
+    cv_raw = check.section(raw, "cv")
+    cv = CVSpec(
+        folds=check.at_least(cv_raw, "cv", "folds", 2, 5),
+        scoring=check.typed(cv_raw, "cv", "scoring", str, None, "a scikit-learn scorer name"),
+        direction=check.one_of(cv_raw, "cv", "direction", DIRECTIONS, "maximize"),
+        shuffle=check.typed(cv_raw, "cv", "shuffle", bool, True, "true or false"),
+    )
+    search_raw = check.section(raw, "search")
+    search = SearchSpec(
+        trials=check.at_least(search_raw, "search", "trials", 1, 20),
+        sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
+        seed=check.at_least(search_raw, "search", "seed", 0, 0),
+        rounds=check.at_least(search_raw, "search", "rounds", 1, 1),
+    )
+    parallel_raw = check.section(raw, "parallel")
+    n_jobs = check.typed(parallel_raw, "parallel", "n_jobs", int, -1,
+                         "a whole number (-1 for all cores)")
+    if n_jobs == 0 or n_jobs < -1:
+        raise check.fail(f"must be >= 1, or -1 for all cores, got {n_jobs}", "parallel.n_jobs",
+                         parallel_raw, "n_jobs")
+    parallel = ParallelSpec(
+        n_jobs=n_jobs, backend=check.one_of(parallel_raw, "parallel", "backend", BACKENDS, "loky")
+    )
+    space = _space(check, raw, objective.fixed)
+    if objective.kind == "command":
+        _check_placeholders(check, raw, objective, space)
+    return Config(
+        name=name, objective=objective, space=space, data=data, cv=cv, search=search,
+        parallel=parallel, source=file, base_dir=str(base),
+    )
+
+
+def _check_placeholders(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec,
+                        space: Space) -> None:
+    known = set(space.scales) | set(objective.fixed) | {"trial", "seed"}
+    for arg in objective.target:
+        for name in re.findall(r"\{(\w+)\}", arg):
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f"did you mean '{{{close[0]}}}'? " if close else ""
+                raise check.fail(
+                    f"placeholder {{{name}}} names no parameter; {hint}known: "
+                    + ", ".join(f"{{{k}}}" for k in sorted(known)),
+                    "objective.command", raw.get("objective"), "command",
+                )
+
+
+def load_config(source: str | Path | Mapping[str, Any]) -> Config:
+    """A validated config from a YAML file, or from a mapping (relative paths then start at the
+    current folder).
+
+    Raises:
+        ConfigError: naming the file, line and key of the first mistake.
+    """
+    if isinstance(source, Mapping):
+        return _from_mapping(source, None, Path.cwd(), "run")
+    path = Path(source)
+    shown = str(source)
+    if not path.is_file():
+        why = "is a folder" if path.is_dir() else "no such file"
+        raise ConfigError(f"{why}; give the path of a YAML config such as configs/quickstart.yaml",
+                          file=shown)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", file=shown) from None
+    raw = _parse_yaml(text, shown)
+    return _from_mapping(raw, shown, path.resolve().parent, path.stem)

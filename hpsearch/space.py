@@ -1,0 +1,532 @@
+"""The search space: each hyperparameter's scale maps its value to u in [0, 1] and back.
+
+Sampling is uniform in u, so the scale alone decides where samples land. Everything downstream
+(samplers, zoom, plots, importance) speaks u; adding a scale is one class here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from hpsearch.errors import ConfigError
+
+__all__ = [
+    "Scale",
+    "Uniform",
+    "Log",
+    "OneMinusLog",
+    "Int",
+    "Choice",
+    "Fixed",
+    "Space",
+    "SCALES",
+    "parse_param",
+]
+
+
+def _clip01(u: float) -> float:
+    return 0.0 if u < 0.0 else 1.0 if u > 1.0 else u
+
+
+def _number(value: Any, field: str, scale: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(
+            f"{field} must be a number for scale '{scale}', got {value!r} "
+            f"(of type {type(value).__name__})",
+            key=field,
+        )
+    if not math.isfinite(value):
+        raise ConfigError(f"{field} must be finite, got {value!r}", key=field)
+    return float(value)
+
+
+def _integer(value: Any, field: str) -> int:
+    number = _number(value, field, "int")
+    if not number.is_integer():
+        raise ConfigError(
+            f"{field} must be a whole number for scale 'int', got {value!r}; "
+            "use scale 'uniform' for fractional values",
+            key=field,
+        )
+    return int(number)
+
+
+def _bin(u: float, count: int) -> int:
+    """The index of the equal-width bin of [0, 1] that u falls in; u = 1 falls in the last."""
+    return min(int(u * count), count - 1)
+
+
+class Scale:
+    """A hyperparameter's scale: a pair of maps between its values and u in [0, 1]."""
+
+    kind: ClassVar[str]
+
+    def to_unit(self, value: Any) -> float:
+        raise NotImplementedError
+
+    def from_unit(self, u: float) -> Any:
+        raise NotImplementedError
+
+    def narrow(self, u_low: float, u_high: float) -> Scale:
+        """The same kind of scale restricted to the values of u in [u_low, u_high]."""
+        raise NotImplementedError
+
+    def to_yaml(self) -> Any:
+        """The explicit YAML spelling, which `parse_param` reads back to an equal scale."""
+        raise NotImplementedError
+
+    def format(self, value: Any) -> str:
+        """The value as a person reads it on this scale (3.2e-03 for log, 0.9973 for β)."""
+        return str(value)
+
+    @property
+    def is_fixed(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Uniform(Scale):
+    """low + u·(high − low); with `step`, every multiple of step from low is equally likely."""
+
+    low: float
+    high: float
+    step: float | None = None
+    kind: ClassVar[str] = "uniform"
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ConfigError(
+                f"low < high must hold for scale '{self.kind}', got low={self.low!r}, "
+                f"high={self.high!r}",
+                key="low",
+            )
+        if self.step is not None and not 0 < self.step <= self.high - self.low:
+            raise ConfigError(
+                f"step must be > 0 and at most high - low, got step={self.step!r}", key="step"
+            )
+
+    # Subclasses map values to a line ("position") where samples are uniform.
+    def _pos(self, value: float) -> float:
+        return value
+
+    def _value(self, pos: float) -> float:
+        return pos
+
+    def _grid_count(self) -> int:
+        assert self.step is not None
+        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+
+    def from_unit(self, u: float) -> float:
+        u = _clip01(float(u))
+        if self.step is not None and self.kind == "uniform":
+            return self.low + _bin(u, self._grid_count()) * self.step
+        a, b = self._pos(self.low), self._pos(self.high)
+        value = self._value(a + u * (b - a))
+        if self.step is not None:  # log with a step: round to the grid of multiples from low
+            value = self.low + round((value - self.low) / self.step) * self.step
+        return min(max(value, self.low), self.high)
+
+    def to_unit(self, value: Any) -> float:
+        a, b = self._pos(self.low), self._pos(self.high)
+        return _clip01((self._pos(float(value)) - a) / (b - a))
+
+    def narrow(self, u_low: float, u_high: float) -> Scale:
+        low, high = self.from_unit(u_low), self.from_unit(u_high)
+        if not low < high:
+            return Fixed(low)
+        return type(self)(low, high, self.step if self.step and self.step <= high - low else None)
+
+    def to_yaml(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"scale": self.kind, "low": self.low, "high": self.high}
+        if self.step is not None:
+            spec["step"] = self.step
+        return spec
+
+    def format(self, value: Any) -> str:
+        return f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class Log(Uniform):
+    """10^(a + u·(b − a)) with a, b the log10 of the bounds: each decade gets the same share."""
+
+    kind: ClassVar[str] = "log"
+
+    def __post_init__(self) -> None:
+        if self.low <= 0:
+            raise ConfigError(
+                f"low > 0 must hold for scale 'log', got low={self.low!r}; "
+                "bounds are values, not exponents (1.0e-4, not -4)",
+                key="low",
+            )
+        super().__post_init__()
+
+    def _pos(self, value: float) -> float:
+        return math.log10(value)
+
+    def _value(self, pos: float) -> float:
+        return 10.0**pos
+
+    def format(self, value: Any) -> str:
+        return f"{value:.2e}"
+
+
+@dataclass(frozen=True)
+class OneMinusLog(Uniform):
+    """1 − 10^r with r uniform between log10(1 − low) and log10(1 − high): for β near 1.
+
+    0.9..0.999 gives 0.9..0.99 as many samples as 0.99..0.999.
+    """
+
+    kind: ClassVar[str] = "one_minus_log"
+
+    def __post_init__(self) -> None:
+        for field, value in (("low", self.low), ("high", self.high)):
+            if not 0 < value < 1:
+                raise ConfigError(
+                    f"0 < {field} < 1 must hold for scale 'one_minus_log' (β = 1 − 10^r), "
+                    f"got {field}={value!r}",
+                    key=field,
+                )
+        if self.step is not None:
+            raise ConfigError("scale 'one_minus_log' takes no step", key="step")
+        super().__post_init__()
+
+    def _pos(self, value: float) -> float:
+        return math.log10(1.0 - value)
+
+    def _value(self, pos: float) -> float:
+        return 1.0 - 10.0**pos
+
+    def format(self, value: Any) -> str:
+        # Enough digits to show the distance to 1: 0.9973, 0.999912
+        digits = max(4, int(-math.log10(max(1.0 - value, 1e-15))) + 3)
+        return f"{value:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Int(Scale):
+    """Integers low..high, each equally likely; with log=True, uniform in log(value)."""
+
+    low: int
+    high: int
+    log: bool = False
+    step: int | None = None
+    kind: ClassVar[str] = "int"
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ConfigError(
+                f"low < high must hold for scale 'int', got low={self.low!r}, high={self.high!r}",
+                key="low",
+            )
+        if self.log and self.low < 1:
+            raise ConfigError(
+                f"low >= 1 must hold for scale 'int' with log: true, got low={self.low!r}",
+                key="low",
+            )
+        if self.step is not None and not 0 < self.step <= self.high - self.low:
+            raise ConfigError(
+                f"step must be a whole number from 1 to high - low, got step={self.step!r}",
+                key="step",
+            )
+
+    def _values(self) -> range:
+        return range(self.low, self.high + 1, self.step or 1)
+
+    def _log_bounds(self) -> tuple[float, float]:
+        # Each integer owns [k - 0.5, k + 0.5) in log space (as Optuna does for log ints).
+        return math.log(self.low - 0.5), math.log(self.high + 0.5)
+
+    def from_unit(self, u: float) -> int:
+        u = _clip01(float(u))
+        values = self._values()
+        if not self.log:
+            return values[_bin(u, len(values))]
+        a, b = self._log_bounds()
+        k = round(math.exp(a + u * (b - a)))
+        k = self.low + round((k - self.low) / (self.step or 1)) * (self.step or 1)
+        return min(max(k, self.low), values[-1])
+
+    def to_unit(self, value: Any) -> float:
+        if not self.log:
+            values = self._values()
+            index = min(max(round((value - self.low) / (self.step or 1)), 0), len(values) - 1)
+            return (index + 0.5) / len(values)
+        a, b = self._log_bounds()
+        return _clip01((math.log(max(float(value), 0.5)) - a) / (b - a))
+
+    def narrow(self, u_low: float, u_high: float) -> Scale:
+        # Rounded outwards: the new range holds every integer the region touches.
+        low, high = self.from_unit(u_low), self.from_unit(u_high)
+        if low == high:
+            return Fixed(low)
+        step = self.step if self.step and self.step <= high - low else None
+        return Int(low, high, self.log, step)
+
+    def to_yaml(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"scale": "int", "low": self.low, "high": self.high}
+        if self.log:
+            spec["log"] = True
+        if self.step is not None:
+            spec["step"] = self.step
+        return spec
+
+
+@dataclass(frozen=True)
+class Choice(Scale):
+    """One of a list of options, each equally likely: the ⌊u·k⌋-th."""
+
+    values: tuple[Any, ...]
+    kind: ClassVar[str] = "choice"
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ConfigError(
+                "scale 'choice' needs at least one value, got an empty list", key="values"
+            )
+
+    def from_unit(self, u: float) -> Any:
+        return self.values[_bin(_clip01(float(u)), len(self.values))]
+
+    def to_unit(self, value: Any) -> float:
+        return (self.index(value) + 0.5) / len(self.values)
+
+    def index(self, value: Any) -> int:
+        for i, option in enumerate(self.values):
+            if option == value and type(option) is type(value):
+                return i
+        return self.values.index(value)
+
+    def narrow(self, u_low: float, u_high: float) -> Scale:
+        return self
+
+    def to_yaml(self) -> dict[str, Any]:
+        return {"scale": "choice", "values": list(self.values)}
+
+
+@dataclass(frozen=True)
+class Fixed(Scale):
+    """A value that is not searched: passed to every trial as is."""
+
+    value: Any
+    kind: ClassVar[str] = "fixed"
+
+    def from_unit(self, u: float) -> Any:
+        return self.value
+
+    def to_unit(self, value: Any) -> float:
+        return 0.5
+
+    def narrow(self, u_low: float, u_high: float) -> Scale:
+        return self
+
+    def to_yaml(self) -> Any:
+        if isinstance(self.value, (list, dict)):
+            return {"scale": "fixed", "value": self.value}
+        return self.value
+
+    @property
+    def is_fixed(self) -> bool:
+        return True
+
+
+SCALES: dict[str, type[Scale]] = {
+    "uniform": Uniform,
+    "log": Log,
+    "one_minus_log": OneMinusLog,
+    "int": Int,
+    "choice": Choice,
+    "fixed": Fixed,
+}
+
+# Names other tools use for the same meaning.
+ALIASES: dict[str, str] = {
+    "linear": "uniform",
+    "float": "uniform",
+    "real": "uniform",
+    "loguniform": "log",
+    "log_uniform": "log",
+    "log-uniform": "log",
+    "reciprocal": "log",
+    "one-minus-log": "one_minus_log",
+    "oneminuslog": "one_minus_log",
+    "integer": "int",
+    "int_uniform": "int",
+    "uniform_int": "int",
+    "categorical": "choice",
+    "choices": "choice",
+    "options": "choice",
+    "constant": "fixed",
+    "const": "fixed",
+}
+
+# Names whose meaning elsewhere differs from ours: refuse them with the fix, never guess.
+_MISLEADING: dict[str, str] = {
+    "randint": "'randint' excludes its upper bound in numpy, scipy and Ray Tune; hpsearch's 'int' "
+    "includes both bounds: write {scale: int, low: 2, high: 4}",
+    "lograndint": "'lograndint' excludes its upper bound in Ray Tune; hpsearch's 'int' includes "
+    "both bounds: write {scale: int, low: 16, high: 1024, log: true}",
+}
+
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "uniform": ("low", "high", "step"),
+    "log": ("low", "high", "step"),
+    "one_minus_log": ("low", "high"),
+    "int": ("low", "high", "log", "step"),
+    "choice": ("values",),
+    "fixed": ("value",),
+}
+_OPTIONAL = ("step", "log")
+
+
+def scale_name(name: Any) -> str:
+    """The canonical scale name for a YAML spelling, or a ConfigError with a suggestion."""
+    import difflib
+
+    text = str(name).strip().lower()
+    text = ALIASES.get(text, text)
+    if text in SCALES:
+        return text
+    if text in _MISLEADING:
+        raise ConfigError(_MISLEADING[text], key="scale")
+    known = list(SCALES) + list(ALIASES)
+    close = difflib.get_close_matches(text, known, n=1)
+    hint = f"did you mean '{ALIASES.get(close[0], close[0])}'? " if close else ""
+    raise ConfigError(
+        f"unknown scale {name!r}; {hint}scales are: {', '.join(SCALES)}", key="scale"
+    )
+
+
+def _unknown_field(scale: str, field: Any) -> ConfigError:
+    import difflib
+
+    allowed = _FIELDS[scale]
+    close = difflib.get_close_matches(str(field), allowed, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigError(
+        f"unknown key {field!r} for scale '{scale}'; {hint}it takes: {', '.join(allowed)}",
+        key=str(field),
+    )
+
+
+def _build(scale: str, fields: Mapping[str, Any]) -> Scale:
+    for field in fields:
+        if field not in _FIELDS[scale]:
+            raise _unknown_field(scale, field)
+    for field in _FIELDS[scale]:
+        if field not in fields and field not in _OPTIONAL:
+            raise ConfigError(f"scale '{scale}' needs '{field}'", key=field)
+    if scale == "choice":
+        values = fields["values"]
+        if not isinstance(values, list):
+            raise ConfigError(
+                f"values must be a list for scale 'choice', got {values!r}", key="values"
+            )
+        return Choice(tuple(values))
+    if scale == "fixed":
+        return Fixed(fields["value"])
+    if scale == "int":
+        log = fields.get("log", False)
+        if not isinstance(log, bool):
+            raise ConfigError(f"log must be true or false, got {log!r}", key="log")
+        step = fields.get("step")
+        return Int(
+            _integer(fields["low"], "low"),
+            _integer(fields["high"], "high"),
+            log,
+            None if step is None else _integer(step, "step"),
+        )
+    low = _number(fields["low"], "low", scale)
+    high = _number(fields["high"], "high", scale)
+    if scale == "one_minus_log":
+        return OneMinusLog(low, high)
+    step = fields.get("step")
+    cls = Log if scale == "log" else Uniform
+    return cls(low, high, None if step is None else _number(step, "step", scale))
+
+
+def parse_param(spec: Any) -> Scale:
+    """A scale from its YAML spelling. Errors carry the offending key relative to the parameter.
+
+    Spellings:
+        ``{scale: log, low: 1.0e-4, high: 1}`` (explicit), ``{log: [1.0e-4, 1]}`` (short, other
+        keys such as ``step`` beside it), ``[relu, tanh]`` (a plain list is a choice), and any other
+        plain value (fixed).
+    """
+    if isinstance(spec, list):
+        return _build("choice", {"values": spec})
+    if not isinstance(spec, Mapping):
+        return Fixed(spec)
+    if "scale" in spec:
+        fields = {k: v for k, v in spec.items() if k != "scale"}
+        return _build(scale_name(spec["scale"]), fields)
+    # `log: true` beside `int: [16, 1024]` is an option, not a second scale.
+    shorts = [k for k, v in spec.items() if not isinstance(v, bool) and (
+        str(k).lower() in SCALES or str(k).lower() in ALIASES or str(k).lower() in _MISLEADING)]
+    if len(shorts) != 1:
+        raise ConfigError(
+            "give the parameter a scale: {scale: log, low: 1.0e-4, high: 1} or the short form "
+            "{log: [1.0e-4, 1]}" + (f"; found several scales {shorts}" if shorts else ""),
+            key=None,
+        )
+    key = shorts[0]
+    name = scale_name(key)
+    rest = {k: v for k, v in spec.items() if k != key}
+    arg = spec[key]
+    if name == "choice":
+        return _build(name, {"values": arg, **rest})
+    if name == "fixed":
+        return _build(name, {"value": arg, **rest})
+    if not (isinstance(arg, list) and len(arg) == 2):
+        raise ConfigError(
+            f"the short form takes [low, high], as in {{{key}: [1, 10]}}; got {arg!r}",
+            key=str(key),
+        )
+    return _build(name, {"low": arg[0], "high": arg[1], **rest})
+
+
+class Space:
+    """Named scales, in the order the config gives them.
+
+    The unit cube has one dimension per searched (non-fixed) parameter, in sorted name order, so
+    that reordering the YAML does not change which points a seed samples.
+    """
+
+    def __init__(self, scales: Mapping[str, Scale]) -> None:
+        self.scales: dict[str, Scale] = dict(scales)
+        searched = (name for name, scale in self.scales.items() if not scale.is_fixed)
+        self.dims: tuple[str, ...] = tuple(sorted(searched))
+
+    def __len__(self) -> int:
+        return len(self.dims)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and self.scales == other.scales
+
+    def __repr__(self) -> str:
+        return f"Space({self.scales!r})"
+
+    def from_unit(self, u: Sequence[float]) -> dict[str, Any]:
+        """Parameter values (every parameter, fixed ones too) for one point of the unit cube."""
+        point = dict(zip(self.dims, u, strict=True))
+        return {name: scale.from_unit(point.get(name, 0.5)) for name, scale in self.scales.items()}
+
+    def to_unit(self, params: Mapping[str, Any]) -> list[float]:
+        return [self.scales[name].to_unit(params[name]) for name in self.dims]
+
+    def to_yaml(self) -> dict[str, Any]:
+        return {name: scale.to_yaml() for name, scale in self.scales.items()}
+
+    def format(self, params: Mapping[str, Any]) -> dict[str, str]:
+        out = {}
+        for name, value in params.items():
+            scale = self.scales.get(name)
+            try:
+                out[name] = scale.format(value) if scale is not None else str(value)
+            except (TypeError, ValueError):
+                out[name] = str(value)
+        return out

@@ -1,0 +1,33 @@
+"""Shared fixtures: an in-process CLI runner in an isolated folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CliRunner whose working folder is a fresh temporary one (relative runs/ lands there)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """write(name, text) -> Path of a file in the test's folder."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return _write
+
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HPSEARCH_TEST", "1")
