@@ -23,7 +23,7 @@ __all__ = ["Config", "ObjectiveSpec", "DataSpec", "CVSpec", "SearchSpec", "Paral
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 SAMPLERS = ("random", "sobol", "grid")
-BACKENDS = ("loky", "threading", "dask", "ray")
+BACKENDS = ("loky", "threading")
 DIRECTIONS = ("maximize", "minimize")
 SCALERS = ("none", "standard", "minmax")
 

@@ -14,7 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hpsearch.api import RunResult
+from hpsearch.runner import error_summary
 from hpsearch.space import Space
+from hpsearch.trial import Status, TrialResult
 
 _stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True)
@@ -74,3 +77,162 @@ def points_table(rows: Sequence[Mapping[str, Any]], space: Space) -> Table:
         shown = space.format(row)
         table.add_row(str(i), *(escape(shown[name]) for name in space.scales))
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaderboard
+
+
+def _seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.2f}s" if value < 10 else f"{value:.1f}s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def score_text(result: TrialResult) -> str:
+    """'0.9712 ± 0.0050' ('0.9712' for a single score), or '' for a trial without one."""
+    if math.isnan(result.mean):
+        return ""
+    if len(result.scores) == 1:
+        return f"{result.mean:.4f}"
+    return f"{result.mean:.4f} ± {result.std:.4f}"
+
+
+def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, Any]]:
+    """One row per trial, best first, in scikit-learn's vocabulary (mean_score, std_score,
+    params, split scores); values at full precision."""
+    rows = []
+    for rank, result in run.ranked()[:top]:
+        rows.append({
+            "rank": rank,
+            "trial": result.number,
+            "round": result.trial.round,
+            "status": result.status.value,
+            "mean_score": _plain(result.mean),
+            "std_score": _plain(result.std),
+            "params": dict(result.params),
+            "scores": list(result.scores),
+            "duration": result.duration,
+            "error": error_summary(result.error) or None,
+        })
+    return rows
+
+
+def flat_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for csv: params as param_<name> columns, fold scores as split<i>_score columns."""
+    folds = max((len(r["scores"]) for r in rows), default=0)
+    out = []
+    for row in rows:
+        flat = {k: v for k, v in row.items() if k not in ("params", "scores", "error", "duration")}
+        flat.update({f"param_{k}": v for k, v in row["params"].items()})
+        flat.update({f"split{i}_score": (row["scores"][i] if i < len(row["scores"]) else None)
+                     for i in range(folds)})
+        flat["duration"] = row["duration"]
+        flat["error"] = row["error"]
+        out.append(flat)
+    return out
+
+
+def leaderboard_table(run: RunResult, top: int | None = None) -> Table:
+    """The rich leaderboard: rank, trial, each param on its scale, mean ± std, time."""
+    order = run.ranked()
+    shown = order[:top]
+    done = sum(1 for _, r in order if r.status is Status.COMPLETE)
+    failed = len(order) - done
+    arrow = "higher" if run.direction == "maximize" else "lower"
+    title = (f"{escape(run.name)}: {len(order)} trials, {done} complete"
+             + (f", {failed} failed" if failed else "") + f"  [dim]({arrow} is better)[/dim]")
+    table = Table(title=title, title_justify="left")
+    table.add_column("rank", justify="right")
+    table.add_column("trial", justify="right", style="dim")
+    rounds = {r.trial.round for _, r in order}
+    if len(rounds) > 1:
+        table.add_column("round", justify="right")
+    for name, scale in run.space.scales.items():
+        if not scale.is_fixed:
+            table.add_column(escape(name), justify="right")
+    table.add_column("score (mean ± std)", justify="right")
+    table.add_column("time", justify="right", style="dim")
+    for rank, result in shown:
+        values = run.space.format(result.params)
+        cells = [str(rank) if rank is not None else "-", str(result.number)]
+        if len(rounds) > 1:
+            cells.append(str(result.trial.round))
+        cells += [escape(values.get(n, "")) for n, s in run.space.scales.items() if not s.is_fixed]
+        if result.status is Status.COMPLETE:
+            cells.append(score_text(result))
+        else:
+            cells.append(f"[red]{escape(result.status.value)}: "
+                         f"{escape(error_summary(result.error)[:60])}[/red]")
+        cells.append(_seconds(result.duration))
+        table.add_row(*cells, style="bold green" if rank == 1 else None)
+    if top is not None and len(order) > top:
+        table.caption = f"{len(order) - top} more: --top {len(order)} shows all"
+    return table
+
+
+def markdown(run: RunResult, top: int | None = None) -> str:
+    names = [n for n, s in run.space.scales.items() if not s.is_fixed]
+    lines = ["| rank | trial | round | " + " | ".join(names) + " | score | time | status |",
+             "|" + "---|" * (len(names) + 6)]
+    for rank, result in run.ranked()[:top]:
+        values = run.space.format(result.params)
+        cells = [str(rank or "-"), str(result.number), str(result.trial.round),
+                 *(values.get(n, "") for n in names), score_text(result),
+                 _seconds(result.duration), result.status.value]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def failure_lines(run: RunResult) -> list[str]:
+    """'3 of 20 trials failed', then each distinct error with its count, most frequent first."""
+    if not run.failed:
+        return []
+    lines = [f"{len(run.failed)} of {len(run.results)} trials failed:"]
+    for text, count in run.failure_summary().most_common(5):
+        lines.append(f"  {count}× {text}")
+    return lines
+
+
+class Progress:
+    """A live progress bar on stderr: done/total, elapsed, ETA and the best score so far."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
+        self._bar = RichProgress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            TextColumn("{task.fields[best]}"), console=stderr, transient=False,
+        )
+        self._task: Any = None
+        self._run: RunResult | None = None
+        self._started = False
+
+    def start(self, run: RunResult, total: int) -> None:
+        self._run = run
+        self._bar.start()
+        self._started = True
+        self._task = self._bar.add_task(escape(run.name), total=total, best="")
+
+    def advance(self, result: TrialResult) -> None:
+        assert self._run is not None
+        best = self._run.best
+        text = "" if best is None else f"best {best.mean:.4f} (trial {best.number})"
+        failed = len(self._run.failed)
+        if failed:
+            text += f" [red]{failed} failed[/red]"
+        self._bar.update(self._task, advance=1, best=text)
+
+    def stop(self) -> None:
+        if self._started:
+            self._bar.stop()
+            self._started = False

@@ -454,8 +454,8 @@ def parse_param(spec: Any) -> Scale:
 
     Spellings:
         ``{scale: log, low: 1.0e-4, high: 1}`` (explicit), ``{log: [1.0e-4, 1]}`` (short, other
-        keys such as ``step`` beside it), ``[relu, tanh]`` (a plain list is a choice), and any other
-        plain value (fixed).
+        keys such as ``step`` beside it), ``[relu, tanh]`` (a plain list is a choice), and any
+        other plain value (fixed).
     """
     if isinstance(spec, list):
         return _build("choice", {"values": spec})

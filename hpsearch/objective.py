@@ -1,0 +1,301 @@
+"""The three kinds of objective, each a picklable callable ``objective(trial) -> fold scores``.
+
+`build_objective` checks everything it can in the parent, before any trial runs (the module
+imports, the class is an estimator, the command exists, the data loads, the scorer is known), so
+a mistake costs one clear message instead of a run of failed trials. Workers receive the small
+objective object and load modules and data once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hpsearch.config import Config, CVSpec, DataSpec, ObjectiveSpec
+from hpsearch.errors import ObjectiveError
+from hpsearch.trial import Trial, as_scores
+
+__all__ = ["Objective", "build_objective", "import_target"]
+
+
+def import_target(target: str, paths: Sequence[str] = ()) -> Any:
+    """The object named ``module:attr`` (or ``module.attr``), with `paths` on sys.path."""
+    for path in reversed(paths):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    module_name, _, attr = target.partition(":") if ":" in target else target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        where = f" (searched {', '.join(paths)} and the installed packages)" if paths else ""
+        raise ObjectiveError(f"cannot import '{module_name}' for {target}: {error}{where}") \
+            from None
+    except Exception as error:  # the user's module raised while importing
+        raise ObjectiveError(
+            f"importing '{module_name}' for {target} raised {type(error).__name__}: {error}"
+        ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        import difflib
+
+        names = [n for n in dir(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(attr, names, n=1)
+        hint = f"; did you mean '{module_name}:{close[0]}'?" if close else ""
+        raise ObjectiveError(f"module '{module_name}' has no '{attr}'{hint}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_target(target: str, paths: tuple[str, ...]) -> Any:
+    return import_target(target, paths)
+
+
+def _folds(data: DataSpec, cv: CVSpec, seed: int, classifier: bool) -> list[tuple[Any, Any]]:
+    """The k (train, test) index pairs; the same for every trial of a run."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from hpsearch.datasets import load
+
+    X, y = load(data)
+    splitter = StratifiedKFold if classifier else KFold
+    kwargs = {"shuffle": True, "random_state": seed} if cv.shuffle else {}
+    return list(splitter(n_splits=cv.folds, **kwargs).split(X, y))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_folds(data: DataSpec, cv: CVSpec, seed: int, classifier: bool) -> list[Any]:
+    return _folds(data, cv, seed, classifier)
+
+
+def _is_classification(y: Any) -> bool:
+    from sklearn.utils.multiclass import type_of_target
+
+    return type_of_target(y) in ("binary", "multiclass")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a trial runs: ``objective(trial)`` returns its fold scores or raises."""
+
+    spec: ObjectiveSpec
+    data: DataSpec | None
+    cv: CVSpec
+    cv_seed: int
+    base_dir: str
+
+    def __call__(self, trial: Trial) -> tuple[float, ...]:
+        params = {**self.spec.fixed, **trial.params}
+        if self.spec.kind == "estimator":
+            return self._estimator(params, trial.seed)
+        if self.spec.kind == "function":
+            return self._function(params, trial.seed)
+        return self._command(params, trial)
+
+    # -- estimator: k-fold cross-validation through scikit-learn
+
+    def make_estimator(self, params: Mapping[str, Any], seed: int) -> Any:
+        """The estimator for one trial: sampled and fixed params, the trial's seed as its
+        random_state when it takes one, and the data scaler in front when one is asked for."""
+        cls = _cached_target(str(self.spec.target), self.spec.path)
+        estimator = cls(**params)
+        if "random_state" in estimator.get_params() and "random_state" not in params:
+            estimator.set_params(random_state=seed % 2**32)
+        assert self.data is not None
+        if self.data.scale != "none":
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+            scaler = StandardScaler() if self.data.scale == "standard" else MinMaxScaler()
+            estimator = make_pipeline(scaler, estimator)
+        return estimator
+
+    def _estimator(self, params: dict[str, Any], seed: int) -> tuple[float, ...]:
+        from sklearn.base import is_classifier
+        from sklearn.model_selection import cross_val_score
+
+        from hpsearch.datasets import load
+
+        assert self.data is not None
+        estimator = self.make_estimator(params, seed)
+        X, y = load(self.data)
+        folds = _cached_folds(self.data, self.cv, self.cv_seed, is_classifier(estimator))
+        scores = cross_val_score(
+            estimator, X, y, cv=folds, scoring=self.cv.scoring, error_score="raise"
+        )
+        return as_scores(scores)
+
+    # -- function: func(params) or func(params, X_train, y_train, X_val, y_val) per fold
+
+    def _function(self, params: dict[str, Any], seed: int) -> tuple[float, ...]:
+        func = _cached_target(str(self.spec.target), self.spec.path)
+        extra = {"seed": seed} if _takes_seed(func) else {}
+        if self.data is None:
+            return as_scores(func(params, **extra))
+        from hpsearch.datasets import load
+
+        X, y = load(self.data)
+        folds = _cached_folds(self.data, self.cv, self.cv_seed, _is_classification(y))
+        scores: list[float] = []
+        for train, test in folds:
+            X_train, X_val = _scaled(self.data.scale, X[train], X[test])
+            fold = as_scores(func(params, X_train, y[train], X_val, y[test], **extra))
+            if len(fold) != 1:
+                raise ValueError(f"returned {len(fold)} scores for one fold; return one number")
+            scores.append(fold[0])
+        return tuple(scores)
+
+    # -- command: argv with {placeholders}, no shell; the last stdout line is JSON
+
+    def command_line(self, params: Mapping[str, Any], trial: Trial) -> list[str]:
+        values = {**params, "trial": trial.number, "seed": trial.seed}
+        argv = []
+        for arg in self.spec.target:
+            for name, value in values.items():
+                arg = arg.replace("{" + name + "}", _as_text(value))
+            argv.append(arg)
+        return argv
+
+    def _command(self, params: dict[str, Any], trial: Trial) -> tuple[float, ...]:
+        argv = self.command_line(params, trial)
+        done = subprocess.run(
+            argv, cwd=self.base_dir, capture_output=True, text=True, errors="replace",
+            stdin=subprocess.DEVNULL,
+        )
+        if done.returncode != 0:
+            raise CommandFailed(f"exited with code {done.returncode}", done.stderr)
+        lines = [line for line in done.stdout.splitlines() if line.strip()]
+        if not lines:
+            raise CommandFailed("printed no score: its last stdout line must be JSON such as "
+                                '{"score": 0.93}', done.stderr)
+        try:
+            return as_scores(json.loads(lines[-1]))
+        except (ValueError, TypeError) as error:
+            raise CommandFailed(
+                f"last stdout line is not a JSON score ({error}): {lines[-1][:200]!r}", done.stderr
+            ) from None
+
+
+class CommandFailed(Exception):
+    """A command objective that failed; carries the tail of its stderr."""
+
+    def __init__(self, reason: str, stderr: str) -> None:
+        tail = "\n".join(stderr.strip().splitlines()[-20:])
+        super().__init__(reason + (f"\n--- stderr (last lines) ---\n{tail}" if tail else ""))
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _scaled(kind: str, train: Any, test: Any) -> tuple[Any, Any]:
+    if kind == "none":
+        return train, test
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    scaler = (StandardScaler() if kind == "standard" else MinMaxScaler()).fit(train)
+    return scaler.transform(train), scaler.transform(test)
+
+
+@functools.lru_cache(maxsize=8)
+def _takes_seed(func: Callable[..., Any]) -> bool:
+    try:
+        return "seed" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks made once in the parent
+
+
+def build_objective(config: Config) -> Objective:
+    """The objective of a config, checked before any trial runs.
+
+    Raises:
+        ObjectiveError: with a one-line message naming what is wrong and the fix.
+    """
+    objective = Objective(config.objective, config.data, config.cv, config.search.seed,
+                          config.base_dir)
+    spec = config.objective
+    if spec.kind == "command":
+        _check_command(spec, config.base_dir)
+        return objective
+    target = import_target(str(spec.target), spec.path)
+    if spec.kind == "estimator":
+        _check_estimator(target, spec, config)
+    elif not callable(target):
+        raise ObjectiveError(f"objective.function: {spec.target} is not callable")
+    if config.data is not None:
+        from hpsearch.datasets import load
+
+        load(config.data)
+        if config.cv.scoring is not None and spec.kind == "estimator":
+            _check_scoring(config.cv.scoring)
+    return objective
+
+
+def _check_estimator(target: Any, spec: ObjectiveSpec, config: Config) -> None:
+    if not (inspect.isclass(target) and hasattr(target, "fit") and hasattr(target, "get_params")):
+        raise ObjectiveError(
+            f"objective.estimator: {spec.target} is not a scikit-learn-style estimator class "
+            "(with fit and get_params); for a plain function use objective.function"
+        )
+    if config.data is None:
+        raise ObjectiveError(
+            "objective.estimator needs data: add e.g. data: {dataset: digits} or "
+            "data: {path: train.csv, target: label}"
+        )
+    try:
+        accepted = set(target().get_params())
+    except Exception:  # an estimator without defaults: its constructor will say what it misses
+        return
+    for name in [*config.space.scales, *spec.fixed]:
+        if name not in accepted:
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(accepted), n=1)
+            hint = f" did you mean '{close[0]}'?" if close else ""
+            raise ObjectiveError(
+                f"{spec.target} takes no parameter '{name}';{hint} it takes: "
+                + ", ".join(sorted(accepted))
+            )
+
+
+def _check_scoring(scoring: str) -> None:
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    try:
+        get_scorer(scoring)
+    except ValueError:
+        import difflib
+
+        close = difflib.get_close_matches(scoring, get_scorer_names(), n=3)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise ObjectiveError(
+            f"cv.scoring: unknown scorer {scoring!r}; {hint}see sklearn.metrics.get_scorer_names()"
+        ) from None
+
+
+def _check_command(spec: ObjectiveSpec, base_dir: str) -> None:
+    program = spec.target[0]
+    local = os.path.join(base_dir, program)
+    if os.sep in program or (os.altsep and os.altsep in program):
+        found = os.path.exists(local)
+    else:
+        found = shutil.which(program) is not None
+    if not found:
+        raise ObjectiveError(
+            f"objective.command: program {program!r} not found (looked on PATH and in "
+            f"{base_dir}); give its path or install it"
+        )

@@ -1,0 +1,177 @@
+"""The run store: ``runs/<name>/`` holds the resolved ``config.yaml`` and ``trials.db`` (SQLite).
+
+The only module that touches the database. Each trial's row is committed the moment its result
+arrives, in WAL mode, so a crash loses only trials that were running and `hpsearch leaderboard`
+can read a run while it is going.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpsearch.errors import StoreError
+from hpsearch.trial import Status, Trial, TrialResult
+
+__all__ = ["RunStore", "resolve_run"]
+
+DB_NAME = "trials.db"
+CONFIG_NAME = "config.yaml"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    number   INTEGER PRIMARY KEY,
+    round    INTEGER NOT NULL,
+    status   TEXT NOT NULL,
+    params   TEXT NOT NULL,   -- JSON object: the values the trial ran with
+    unit     TEXT NOT NULL,   -- JSON list: the point of the unit cube, in the space's dim order
+    seed     INTEGER NOT NULL,
+    scores   TEXT NOT NULL,   -- JSON list: one score per fold
+    mean     REAL,
+    std      REAL,
+    duration REAL NOT NULL,   -- seconds
+    error    TEXT,            -- the traceback or reason of a trial that did not complete
+    extra    TEXT,            -- JSON object: what else the trial reported
+    finished REAL NOT NULL    -- unix time
+);
+"""
+
+
+def _finite(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+class RunStore:
+    """One run's folder. Create with `RunStore.create`, read with `RunStore.open`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path / DB_NAME, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+
+    # -- creating and opening
+
+    @classmethod
+    def create(cls, runs_dir: str | Path, name: str, config: dict[str, Any]) -> RunStore:
+        """A new run folder under runs_dir. An existing run is never overwritten: the new one
+        gets the first free suffix (name-2, name-3, ...)."""
+        root = Path(runs_dir)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the runs folder {root}: {error}") from None
+        for attempt in range(1, 10_000):
+            folder = root / (name if attempt == 1 else f"{name}-{attempt}")
+            try:
+                folder.mkdir()
+                break
+            except FileExistsError:
+                continue
+        config = {**config, "name": folder.name}
+        (folder / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
+        store = cls(folder)
+        store._db.execute("PRAGMA journal_mode = WAL")
+        store._db.executescript(_SCHEMA)
+        store.set_meta(name=folder.name, created=time.time(), status="running",
+                       direction=config.get("cv", {}).get("direction", "maximize"))
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunStore:
+        folder = Path(path)
+        if not (folder / DB_NAME).is_file():
+            raise StoreError(f"{folder} is not a run folder (it has no {DB_NAME})")
+        return cls(folder)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta
+
+    def set_meta(self, **values: Any) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in values.items()],
+            )
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+
+    def config(self) -> dict[str, Any]:
+        """The resolved config the run was started with."""
+        return yaml.safe_load((self.path / CONFIG_NAME).read_text())
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    # -- trials
+
+    def add(self, result: TrialResult) -> None:
+        """Store a finished trial; committed before this returns."""
+        t = result.trial
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    t.number, t.round, result.status.value, json.dumps(dict(t.params)),
+                    json.dumps(list(t.unit)), t.seed, json.dumps(list(result.scores)),
+                    _finite(result.mean), _finite(result.std), result.duration, result.error,
+                    json.dumps(dict(result.extra)) if result.extra else None, time.time(),
+                ),
+            )
+
+    def results(self) -> list[TrialResult]:
+        """Every stored trial, by number."""
+        rows = self._db.execute(
+            "SELECT number, round, status, params, unit, seed, scores, duration, error, extra "
+            "FROM trials ORDER BY number"
+        )
+        return [_result(*row) for row in rows]
+
+    def numbers(self) -> set[int]:
+        return {n for (n,) in self._db.execute("SELECT number FROM trials")}
+
+
+def _result(number: int, round_: int, status: str, params: str, unit: str, seed: int,
+            scores: str, duration: float, error: str | None, extra: str | None) -> TrialResult:
+    trial = Trial(number, json.loads(params), tuple(json.loads(unit)), seed, round_)
+    return TrialResult(trial, Status(status), tuple(json.loads(scores)), duration, error,
+                       json.loads(extra) if extra else {})
+
+
+def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """A run's folder from its path, or its name under runs_dir.
+
+    Raises:
+        StoreError: naming the runs that exist when there is no such run.
+    """
+    for candidate in (Path(run), Path(runs_dir) / str(run)):
+        if (candidate / DB_NAME).is_file():
+            return candidate
+    known = sorted(p.name for p in _run_folders(Path(runs_dir)))
+    listed = f"; runs in {runs_dir}: {', '.join(known[-8:])}" if known else \
+        f"; {runs_dir} holds no runs (set --runs-dir?)"
+    raise StoreError(f"no run {str(run)!r}{listed}")
+
+
+def _run_folders(root: Path) -> Iterable[Path]:
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if (p / DB_NAME).is_file()]
+
