@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import math
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +21,9 @@ from hpsearch.runner import error_summary
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
 
-_stdout = Console(soft_wrap=False)
+# Piped output is not squeezed to 80 columns: a table keeps its natural width there.
+_stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ
+                  else 240)
 stderr = Console(stderr=True)
 
 
@@ -95,8 +99,13 @@ def score_text(result: TrialResult) -> str:
     if math.isnan(result.mean):
         return ""
     if len(result.scores) == 1:
-        return f"{result.mean:.4f}"
-    return f"{result.mean:.4f} ± {result.std:.4f}"
+        return _score(result.mean)
+    return f"{_score(result.mean)} ± {_score(result.std)}"
+
+
+def _score(x: float) -> str:
+    """Four decimals for scores such as accuracy, five significant digits for large ones."""
+    return f"{x:.4f}" if abs(x) < 10 else f"{x:.5g}"
 
 
 def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, Any]]:
@@ -226,7 +235,7 @@ class Progress:
     def advance(self, result: TrialResult) -> None:
         assert self._run is not None
         best = self._run.best
-        text = "" if best is None else f"best {best.mean:.4f} (trial {best.number})"
+        text = "" if best is None else f"best {_score(best.mean)} (trial {best.number})"
         failed = len(self._run.failed)
         if failed:
             text += f" [red]{failed} failed[/red]"

@@ -1,0 +1,262 @@
+"""A population of fully-connected networks trained in lockstep, in numpy.
+
+Every array carries a leading population axis K: weights are (K, n_in, n_out), a mini-batch is
+(K, B, n_features), and per-member hyperparameters (learning rate, decay, β1, β2, ε, L2,
+batch-norm momentum) are vectors of length K. K small matrix products become one batched
+``np.matmul``, so K models train for little more than the cost of one. A single network is the
+population of one, so both paths run the very same code.
+
+Each member draws its initial weights and its mini-batch order from its own seed, in the same
+order as it would alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Hyper", "Population", "ACTIVATIONS", "OPTIMIZERS"]
+
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+BN_EPS = 1e-5
+
+
+def _act(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "tanh":
+        return np.tanh(z)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # a sigmoid that never overflows
+
+
+def _act_grad(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """d activation / dz, from the pre-activation z and the activation a."""
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    if name == "tanh":
+        return 1.0 - a * a
+    return a * (1.0 - a)
+
+
+@dataclass
+class Hyper:
+    """Per-member scalar hyperparameters, each an array of length K."""
+
+    learning_rate: np.ndarray
+    lr_decay: np.ndarray
+    beta1: np.ndarray
+    beta2: np.ndarray
+    epsilon: np.ndarray
+    l2: np.ndarray
+    bn_momentum: np.ndarray
+
+    def take(self, keep: np.ndarray) -> Hyper:
+        return Hyper(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+
+
+class Population:
+    """K networks of one architecture: layer sizes, activation, optimizer kind, batch norm.
+
+    Args:
+        sizes: units per layer, input first and output last, e.g. (64, 128, 128, 10).
+        task: "classification" (softmax output, cross-entropy) or "regression" (identity output,
+            half mean squared error).
+        seeds: one per member; fixes its initial weights and its mini-batch order.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        task: str,
+        activation: str,
+        init: str,
+        optimizer: str,
+        batch_norm: bool,
+        hyper: Hyper,
+        seeds: Sequence[int],
+        dtype: type = np.float32,
+    ) -> None:
+        self.sizes = tuple(sizes)
+        self.task = task
+        self.activation = activation
+        self.optimizer = optimizer
+        self.batch_norm = batch_norm
+        self.hyper = hyper
+        self.dtype = np.dtype(dtype)
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        self.steps = 0
+        self.params: list[dict[str, np.ndarray]] = []
+        self.running: list[dict[str, np.ndarray]] = []  # batch-norm running mean and variance
+        gain = {"he": 2.0, "xavier": 1.0}
+        last = len(self.sizes) - 2
+        for layer, (n_in, n_out) in enumerate(zip(self.sizes, self.sizes[1:])):
+            scale = np.sqrt(gain["xavier" if layer == last else init] / n_in)
+            W = np.stack([rng.standard_normal((n_in, n_out)) * scale for rng in self.rngs])
+            p = {"W": W.astype(self.dtype)}
+            if batch_norm and layer != last:  # normalized layers have no bias: β replaces it
+                p["gamma"] = np.ones((len(seeds), 1, n_out), self.dtype)
+                p["beta"] = np.zeros((len(seeds), 1, n_out), self.dtype)
+                self.running.append({"mean": np.zeros((len(seeds), 1, n_out), self.dtype),
+                                     "var": np.ones((len(seeds), 1, n_out), self.dtype)})
+            else:
+                p["b"] = np.zeros((len(seeds), 1, n_out), self.dtype)
+            self.params.append(p)
+        self.state = [{k: (np.zeros_like(v), np.zeros_like(v)) for k, v in p.items()}
+                      for p in self.params]
+
+    @property
+    def size(self) -> int:
+        return len(self.rngs)
+
+    def _column(self, values: np.ndarray) -> np.ndarray:
+        return values.astype(self.dtype).reshape(-1, 1, 1)
+
+    # -- forward and backward
+
+    def forward(self, X: np.ndarray, train: bool) -> tuple[np.ndarray, list[tuple]]:
+        """The output layer's pre-activations (K, B, n_out) and what backward needs."""
+        a = X
+        caches = []
+        hidden = len(self.params) - 1
+        for layer, p in enumerate(self.params):
+            z = np.matmul(a, p["W"])
+            if layer == hidden:
+                caches.append((a, None))
+                return z + p["b"], caches
+            if self.batch_norm:
+                running = self.running[layer]
+                if train:
+                    mean = z.mean(axis=1, keepdims=True)
+                    var = z.var(axis=1, keepdims=True)
+                    m = self._column(self.hyper.bn_momentum)
+                    running["mean"] = m * running["mean"] + (1 - m) * mean
+                    running["var"] = m * running["var"] + (1 - m) * var
+                else:
+                    mean, var = running["mean"], running["var"]
+                inv_std = 1.0 / np.sqrt(var + BN_EPS)
+                z_hat = (z - mean) * inv_std
+                u = p["gamma"] * z_hat + p["beta"]
+                bn = (z_hat, inv_std)
+            else:
+                u = z + p["b"]
+                bn = None
+            out = _act(self.activation, u)
+            caches.append((a, (u, out, bn)))
+            a = out
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def loss_and_grads(
+        self, X: np.ndarray, Y: np.ndarray
+    ) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+        """Per-member loss (K,) on a batch and the gradients of its mean, L2 included.
+
+        Y is one-hot (K, B, classes) for classification, targets (K, B, 1) for regression.
+        """
+        out, caches = self.forward(X, train=True)
+        B = X.shape[1]
+        if self.task == "classification":
+            shifted = out - out.max(axis=2, keepdims=True)
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+            loss = -(Y * log_p).sum(axis=(1, 2)) / B
+            d = (np.exp(log_p) - Y) / B
+        else:
+            diff = out - Y
+            loss = 0.5 * (diff * diff).sum(axis=(1, 2)) / B
+            d = diff / B
+        l2 = self._column(self.hyper.l2)
+        grads: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        for layer in range(len(self.params) - 1, -1, -1):
+            p = self.params[layer]
+            a_in, hidden = caches[layer]
+            if hidden is not None:  # back through the activation and batch norm
+                u, out_a, bn = hidden
+                d = d * _act_grad(self.activation, u, out_a)
+                if bn is not None:
+                    z_hat, inv_std = bn
+                    grads[layer]["gamma"] = (d * z_hat).sum(axis=1, keepdims=True)
+                    grads[layer]["beta"] = d.sum(axis=1, keepdims=True)
+                    d_hat = d * p["gamma"]
+                    d = inv_std / B * (B * d_hat - d_hat.sum(axis=1, keepdims=True)
+                                       - z_hat * (d_hat * z_hat).sum(axis=1, keepdims=True))
+                else:
+                    grads[layer]["b"] = d.sum(axis=1, keepdims=True)
+            else:
+                grads[layer]["b"] = d.sum(axis=1, keepdims=True)
+            W = p["W"]
+            grads[layer]["W"] = np.matmul(a_in.transpose(0, 2, 1), d) + l2 / B * W
+            loss = loss + 0.5 * self.hyper.l2 / B * (W * W).sum(axis=(1, 2))
+            if layer:
+                d = np.matmul(d, W.transpose(0, 2, 1))
+        return loss, grads
+
+    # -- optimization
+
+    def step(self, grads: list[dict[str, np.ndarray]], epoch: int) -> None:
+        """One update of every member: its own learning rate, decayed as α0 / (1 + decay·epoch)."""
+        self.steps += 1
+        h = self.hyper
+        lr = self._column(h.learning_rate / (1.0 + h.lr_decay * epoch))
+        b1, b2, eps = self._column(h.beta1), self._column(h.beta2), self._column(h.epsilon)
+        if self.optimizer == "adam":  # bias corrections folded into the step size
+            t = self.steps
+            lr = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+            eps = eps * np.sqrt(1 - b2**t)
+        for p, g, s in zip(self.params, grads, self.state):
+            for key, grad in g.items():
+                v, sq = s[key]
+                if self.optimizer == "sgd":
+                    p[key] -= lr * grad
+                elif self.optimizer == "momentum":
+                    v *= b1
+                    v += (1 - b1) * grad
+                    p[key] -= lr * v
+                elif self.optimizer == "rmsprop":
+                    sq *= b2
+                    sq += (1 - b2) * grad * grad
+                    p[key] -= lr * grad / (np.sqrt(sq) + eps)
+                else:
+                    v *= b1
+                    v += (1 - b1) * grad
+                    sq *= b2
+                    sq += (1 - b2) * grad * grad
+                    p[key] -= lr * v / (np.sqrt(sq) + eps)
+
+    def train_epoch(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray, batch_size: int,
+                    epoch: int) -> np.ndarray:
+        """One pass over each member's training rows (K, n), shuffled by its own generator.
+
+        X (n_all, features) and Y (n_all, outputs) are shared; returns the mean batch loss (K,).
+        """
+        order = np.stack([rows[k][rng.permutation(rows.shape[1])]
+                          for k, rng in enumerate(self.rngs)])
+        total = np.zeros(self.size)
+        batches = 0
+        for start in range(0, order.shape[1], batch_size):
+            index = order[:, start:start + batch_size]
+            loss, grads = self.loss_and_grads(X[index], Y[index])
+            self.step(grads, epoch)
+            total += loss
+            batches += 1
+        return total / batches
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Outputs (K, n, n_out) for shared inputs X (n, features): probabilities for
+        classification, values for regression. Batch norm uses the running averages."""
+        X = np.asarray(X, self.dtype)
+        out, _ = self.forward(np.broadcast_to(X, (self.size, *X.shape)), train=False)
+        if self.task == "classification":
+            out = np.exp(out - out.max(axis=2, keepdims=True))
+            out /= out.sum(axis=2, keepdims=True)
+        return out
+
+    def take(self, keep: np.ndarray) -> None:
+        """Keep only the members `keep` (indices), so no arithmetic is spent on the others."""
+        self.params = [{k: v[keep] for k, v in p.items()} for p in self.params]
+        self.state = [{k: (v[keep], sq[keep]) for k, (v, sq) in s.items()} for s in self.state]
+        self.running = [{k: v[keep] for k, v in r.items()} for r in self.running]
+        self.hyper = self.hyper.take(keep)
+        self.rngs = [self.rngs[i] for i in keep]
