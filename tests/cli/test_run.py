@@ -298,3 +298,11 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
     assert json.loads(dict(con.execute("SELECT key, value FROM meta"))["status"]) == "interrupted"
     con.close()
     assert not math.isnan(min(r["mean"] for r in rows))
+
+
+def test_quickstart_runs(runner, tmp_path):
+    invoke(runner, "run", ROOT / "configs" / "quickstart.yaml", "--trials", "2", "--jobs", "1",
+           "-q")
+    rows = trials_table(tmp_path / "runs" / "quickstart")
+    assert [r["status"] for r in rows] == ["complete", "complete"]
+    assert all(len(json.loads(r["scores"])) == 5 for r in rows)
