@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import Config, load_config
 from hpsearch.errors import AllTrialsFailed, HPSearchError
 from hpsearch.runner import error_summary, execute
 from hpsearch.space import Space, parse_param
 from hpsearch.store import RunStore, resolve_run
-from hpsearch.trial import Status, TrialResult, plan_trials, ranked
+from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked
 
-__all__ = ["run", "open_run", "RunResult", "TrialFailedError"]
+if TYPE_CHECKING:
+    from hpsearch.objective import Objective
+    from hpsearch.zoom import Region
+
+__all__ = ["run", "open_run", "zoom_run", "run_next_round", "RunResult", "TrialFailedError"]
 
 
 @dataclass
@@ -76,8 +80,9 @@ def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
 
 
 def _with_overrides(cfg: Config, trials: int | None, n_jobs: int | None, seed: int | None,
-                    name: str | None) -> Config:
-    search = {k: v for k, v in (("trials", trials), ("seed", seed)) if v is not None}
+                    name: str | None, rounds: int | None = None) -> Config:
+    search = {k: v for k, v in (("trials", trials), ("seed", seed), ("rounds", rounds))
+              if v is not None}
     changes: dict[str, Any] = {"search": search}
     if n_jobs is not None:
         changes["parallel"] = {"n_jobs": n_jobs}
@@ -86,27 +91,64 @@ def _with_overrides(cfg: Config, trials: int | None, n_jobs: int | None, seed: i
     return cfg.replace(**changes)
 
 
+class _Recorder:
+    """Runs trials through the runner and stores each result the moment it arrives."""
+
+    def __init__(self, objective: Objective, cfg: Config, store: RunStore, result: RunResult,
+                 raise_errors: bool, on_result: Callable[[TrialResult], None] | None) -> None:
+        self.objective = objective
+        self.cfg, self.store, self.result = cfg, store, result
+        self.raise_errors, self.on_result = raise_errors, on_result
+
+    def evaluate(self, trials: list[Trial]) -> list[TrialResult]:
+        done = []
+        stream = execute(self.objective, trials, n_jobs=self.cfg.parallel.n_jobs,
+                         backend=self.cfg.parallel.backend, in_process=self.raise_errors)
+        try:
+            for trial_result in stream:
+                self.store.add(trial_result)
+                self.result.results.append(trial_result)
+                done.append(trial_result)
+                if self.on_result is not None:
+                    self.on_result(trial_result)
+                if self.raise_errors and trial_result.status is Status.FAILED:
+                    raise TrialFailedError(trial_result)
+        finally:
+            stream.close()  # on an interrupt, this stops the workers
+        return done
+
+    def finish(self, status: str) -> None:
+        self.result.status = status
+        self.store.set_meta(status=status)
+        self.store.close()
+
+
 def run(
     config: str | Path | Mapping[str, Any] | Config,
     *,
     trials: int | None = None,
+    rounds: int | None = None,
     n_jobs: int | None = None,
     seed: int | None = None,
     name: str | None = None,
     runs_dir: str | Path = "runs",
     raise_errors: bool = False,
     on_start: Callable[[RunResult, int], None] | None = None,
+    on_round: Callable[[int, Region, int], None] | None = None,
     on_result: Callable[[TrialResult], None] | None = None,
 ) -> RunResult:
     """Run a search: sample the trials, train them in parallel, store each as it ends.
 
     Args:
         config: a YAML path, a mapping, or a loaded Config; keyword overrides win over it.
+        trials: the run's whole budget, split over `rounds` (see `zoom.round_sizes`).
+        rounds: coarse-to-fine rounds; 1 is plain random (or Sobol, or grid) search.
         runs_dir: the folder that holds the runs; this one goes to ``runs_dir/<name>`` (with a
             suffix when that exists).
         raise_errors: run trials one by one in this process and raise TrialFailedError at the
             first failure, for debugging an objective.
-        on_start, on_result: progress callbacks (the run and its trial count; each result).
+        on_start, on_round, on_result: progress callbacks (the run and its trial count; each
+            round's number, region and trial count; each result).
 
     Returns:
         The run, with every trial's result.
@@ -117,38 +159,108 @@ def run(
         KeyboardInterrupt: after storing what finished and marking the run interrupted.
     """
     from hpsearch.objective import build_objective
+    from hpsearch.zoom import search_rounds
 
     cfg = config if isinstance(config, Config) else load_config(config)
-    cfg = _with_overrides(cfg, trials, n_jobs, seed, name)
-    if cfg.search.rounds > 1:
-        raise HPSearchError(f"search.rounds: {cfg.search.rounds} rounds need zoom, which this "
-                            "version does not have yet; set rounds: 1")
-    objective = build_objective(cfg)
-    plan = plan_trials(cfg.space, cfg.search.sampler, cfg.search.trials, cfg.search.seed)
+    cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
+    if cfg.search.rounds > cfg.search.trials:
+        raise HPSearchError(f"search.rounds ({cfg.search.rounds}) cannot exceed search.trials "
+                            f"({cfg.search.trials}): each round needs at least one trial")
+    objective = build_objective(cfg)  # every check before the run folder exists
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict())
     result = RunResult(store.path, cfg.space, cfg.cv.direction, status="running")
+    recorder = _Recorder(objective, cfg, store, result, raise_errors, on_result)
+
+    def round_started(number: int, region: Region, size: int) -> None:
+        store.add_round(number, "random" if number == 1 else "zoom", region, size)
+        if on_round is not None:
+            on_round(number, region, size)
+
     if on_start is not None:
-        on_start(result, len(plan))
-    stream = execute(objective, plan, n_jobs=cfg.parallel.n_jobs, backend=cfg.parallel.backend,
-                     in_process=raise_errors)
+        on_start(result, cfg.search.trials)
     try:
-        for trial_result in stream:
-            store.add(trial_result)
-            result.results.append(trial_result)
-            if on_result is not None:
-                on_result(trial_result)
-            if raise_errors and trial_result.status is Status.FAILED:
-                raise TrialFailedError(trial_result)
+        search_rounds(cfg.space, cfg.cv.direction, cfg.search.trials, cfg.search.rounds,
+                      cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
+                      on_round=round_started)
     except BaseException:
-        stream.close()  # stops the workers
-        result.status = "interrupted"
-        store.set_meta(status=result.status)
-        store.close()
+        recorder.finish("interrupted")
         raise
-    result.status = "finished"
-    store.set_meta(status=result.status)
-    store.close()
+    recorder.finish("finished")
     if result.results and len(result.failed) == len(result.results):
         raise AllTrialsFailed(len(result.results), error_summary(result.failed[0].error))
     return result
 
+
+def zoom_run(
+    run: str | Path,
+    *,
+    top: int | None = None,
+    top_fraction: float | None = None,
+    margin: float = 0.25,
+    runs_dir: str | Path = "runs",
+) -> tuple[RunResult, Region, dict[str, Any]]:
+    """The zoomed region of a stored run and the config of its next round.
+
+    Returns:
+        The run, the region (in the run's first space), and the next round's config as YAML
+        data: the same scales with narrower bounds.
+
+    Raises:
+        HPSearchError: when the run has too few complete trials to zoom.
+    """
+    from hpsearch.zoom import zoom
+
+    current = open_run(run, runs_dir)
+    try:
+        region = zoom(current.space, current.results, current.direction, top=top,
+                      top_fraction=top_fraction, margin=margin)
+    except ValueError as error:
+        raise HPSearchError(f"{current.path}: {error}; run more trials first") from None
+    with RunStore.open(current.path) as store:
+        config = store.config()
+    config["space"] = region.space.to_yaml()
+    config["search"] = {**config.get("search", {}), "rounds": 1}
+    return current, region, config
+
+
+def run_next_round(
+    run: str | Path,
+    region: Region,
+    *,
+    trials: int | None = None,
+    n_jobs: int | None = None,
+    runs_dir: str | Path = "runs",
+    on_start: Callable[[RunResult, int], None] | None = None,
+    on_result: Callable[[TrialResult], None] | None = None,
+) -> RunResult:
+    """Run one more round of a stored run inside `region`, into the same run store.
+
+    The round's points are sampled in the region's space and stored with their coordinates in
+    the run's first space, so that all rounds line up.
+    """
+    from hpsearch.objective import build_objective
+
+    current = open_run(run, runs_dir)
+    with RunStore.open(current.path) as reader:
+        cfg = _with_overrides(load_config(reader.config()), trials, n_jobs, None, None)
+    objective = build_objective(cfg)
+    store = RunStore.open(current.path)
+    number = max((r.trial.round for r in current.results), default=0) + 1
+    n = trials or cfg.search.trials
+    first = max((r.number for r in current.results), default=-1) + 1
+    planned = plan_trials(region.space, cfg.search.sampler, n, cfg.search.seed, round=number,
+                          first_number=first)
+    planned = [replace(t, unit=tuple(current.space.to_unit(t.params))) for t in planned]
+    recorder = _Recorder(objective, cfg, store, current, False, on_result)
+    store.add_round(number, "zoom", region, n)
+    store.set_meta(status="running")
+    current.status = "running"
+    if on_start is not None:
+        on_start(current, len(current.results) + n)
+    try:
+        recorder.evaluate(planned)
+    except BaseException:
+        recorder.finish("interrupted")
+        raise
+    recorder.finish("finished")
+    return current

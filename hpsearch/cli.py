@@ -89,7 +89,9 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None, fm
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--trials", type=click.IntRange(min=1), default=None,
-              help="Number of trials (default: search.trials).")
+              help="Number of trials, over all rounds (default: search.trials).")
+@click.option("--rounds", type=click.IntRange(min=1), default=None,
+              help="Coarse-to-fine rounds sharing the trials (default: search.rounds).")
 @click.option("--jobs", "n_jobs", type=int, default=None,
               help="Parallel workers; -1 for all cores (default: parallel.n_jobs).")
 @seed_option
@@ -98,8 +100,9 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None, fm
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no leaderboard.")
 @click.option("--raise", "raise_errors", is_flag=True,
               help="Run trials one by one and stop at the first failure with its traceback.")
-def run(config: str, trials: int | None, n_jobs: int | None, seed: int | None,
-        name: str | None, runs_dir: str, quiet: bool, raise_errors: bool) -> None:
+def run(config: str, trials: int | None, rounds: int | None, n_jobs: int | None,
+        seed: int | None, name: str | None, runs_dir: str, quiet: bool,
+        raise_errors: bool) -> None:
     """Sample points of CONFIG's space and train a model at each, in parallel.
 
     Every trial's fold scores go to runs/<name>/ as soon as it ends; a live progress bar shows
@@ -122,10 +125,14 @@ def run(config: str, trials: int | None, n_jobs: int | None, seed: int | None,
         if progress is not None:
             progress.start(result, total)
 
+    def on_round(number: int, region: Any, size: int) -> None:
+        if progress is not None and number > 1:  # round 1 is the whole space
+            progress.log(report.round_line(number, region, size, started[0].space))
+
     try:
         result = run_search(
-            config, trials=trials, n_jobs=n_jobs, seed=seed, name=name, runs_dir=runs_dir,
-            raise_errors=raise_errors, on_start=on_start,
+            config, trials=trials, rounds=rounds, n_jobs=n_jobs, seed=seed, name=name,
+            runs_dir=runs_dir, raise_errors=raise_errors, on_start=on_start, on_round=on_round,
             on_result=progress.advance if progress is not None else None,
         )
     except KeyboardInterrupt:
@@ -182,6 +189,79 @@ def leaderboard(run: str, top: int | None, fmt: str, runs_dir: str) -> None:
     else:
         rows = report.leaderboard_rows(result, top)
         click.echo(report.dumps(rows if fmt == "json" else report.flat_rows(rows), fmt), nl=False)
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--top", type=click.IntRange(min=2), default=None,
+              help="Zoom on the best K complete trials (default: the best 20 %, at least 3).")
+@click.option("--top-fraction", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Or on this share of the complete trials.")
+@click.option("--margin", type=click.FloatRange(min=0), default=0.25, show_default=True,
+              help="Widen the box of the best trials by this share of its width on each side.")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Trials of the next round (default: the run's search.trials).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the zoomed config (default: RUN/zoom-round<N>.yaml).")
+@click.option("--run", "run_it", is_flag=True, help="Run the next round into the same run.")
+@click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel workers for --run.")
+@runs_dir_option
+@click.option("-q", "--quiet", is_flag=True, help="With --run: no progress bar, no leaderboard.")
+def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
+         trials: int | None, out: str | None, run_it: bool, n_jobs: int | None,
+         runs_dir: str, quiet: bool) -> None:
+    """Narrow each range of RUN around its best trials, in that parameter's own scale.
+
+    The box of the best trials in each parameter's scale (log10 of the value for log,
+    log10(1 - beta) for one_minus_log), widened by --margin, clipped to the range; int ranges
+    are rounded outwards, a choice keeps the options seen among the best. Writes a config of
+    the same scales with the narrower bounds, prints old and new ranges, and with --run runs
+    the next round into the same run.
+    """
+    import yaml
+
+    from hpsearch import report
+    from hpsearch.api import run_next_round, zoom_run
+
+    if top is not None and top_fraction is not None:
+        raise click.BadParameter("give --top or --top-fraction, not both", param_hint="--top")
+    current, region, config = zoom_run(run, top=top, top_fraction=top_fraction, margin=margin,
+                                       runs_dir=runs_dir)
+    next_round = max((r.trial.round for r in current.results), default=0) + 1
+    if trials is not None:
+        config["search"]["trials"] = trials
+    path = out or str(current.path / f"zoom-round{next_round}.yaml")
+    source = ", ".join(f"#{n}" for n in region.source)
+    header = (f"# Zoomed from run {current.path}, round {next_round - 1}, around its best "
+              f"{len(region.source)} trials: {source}\n# The same scales with narrower bounds; "
+              f"hpsearch run this file, or hpsearch zoom --run for the next round in place.\n")
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(header + yaml.safe_dump(config, sort_keys=False))
+    except OSError as error:
+        raise click.BadParameter(f"cannot write {path}: {error}", param_hint="--out") from None
+    report.print_out(report.zoom_table(current.space, region,
+                                       f"{current.name}: zoom on {len(region.source)} trials"))
+    for warning in region.warnings:
+        report.stderr.print(f"[yellow]warning:[/yellow] {report.escape(warning)}")
+    report.stderr.print(f"zoomed config written to {path}")
+    if not run_it:
+        return
+    progress = None if quiet else report.Progress()
+    try:
+        result = run_next_round(current.path, region, trials=trials, n_jobs=n_jobs,
+                                on_start=progress.start if progress else None,
+                                on_result=progress.advance if progress else None)
+    except KeyboardInterrupt:
+        _stop_progress(progress)
+        report.stderr.print(f"Interrupted: finished trials are stored in {current.path}")
+        sys.exit(130)
+    finally:
+        _stop_progress(progress)
+    for line in report.failure_lines(result):
+        click.echo(line, err=True)
+    if not quiet:
+        report.print_out(report.leaderboard_table(result, top=20))
 
 
 def main() -> None:

@@ -18,13 +18,14 @@ from rich.table import Table
 
 from hpsearch.api import RunResult
 from hpsearch.runner import error_summary
-from hpsearch.space import Space
+from hpsearch.space import Choice, Fixed, Scale, Space
 from hpsearch.trial import Status, TrialResult
+from hpsearch.zoom import Region
 
 # Piped output is not squeezed to 80 columns: a table keeps its natural width there.
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ
                   else 240)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def print_out(renderable: Any) -> None:
@@ -228,9 +229,11 @@ class Progress:
 
     def start(self, run: RunResult, total: int) -> None:
         self._run = run
+        completed = len(run.results)
         self._bar.start()
         self._started = True
-        self._task = self._bar.add_task(escape(run.name), total=total, best="")
+        self._task = self._bar.add_task(escape(run.name), total=total, completed=completed,
+                                        best="")
 
     def advance(self, result: TrialResult) -> None:
         assert self._run is not None
@@ -241,7 +244,54 @@ class Progress:
             text += f" [red]{failed} failed[/red]"
         self._bar.update(self._task, advance=1, best=text)
 
+    def log(self, text: str) -> None:
+        """A line above the bar."""
+        self._bar.console.print(escape(text), style="dim")
+
     def stop(self) -> None:
         if self._started:
             self._bar.stop()
             self._started = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Zoom
+
+
+def range_text(scale: Scale) -> str:
+    """A scale's range as a person reads it: 1.00e-04..1.00e+00, 2..4, [relu, tanh]."""
+    if isinstance(scale, Choice):
+        return "[" + ", ".join(map(str, scale.values)) + "]"
+    if isinstance(scale, Fixed):
+        return str(scale.value)
+    low, high = scale.low, scale.high  # type: ignore[attr-defined]
+    return f"{scale.format(low)}..{scale.format(high)}"
+
+
+def zoom_table(space: Space, region: Region, title: str) -> Table:
+    """Parameter, scale, old range, new range, and how many times narrower (in its scale)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("parameter", "scale", "old range", "new range"):
+        table.add_column(column)
+    table.add_column("shrink", justify="right")
+    for name, scale in space.scales.items():
+        if scale.is_fixed:
+            continue
+        new = region.space.scales[name]
+        if isinstance(scale, Choice):
+            shrink = f"{len(scale.values)} → {len(getattr(new, 'values', (new,)))} options"
+        else:
+            factor = region.shrink(name, space.dims)
+            shrink = "fixed" if factor == float("inf") else f"×{factor:.3g}"
+        table.add_row(escape(name), scale.kind, escape(range_text(scale)),
+                      escape(range_text(new)), shrink)
+    return table
+
+
+def round_line(number: int, region: Region, size: int, space: Space) -> str:
+    """'round 3: 9 trials in lr 1.2e-03..4.5e-02, beta 0.95..0.99' (only what was narrowed)."""
+    parts = []
+    for name in space.dims:
+        if region.shrink(name, space.dims) > 1.0001:
+            parts.append(f"{name} {range_text(region.space.scales[name])}")
+    return f"round {number}: {size} trials in " + (", ".join(parts) or "the whole space")

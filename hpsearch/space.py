@@ -202,9 +202,10 @@ class OneMinusLog(Uniform):
         return 1.0 - 10.0**pos
 
     def format(self, value: Any) -> str:
-        # Enough digits to show the distance to 1: 0.9973, 0.999912
+        # Enough digits to show the distance to 1 (0.9973, 0.999912), no trailing zeros.
         digits = max(4, int(-math.log10(max(1.0 - value, 1e-15))) + 3)
-        return f"{value:.{digits}f}"
+        text = f"{value:.{digits}f}".rstrip("0")
+        return text + "0" * max(0, 6 - len(text))
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,15 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hpsearch.errors import StoreError
 from hpsearch.trial import Status, Trial, TrialResult
+
+if TYPE_CHECKING:
+    from hpsearch.zoom import Region
 
 __all__ = ["RunStore", "resolve_run"]
 
@@ -41,6 +44,15 @@ CREATE TABLE IF NOT EXISTS trials (
     error    TEXT,            -- the traceback or reason of a trial that did not complete
     extra    TEXT,            -- JSON object: what else the trial reported
     finished REAL NOT NULL    -- unix time
+);
+CREATE TABLE IF NOT EXISTS rounds (
+    round    INTEGER PRIMARY KEY,
+    kind     TEXT NOT NULL,   -- random (the whole space) or zoom
+    space    TEXT NOT NULL,   -- JSON: the round's space, in the config's spelling
+    lo       TEXT NOT NULL,   -- JSON list: the region's lower corner in the first space's u
+    hi       TEXT NOT NULL,   -- JSON list: its upper corner
+    source   TEXT NOT NULL,   -- JSON list: the trials the region was drawn around
+    trials   INTEGER NOT NULL -- how many trials the round was given
 );
 """
 
@@ -143,6 +155,22 @@ class RunStore:
             "FROM trials ORDER BY number"
         )
         return [_result(*row) for row in rows]
+
+    def add_round(self, number: int, kind: str, region: Region, trials: int) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO rounds VALUES (?,?,?,?,?,?,?)",
+                (number, kind, json.dumps(region.space.to_yaml()), json.dumps(list(region.lo)),
+                 json.dumps(list(region.hi)), json.dumps(list(region.source)), trials),
+            )
+
+    def rounds(self) -> list[dict[str, Any]]:
+        """Each round's kind, space (as YAML data), region corners and source trials."""
+        rows = self._db.execute(
+            "SELECT round, kind, space, lo, hi, source, trials FROM rounds ORDER BY round")
+        return [{"round": r, "kind": k, "space": json.loads(sp), "lo": json.loads(lo),
+                 "hi": json.loads(hi), "source": json.loads(src), "trials": n}
+                for r, k, sp, lo, hi, src, n in rows]
 
     def numbers(self) -> set[int]:
         return {n for (n,) in self._db.execute("SELECT number FROM trials")}

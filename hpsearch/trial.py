@@ -11,7 +11,7 @@ from typing import Any
 
 from hpsearch.space import Space
 
-__all__ = ["Status", "Trial", "TrialResult", "plan_trials", "trial_seed", "ranked"]
+__all__ = ["Status", "Trial", "TrialResult", "plan_trials", "trials_at", "trial_seed", "ranked"]
 
 
 class Status(enum.StrEnum):
@@ -85,6 +85,12 @@ def plan_trials(
 
     stream = seed if round == 1 else seed * 1000 + round
     points = sample_unit(sampler, n, len(space), stream)
+    return trials_at(space, points, seed, round=round, first_number=first_number)
+
+
+def trials_at(space: Space, points: Iterable[Sequence[float]], seed: int, *, round: int = 1,
+              first_number: int = 0) -> list[Trial]:
+    """Trials for given points of the space's unit cube, numbered from first_number."""
     trials = []
     for i, u in enumerate(points):
         number = first_number + i

@@ -1,0 +1,256 @@
+"""Search quality: random, grid, Sobol, hpsearch's coarse-to-fine rounds, a naive zoom, and
+Optuna's TPE (when installed), at equal budgets, over tasks with a known optimum.
+
+Every method picks its best trial by the *observed* score (noisy where the task is noisy); its
+regret is the *true* loss there minus the optimum. Cells are (task, budget, seed); "wins" count
+paired cells where a method's regret is lower than the other's (ties apart).
+
+    python benchmarks/search_quality.py                 # all methods, 10 seeds, budgets 30, 100
+    python benchmarks/search_quality.py --seeds 3 --methods random,zoom5
+
+Writes benchmarks/results/search_quality.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from hpsearch.space import Int, Log, OneMinusLog, Space, Uniform
+from hpsearch.trial import Status, Trial, TrialResult, plan_trials, trials_at
+from hpsearch.zoom import search_rounds, zoom
+
+# ---------------------------------------------------------------------------------------------
+# Tasks: a space, a true loss, and an observation (the true loss plus noise, if any)
+
+
+def branin(p):
+    x1, x2 = p["x1"], p["x2"]
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10 - 0.397887
+
+
+_H_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+                 [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
+_H_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
+                        [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+_H_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def hartmann6(p):
+    x = np.array([p[f"x{i}"] for i in range(6)])
+    return float(-(_H_ALPHA * np.exp(-(_H_A * (x - _H_P) ** 2).sum(axis=1))).sum() + 3.32237)
+
+
+def dl_valley(p):
+    """A deep-learning-like loss: a narrow diagonal valley in log α × log(1 − β), two integer
+    parameters that barely matter."""
+    a = math.log10(p["lr"]) - math.log10(3e-3)
+    b = math.log10(1 - p["beta"]) - math.log10(1e-2)
+    return (4 * (a - 0.8 * b) ** 2 + 0.5 * b * b + 0.02 * (p["layers"] - 2) ** 2
+            + 0.01 * math.log2(p["units"] / 128) ** 2)
+
+
+def _svc_task():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    X, y = load_breast_cancer(return_X_y=True)
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+
+    def loss(p):  # 1 − CV accuracy; its optimum is unknown, so regret is against 0
+        model = make_pipeline(StandardScaler(), SVC(C=p["C"], gamma=p["gamma"]))
+        return 1 - cross_val_score(model, X, y, cv=folds).mean()
+
+    return loss
+
+
+TASKS: dict[str, tuple[Space, Callable, float]] = {
+    "branin": (Space({"x1": Uniform(-5, 10), "x2": Uniform(0, 15)}), branin, 0.0),
+    "hartmann6": (Space({f"x{i}": Uniform(0, 1) for i in range(6)}), hartmann6, 0.0),
+    "dl_valley": (Space({"lr": Log(1e-6, 1.0), "beta": OneMinusLog(0.5, 0.99999),
+                         "layers": Int(1, 4), "units": Int(16, 512, log=True)}), dl_valley, 0.05),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Methods: each returns the trials it evaluated; the best is picked by observed loss
+
+
+class Task:
+    def __init__(self, name: str, seed: int) -> None:
+        if name == "svc_breast_cancer":
+            self.space = Space({"C": Log(1e-3, 1e3), "gamma": Log(1e-5, 1e1)})
+            self.true, noise = _svc_task(), 0.0
+        else:
+            self.space, self.true, noise = TASKS[name]
+        self.noise = noise
+        self.rng = np.random.default_rng([seed, 99])
+
+    def evaluate(self, trials: list[Trial]) -> list[TrialResult]:
+        out = []
+        for t in trials:
+            observed = self.true(t.params) + self.noise * self.rng.standard_normal()
+            out.append(TrialResult(t, Status.COMPLETE, (-observed,), 0.0))  # maximize −loss
+        return out
+
+
+def by_sampler(sampler: str):
+    def method(task: Task, budget: int, seed: int) -> list[TrialResult]:
+        return task.evaluate(plan_trials(task.space, sampler, budget, seed))
+    return method
+
+
+def by_rounds(rounds: int):
+    def method(task: Task, budget: int, seed: int) -> list[TrialResult]:
+        return search_rounds(task.space, "maximize", budget, rounds, seed, task.evaluate)
+    return method
+
+
+def naive_zoom(task: Task, budget: int, seed: int) -> list[TrialResult]:
+    """The issue's baseline: 3 equal rounds, each uniform in the box of the top 5 %, margin 10 %."""
+    results: list[TrialResult] = []
+    space = task.space
+    sizes = [budget // 3 + (1 if i < budget % 3 else 0) for i in range(3)]
+    for r, size in enumerate(sizes, start=1):
+        if r == 1:
+            trials = plan_trials(space, "random", size, seed)
+        else:
+            region = zoom(space, results, "maximize", top_fraction=0.05, margin=0.10)
+            lo, hi = np.array(region.lo), np.array(region.hi)
+            u = lo + np.random.default_rng([seed, r]).random((size, len(space))) * (hi - lo)
+            trials = trials_at(space, u, seed, round=r, first_number=len(results))
+        results.extend(task.evaluate(trials))
+    return results
+
+
+def tpe(task: Task, budget: int, seed: int) -> list[TrialResult]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = {}
+    for name, s in task.space.scales.items():
+        if isinstance(s, OneMinusLog):  # 1 − β on a log scale: the same search space
+            dists[name] = optuna.distributions.FloatDistribution(1 - s.high, 1 - s.low, log=True)
+        elif isinstance(s, Int):
+            dists[name] = optuna.distributions.IntDistribution(s.low, s.high, log=s.log)
+        else:
+            dists[name] = optuna.distributions.FloatDistribution(s.low, s.high,
+                                                                 log=isinstance(s, Log))
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    results = []
+    for number in range(budget):
+        ot = study.ask(dists)
+        params = {k: (1 - v if isinstance(task.space.scales[k], OneMinusLog) else v)
+                  for k, v in ot.params.items()}
+        trial = Trial(number, params, tuple(task.space.to_unit(params)), seed)
+        (result,) = task.evaluate([trial])
+        study.tell(ot, result.mean)
+        results.append(result)
+    return results
+
+
+METHODS = {
+    "random": by_sampler("random"),
+    "grid": by_sampler("grid"),
+    "sobol": by_sampler("sobol"),
+    "naive_zoom": naive_zoom,
+    "zoom3": by_rounds(3),
+    "zoom5": by_rounds(5),
+    "zoom10": by_rounds(10),
+    "tpe": tpe,
+}
+
+
+def regret(task: Task, results: list[TrialResult]) -> float:
+    best = max(results, key=lambda r: r.mean)  # by observed score
+    return task.true(best.params)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budgets", default="30,100")
+    parser.add_argument("--tasks", default="branin,hartmann6,dl_valley,svc_breast_cancer")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
+                                             "search_quality.md"))
+    args = parser.parse_args()
+    methods = [m for m in args.methods.split(",") if m != "tpe" or _has_optuna()]
+    tasks, budgets = args.tasks.split(","), [int(b) for b in args.budgets.split(",")]
+    table: dict[tuple[str, str, int, int], float] = {}
+    start = time.perf_counter()
+    for task_name in tasks:
+        for budget in budgets:
+            for seed in range(args.seeds):
+                for m in methods:
+                    task = Task(task_name, seed)
+                    table[task_name, m, budget, seed] = regret(task, METHODS[m](task, budget,
+                                                                                seed))
+            print(f"{task_name} {budget}: " + ", ".join(
+                f"{m} {statistics.median(table[task_name, m, budget, s] for s in range(args.seeds)):.4g}"
+                for m in methods), flush=True)
+    report(table, tasks, budgets, methods, args.seeds, time.perf_counter() - start, args.out)
+
+
+def _has_optuna() -> bool:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        print("optuna is not installed: TPE left out (pip install optuna)")
+        return False
+    return True
+
+
+def report(table, tasks, budgets, methods, seeds, seconds, out) -> None:
+    cells = [(t, b, s) for t in tasks for b in budgets for s in range(seeds)]
+
+    def wins(a: str, b: str) -> str:
+        w = sum(table[t, a, n, s] < table[t, b, n, s] for t, n, s in cells)
+        tie = sum(table[t, a, n, s] == table[t, b, n, s] for t, n, s in cells)
+        return f"{w} / {tie} / {len(cells) - w - tie}"
+
+    lines = ["# Search quality", "",
+             f"{len(tasks)} tasks × budgets {budgets} × {seeds} seeds = {len(cells)} paired cells "
+             f"per method; {seconds:.0f} s. Median regret (true loss of the trial each method "
+             "picked as best, minus the optimum; for svc_breast_cancer, 1 − CV accuracy):", "",
+             "| method | " + " | ".join(f"{t} @{b}" for t in tasks for b in budgets)
+             + " | wins/ties/losses vs random |"
+             + (" vs tpe |" if "tpe" in methods else ""),
+             "|---" * (len(tasks) * len(budgets) + 2 + ("tpe" in methods)) + "|"]
+    for m in methods:
+        meds = [statistics.median(table[t, m, b, s] for s in range(seeds))
+                for t in tasks for b in budgets]
+        row = f"| {m} | " + " | ".join(f"{v:.3g}" for v in meds)
+        row += " | " + ("–" if m == "random" else wins(m, "random"))
+        if "tpe" in methods:
+            row += " | " + ("–" if m == "tpe" else wins(m, "tpe"))
+        lines.append(row + " |")
+    if "tpe" in methods:
+        lines += ["", "Median regret at 100 trials divided by TPE's (below 1: better than TPE):",
+                  "", "| method | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+        top = max(budgets)
+        for m in methods:
+            ratios = []
+            for t in tasks:
+                ref = statistics.median(table[t, "tpe", top, s] for s in range(seeds))
+                mine = statistics.median(table[t, m, top, s] for s in range(seeds))
+                ratios.append(f"{mine / ref:.2f}" if ref > 0 else "–")
+            lines.append(f"| {m} | " + " | ".join(ratios) + " |")
+    Path(out).parent.mkdir(exist_ok=True)
+    Path(out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Coarse to fine: find where the best trials are, in each parameter's own scale, and search there.
+
+Everything happens in the unit cube of the run's first space: a region is a box [lo, hi] of u per
+searched parameter, and ``scale.narrow(lo, hi)`` turns it back into a range of the same scale
+(log10 of the value for `log`, log10(1 − β) for `one_minus_log`, linear for `uniform`).
+
+Two uses:
+
+- `zoom`: the box around a run's top trials (``hpsearch zoom``): printable, editable, written as a
+  config of the same scales with narrower bounds.
+- `CoarseToFine`: the multi-round search (``search.rounds``). Round 1 samples the whole space;
+  each later round searches a box around the best trial so far (a trust region that shrinks when
+  a round brings no improvement), plus a small share of points over the whole space. Each round's
+  box is stored and printed, so the search stays inspectable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpsearch.space import Choice, Fixed, Int, Space
+from hpsearch.trial import Status, Trial, TrialResult, plan_trials, trials_at
+
+__all__ = ["Region", "zoom", "CoarseToFine", "round_sizes", "search_rounds"]
+
+EDGE = 0.1  # the outer tenth of a range counts as its edge
+SPREAD = 0.8  # top trials spanning this share of a range say the parameter may not matter
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box of the first space's unit cube and the narrower space it stands for."""
+
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    space: Space
+    warnings: tuple[str, ...] = ()
+    source: tuple[int, ...] = field(default=())  # the trial numbers it was drawn around
+
+    def shrink(self, name: str, dims: Sequence[str]) -> float:
+        """How many times narrower than the whole range the parameter's range is, in u."""
+        i = list(dims).index(name)
+        width = self.hi[i] - self.lo[i]
+        return math.inf if width <= 0 else 1.0 / width
+
+
+def _complete(results: Sequence[TrialResult], direction: str) -> list[TrialResult]:
+    done = [r for r in results if r.status is Status.COMPLETE]
+    sign = -1.0 if direction == "maximize" else 1.0
+    return sorted(done, key=lambda r: (sign * r.mean, r.number))
+
+
+def _units(space: Space, results: Sequence[TrialResult]) -> np.ndarray:
+    """The trials' points in the unit cube of `space` (from their values, so trials of any round
+    and any narrower space line up)."""
+    return np.array([space.to_unit(r.params) for r in results], dtype=float).reshape(
+        len(results), len(space))
+
+
+def _narrowed(space: Space, lo: np.ndarray, hi: np.ndarray,
+              best: Sequence[TrialResult] | None = None) -> Space:
+    """The space of the box [lo, hi]. A choice keeps the options seen among `best`, or, without
+    them, the options whose share of u meets the box."""
+    scales = {}
+    for name, scale in space.scales.items():
+        if scale.is_fixed:
+            scales[name] = scale
+            continue
+        i = space.dims.index(name)
+        if isinstance(scale, Choice):
+            k = len(scale.values)
+            if best is not None:
+                keep = {scale.index(r.params[name]) for r in best}
+            else:
+                keep = {j for j in range(k) if j + 1 > lo[i] * k and j < hi[i] * k}
+            scales[name] = Choice(tuple(v for j, v in enumerate(scale.values) if j in keep))
+        else:
+            scales[name] = scale.narrow(float(lo[i]), float(hi[i]))
+    return Space(scales)
+
+
+def zoom(space: Space, results: Sequence[TrialResult], direction: str, *, top: int | None = None,
+         top_fraction: float | None = None, margin: float = 0.25) -> Region:
+    """The region around a run's best trials.
+
+    For each searched parameter: the span (in u) of the top trials, widened on each side by
+    `margin` times its width (at least 2 % of the range), clipped to the range. An `int` range is
+    rounded outwards, a `choice` keeps the options seen among the best. The best trial always
+    lies inside.
+
+    Args:
+        top: how many of the best complete trials (default: 20 %, at least 3).
+        top_fraction: or that share of the complete trials.
+
+    Raises:
+        ValueError: with fewer than two complete trials.
+    """
+    ranked = _complete(results, direction)
+    if len(ranked) < 2:
+        raise ValueError(f"only {len(ranked)} complete trial(s): zoom needs at least 2")
+    if top is None:
+        fraction = 0.2 if top_fraction is None else top_fraction
+        top = max(3, math.ceil(fraction * len(ranked)))
+    best = ranked[: max(2, min(top, len(ranked)))]
+    u = _units(space, best)
+    lo, hi = u.min(axis=0), u.max(axis=0)
+    pad = np.maximum(margin * (hi - lo), 0.02)
+    lo, hi = np.clip(lo - pad, 0, 1), np.clip(hi + pad, 0, 1)
+    warnings = []
+    if len(ranked) < 10:
+        warnings.append(f"only {len(ranked)} complete trials: the region is a rough guess")
+    for i, name in enumerate(space.dims):
+        scale = space.scales[name]
+        if isinstance(scale, Choice):
+            continue
+        spread = u[:, i].max() - u[:, i].min()
+        bound = None
+        if u[:, i].min() >= 1 - EDGE:
+            bound = ("upper", scale.from_unit(1.0))
+        elif u[:, i].max() <= EDGE:
+            bound = ("lower", scale.from_unit(0.0))
+        if bound is not None:
+            warnings.append(
+                f"{name}: the best {len(best)} trials are all at the {bound[0]} bound "
+                f"{scale.format(bound[1])}; the optimum may lie outside the range: widen it")
+        elif spread >= SPREAD:
+            lo[i], hi[i] = 0.0, 1.0
+            warnings.append(f"{name}: not narrowed: the best {len(best)} trials span "
+                            f"{spread:.0%} of its range, so it may not matter much")
+    region_space = _narrowed(space, lo, hi, best)
+    return Region(tuple(map(float, lo)), tuple(map(float, hi)), region_space, tuple(warnings),
+                  tuple(r.number for r in best))
+
+
+def round_sizes(total: int, rounds: int) -> list[int]:
+    """How a budget of `total` trials is split over `rounds`: the first round, which explores the
+    whole space, gets 30 % (at least as many as the other rounds get each); the rest is shared
+    evenly, earlier rounds taking the remainder."""
+    if rounds <= 1:
+        return [total]
+    first = max(math.ceil(0.3 * total), math.ceil(total / rounds))
+    first = min(first, total - (rounds - 1))
+    rest, extra = divmod(total - first, rounds - 1)
+    return [first] + [rest + (1 if i < extra else 0) for i in range(rounds - 1)]
+
+
+class CoarseToFine:
+    """The multi-round search: each round a region to print and store, and the points to try.
+
+    A trust region, as measured best among simple schemes (benchmarks/search_quality.py): each
+    later round searches a box centred on the best trial so far. The box's side starts at `side`
+    (in u) and shrinks by `shrink` after a round that did not improve on the best; along each
+    parameter it is narrowed further, down to a quarter of the side, where the top trials agree
+    (twice their spread). A `global_share` of each round samples the whole space, so a region that
+    misses the optimum can still be corrected.
+    """
+
+    def __init__(self, space: Space, direction: str, *, side: float = 0.5, shrink: float = 0.6,
+                 global_share: float = 0.05, gamma: float = 0.15) -> None:
+        self.space = space
+        self.direction = direction
+        self.side = side
+        self.shrink = shrink
+        self.global_share = global_share
+        self.gamma = gamma
+
+    def _side(self, results: Sequence[TrialResult]) -> float:
+        """The box side after the rounds so far: replayed from the results, so a resumed run
+        gets the same region."""
+        side = self.side
+        rounds = sorted({r.trial.round for r in results})
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        best = -math.inf
+        for r in rounds:
+            scores = [sign * t.mean for t in results
+                      if t.trial.round == r and t.status is Status.COMPLETE]
+            round_best = max(scores, default=-math.inf)
+            if r > rounds[0] and round_best <= best:
+                side *= self.shrink
+            best = max(best, round_best)
+        return side
+
+    def region(self, results: Sequence[TrialResult]) -> Region:
+        """The box the next round searches."""
+        d = len(self.space)
+        ranked = _complete(results, self.direction)
+        if not ranked:  # nothing to learn from yet: the whole space
+            return Region((0.0,) * d, (1.0,) * d, self.space)
+        centre = np.array(self.space.to_unit(ranked[0].params))
+        half = np.full(d, self._side(results) / 2)
+        n_top = max(3, math.ceil(self.gamma * len(ranked)))
+        if len(ranked) > n_top:
+            spread = _units(self.space, ranked[:n_top]).std(axis=0)
+            half = np.clip(2 * spread, 0.25 * half, half)
+        lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        return Region(tuple(map(float, lo)), tuple(map(float, hi)),
+                      _narrowed(self.space, lo, hi), (), (ranked[0].number,))
+
+    def propose(self, results: Sequence[TrialResult], n: int,
+                rng: np.random.Generator) -> tuple[Region, np.ndarray]:
+        """The next round's region and n points of the unit cube (shape (n, d)): most uniform in
+        the region, a share uniform in the whole space."""
+        region = self.region(results)
+        lo, hi = np.array(region.lo), np.array(region.hi)
+        d = len(self.space)
+        n_global = int(round(self.global_share * n))
+        inside = lo + rng.random((n - n_global, d)) * (hi - lo)
+        points = np.vstack([rng.random((n_global, d)), inside])
+        return region, _snap(self.space, points)
+
+
+def _snap(space: Space, points: np.ndarray) -> np.ndarray:
+    """Points moved to the centre of their int or choice bin, so that equal values have equal u."""
+    for i, name in enumerate(space.dims):
+        scale = space.scales[name]
+        if isinstance(scale, (Int, Choice)) and not isinstance(scale, Fixed):
+            points[:, i] = [scale.to_unit(scale.from_unit(x)) for x in points[:, i]]
+    return points
+
+
+def search_rounds(space: Space, direction: str, total: int, rounds: int, seed: int,
+                  evaluate: Callable[[list[Trial]], Sequence[TrialResult]], *,
+                  sampler: str = "random",
+                  on_round: Callable[[int, Region, int], None] | None = None
+                  ) -> list[TrialResult]:
+    """Run a coarse-to-fine search of `total` trials over `rounds` rounds.
+
+    `evaluate` runs a round's trials and returns their results (the caller stores them).
+    Round 1 uses `sampler` over the whole space; later rounds use `CoarseToFine`.
+    """
+    strategy = CoarseToFine(space, direction)
+    results: list[TrialResult] = []
+    number = 0
+    for r, size in enumerate(round_sizes(total, rounds), start=1):
+        if r == 1:
+            region = Region((0.0,) * len(space), (1.0,) * len(space), space)
+            trials = plan_trials(space, sampler, size, seed)
+        else:
+            region, points = strategy.propose(results, size, np.random.default_rng([seed, r]))
+            trials = trials_at(space, points, seed, round=r, first_number=number)
+        if on_round is not None:
+            on_round(r, region, size)
+        results.extend(evaluate(trials))
+        number += size
+    return results

@@ -1,0 +1,108 @@
+"""`hpsearch zoom` and multi-round runs, end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+
+import yaml
+
+from hpsearch.cli import cli
+from hpsearch.config import load_config
+
+VALLEY = """\
+import math
+def evaluate(p):
+    a = math.log10(p["lr"]) - math.log10(3e-3)
+    b = math.log10(1 - p["beta"]) - math.log10(3e-3)
+    return -(a * a + b * b)
+"""
+
+CONFIG = """\
+name: valley
+objective: {function: "valley:evaluate"}
+search: {trials: 60, seed: 2}
+parallel: {n_jobs: 1}
+space:
+  lr:   {scale: log, low: 1.0e-8, high: 1.0}
+  beta: {scale: one_minus_log, low: 0.5, high: 0.99999999}
+  act:  [relu, tanh]
+"""
+
+
+def rows(run_dir, table="trials"):
+    con = sqlite3.connect(run_dir / "trials.db")
+    con.row_factory = sqlite3.Row
+    out = [dict(r) for r in con.execute(f"SELECT * FROM {table}")]
+    con.close()
+    return out
+
+
+def invoke(runner, *args):
+    result = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_zoom_writes_a_narrower_config_of_the_same_scales(runner, write, tmp_path):
+    write("valley.py", VALLEY)
+    invoke(runner, "run", write("valley.yaml", CONFIG), "-q")
+    out = tmp_path / "zoomed.yaml"
+    result = invoke(runner, "zoom", "valley", "--top", "5", "--out", out)
+    assert "old range" in result.stdout and "lr" in result.stdout
+    text = out.read_text()
+    assert text.startswith("# Zoomed from run runs/valley, round 1, around its best 5 trials: #")
+    zoomed = load_config(out)  # loads as a config
+    lr, beta = zoomed.space.scales["lr"], zoomed.space.scales["beta"]
+    assert lr.kind == "log" and beta.kind == "one_minus_log"
+    assert math.log10(lr.high / lr.low) < 6
+    assert 0.5 < beta.low < beta.high < 0.99999999
+    best = json.loads(invoke(runner, "leaderboard", "valley", "--format", "json", "--top", "1")
+                      .stdout)[0]["params"]
+    assert lr.low <= best["lr"] <= lr.high and beta.low <= best["beta"] <= beta.high
+    # and it runs
+    data = yaml.safe_load(text)
+    data["name"], data["search"]["trials"] = "zoomed", 4
+    invoke(runner, "run", write("z.yaml", yaml.safe_dump(data)), "-q")
+    assert len(rows(tmp_path / "runs" / "zoomed")) == 4
+
+
+def test_zoom_run_adds_a_round_to_the_same_run(runner, write, tmp_path):
+    write("valley.py", VALLEY)
+    invoke(runner, "run", write("valley.yaml", CONFIG), "-q")
+    invoke(runner, "zoom", "valley", "--top", "5", "--trials", "10", "--run", "-q")
+    stored = rows(tmp_path / "runs" / "valley")
+    assert len(stored) == 70 and {r["round"] for r in stored} == {1, 2}
+    assert sorted(r["number"] for r in stored) == list(range(70))
+    rounds = rows(tmp_path / "runs" / "valley", "rounds")
+    assert [(r["round"], r["kind"], r["trials"]) for r in rounds] == [(1, "random", 60),
+                                                                      (2, "zoom", 10)]
+    second = [r for r in stored if r["round"] == 2]
+    lo, hi = json.loads(rounds[1]["lo"]), json.loads(rounds[1]["hi"])
+    for row in second:  # stored in the first space's unit cube, inside the region
+        unit = json.loads(row["unit"])
+        assert all(a - 1e-9 <= u <= b + 1e-9 for u, a, b in zip(unit, lo, hi) if b - a < 1)
+    table = invoke(runner, "leaderboard", "valley").stdout
+    assert "round" in table
+
+
+def test_multi_round_run_stores_rounds_and_regions(runner, write, tmp_path):
+    write("valley.py", VALLEY)
+    result = invoke(runner, "run", write("valley.yaml", CONFIG), "--rounds", "3")
+    stored = rows(tmp_path / "runs" / "valley")
+    assert len(stored) == 60
+    assert [sum(r["round"] == k for r in stored) for k in (1, 2, 3)] == [20, 20, 20]
+    rounds = rows(tmp_path / "runs" / "valley", "rounds")
+    assert [r["kind"] for r in rounds] == ["random", "zoom", "zoom"]
+    assert "round 2: 20 trials in" in result.stderr
+    listed = json.loads(invoke(runner, "leaderboard", "valley", "--format", "json").stdout)
+    assert {r["round"] for r in listed} == {1, 2, 3}
+
+
+def test_zoom_needs_complete_trials(runner, write):
+    write("bad.py", "def evaluate(p):\n    raise ValueError('no')\n")
+    runner.invoke(cli, ["run", str(write("bad.yaml", CONFIG.replace("valley:", "bad:"))), "-q"])
+    result = runner.invoke(cli, ["zoom", "valley"])
+    assert result.exit_code == 2
+    assert "only 0 complete trial(s)" in result.stderr

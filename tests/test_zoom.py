@@ -1,0 +1,150 @@
+"""Coarse to fine: zoom maths in each scale, warnings, and multi-round search quality."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
+from hpsearch.trial import Status, Trial, TrialResult
+from hpsearch.zoom import CoarseToFine, round_sizes, search_rounds, zoom
+
+
+def results(space: Space, rows: list[tuple[dict, float]]) -> list[TrialResult]:
+    out = []
+    for number, (params, score) in enumerate(rows):
+        full = {**{n: s.from_unit(0.5) for n, s in space.scales.items()}, **params}
+        trial = Trial(number, full, tuple(space.to_unit(full)), 0)
+        out.append(TrialResult(trial, Status.COMPLETE, (score,)))
+    return out
+
+
+def test_log_zoom_narrows_in_decades_not_linearly():
+    space = Space({"lr": Log(1e-6, 1.0)})
+    rows = [({"lr": 1e-3}, 1.0), ({"lr": 1e-2}, 0.9)] + [({"lr": v}, 0.0) for v in (1e-6, 0.5)]
+    region = zoom(space, results(space, rows), "maximize", top=2, margin=0.0)
+    new = region.space.scales["lr"]
+    assert isinstance(new, Log)
+    pad = 0.02 * 6  # the 2 % floor of a 6-decade range, in decades
+    assert math.log10(new.low) == pytest.approx(-3 - pad)
+    assert math.log10(new.high) == pytest.approx(-2 + pad)
+
+
+def test_margin_is_a_share_of_the_box_width_in_the_scale():
+    space = Space({"lr": Log(1e-6, 1.0)})
+    rows = [({"lr": 1e-4}, 1.0), ({"lr": 1e-2}, 0.9), ({"lr": 0.9}, 0.0)]
+    new = zoom(space, results(space, rows), "maximize", top=2, margin=0.25).space.scales["lr"]
+    assert math.log10(new.low) == pytest.approx(-4.5)
+    assert math.log10(new.high) == pytest.approx(-1.5)
+
+
+def test_one_minus_log_zoom_narrows_one_minus_beta_in_decades():
+    space = Space({"beta": OneMinusLog(0.5, 0.99999)})
+    rows = [({"beta": 0.99}, 1.0), ({"beta": 0.999}, 0.9), ({"beta": 0.6}, 0.0)]
+    new = zoom(space, results(space, rows), "maximize", top=2, margin=0.5).space.scales["beta"]
+    assert isinstance(new, OneMinusLog)
+    assert math.log10(1 - new.low) == pytest.approx(-1.5)
+    assert math.log10(1 - new.high) == pytest.approx(-3.5)
+
+
+def test_uniform_zoom_is_linear_and_clipped():
+    space = Space({"x": Uniform(0.0, 10.0)})
+    rows = [({"x": 9.0}, 1.0), ({"x": 10.0}, 0.9), ({"x": 2.0}, 0.0)]
+    new = zoom(space, results(space, rows), "maximize", top=2, margin=0.5).space.scales["x"]
+    assert (new.low, new.high) == (pytest.approx(8.5), pytest.approx(10.0))
+
+
+def test_direction_minimize_zooms_on_the_lowest_scores():
+    space = Space({"x": Uniform(0.0, 10.0)})
+    rows = [({"x": 1.0}, 0.1), ({"x": 2.0}, 0.2), ({"x": 9.0}, 5.0), ({"x": 8.0}, 4.0)]
+    new = zoom(space, results(space, rows), "minimize", top=2, margin=0.0).space.scales["x"]
+    assert new.low < 1.0 < 2.0 < new.high < 3.0
+
+
+def test_int_rounds_outwards_and_choice_keeps_the_options_seen():
+    space = Space({"n": Int(0, 9), "act": Choice(("relu", "tanh", "sigmoid", "elu"))})
+    rows = [({"n": 3, "act": "relu"}, 1.0), ({"n": 5, "act": "sigmoid"}, 0.9),
+            ({"n": 9, "act": "elu"}, 0.0)]
+    region = zoom(space, results(space, rows), "maximize", top=2, margin=0.0)
+    assert region.space.scales["n"] == Int(3, 5)
+    assert region.space.scales["act"] == Choice(("relu", "sigmoid"))
+
+
+def test_edge_and_does_not_matter_warnings():
+    space = Space({"lr": Log(1e-4, 1.0), "x": Uniform(0, 1)})
+    rows = [({"lr": 0.95, "x": 0.01}, 1.0), ({"lr": 0.9, "x": 0.99}, 0.9),
+            ({"lr": 0.99, "x": 0.5}, 0.8), ({"lr": 1e-4, "x": 0.5}, 0.0)]
+    region = zoom(space, results(space, rows), "maximize", top=3)
+    text = " ".join(region.warnings)
+    assert "lr: the best 3 trials are all at the upper bound 1.00e+00" in text
+    assert "x: not narrowed" in text
+    assert region.space.scales["x"] == Uniform(0.0, 1.0)
+    assert "only 4 complete trials" in text
+
+
+def test_too_few_complete_trials():
+    space = Space({"x": Uniform(0, 1)})
+    with pytest.raises(ValueError, match="at least 2"):
+        zoom(space, results(space, [({"x": 0.3}, 1.0)]), "maximize")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_zoom_never_loses_the_best_point(seed):
+    space = Space({"lr": Log(1e-5, 1.0), "beta": OneMinusLog(0.5, 0.9999), "n": Int(1, 8),
+                   "x": Uniform(-1, 1)})
+    rng = np.random.default_rng(seed)
+    rows = [(space.from_unit(rng.random(4)), float(rng.normal())) for _ in range(30)]
+    trials = results(space, rows)
+    best = max(trials, key=lambda r: r.mean)
+    for top in (2, 5, 10):
+        region = zoom(space, trials, "maximize", top=top, margin=0.1)
+        for name, scale in region.space.scales.items():
+            value = best.params[name]
+            if scale.is_fixed:  # the top trials agree on one integer
+                assert scale.value == value
+            else:
+                assert scale.low <= value <= scale.high, (name, scale, value)
+
+
+def test_round_sizes_split_the_budget():
+    assert round_sizes(100, 1) == [100]
+    assert round_sizes(100, 3) == [34, 33, 33]
+    sizes = round_sizes(100, 10)
+    assert sum(sizes) == 100 and sizes[0] == 30 and min(sizes) >= 7
+    assert sum(round_sizes(5, 5)) == 5 and min(round_sizes(5, 5)) == 1
+
+
+def test_trust_region_shrinks_after_a_round_without_improvement():
+    space = Space({"x": Uniform(0, 1)})
+    strategy = CoarseToFine(space, "maximize", side=0.5, shrink=0.5)
+    rows = results(space, [({"x": 0.5}, 1.0), ({"x": 0.1}, 0.0), ({"x": 0.9}, 0.0)])
+    assert strategy._side(rows) == 0.5
+    worse = [TrialResult(Trial(9, {"x": 0.4}, (0.4,), 0, round=2), Status.COMPLETE, (0.5,))]
+    assert strategy._side(rows + worse) == 0.25
+
+
+def valley(params):
+    a = math.log10(params["lr"]) - math.log10(3e-3)
+    b = math.log10(1 - params["beta"]) - math.log10(1e-2)
+    return 4 * (a - 0.8 * b) ** 2 + 0.5 * b * b
+
+
+def test_three_rounds_beat_one_round_of_random_search_at_the_same_budget():
+    space = Space({"lr": Log(1e-6, 1.0), "beta": OneMinusLog(0.5, 0.99999)})
+
+    def evaluate(trials):
+        return [TrialResult(t, Status.COMPLETE, (-valley(t.params),)) for t in trials]
+
+    wins, gaps = 0, []
+    for seed in range(12):
+        one = search_rounds(space, "maximize", 60, 1, seed, evaluate)
+        three = search_rounds(space, "maximize", 60, 3, seed, evaluate)
+        assert [r.trial.round for r in three].count(3) > 0
+        best_one = max(r.mean for r in one)
+        best_three = max(r.mean for r in three)
+        wins += best_three > best_one
+        gaps.append(best_three - best_one)
+    assert wins >= 9, wins
+    assert np.median(gaps) > 0
