@@ -117,7 +117,7 @@ def by_rounds(rounds: int):
 
 
 def naive_zoom(task: Task, budget: int, seed: int) -> list[TrialResult]:
-    """The issue's baseline: 3 equal rounds, each uniform in the box of the top 5 %, margin 10 %."""
+    """The issue's baseline: 3 equal rounds, uniform in the box of the top 5 %, margin 10 %."""
     results: list[TrialResult] = []
     space = task.space
     sizes = [budget // 3 + (1 if i < budget % 3 else 0) for i in range(3)]
@@ -197,9 +197,10 @@ def main() -> None:
                     task = Task(task_name, seed)
                     table[task_name, m, budget, seed] = regret(task, METHODS[m](task, budget,
                                                                                 seed))
-            print(f"{task_name} {budget}: " + ", ".join(
-                f"{m} {statistics.median(table[task_name, m, budget, s] for s in range(args.seeds)):.4g}"
-                for m in methods), flush=True)
+            medians = {m: statistics.median(table[task_name, m, budget, s]
+                                            for s in range(args.seeds)) for m in methods}
+            print(f"{task_name} {budget}: "
+                  + ", ".join(f"{m} {v:.4g}" for m, v in medians.items()), flush=True)
     report(table, tasks, budgets, methods, args.seeds, time.perf_counter() - start, args.out)
 
 
