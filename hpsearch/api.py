@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.config import Config, load_config
-from hpsearch.errors import AllTrialsFailed, HPSearchError
-from hpsearch.runner import error_summary, execute
+from hpsearch.config import Config, check_name, load_config
+from hpsearch.errors import AllTrialsFailed, HPSearchError, SearchStopped
+from hpsearch.runner import backend_context, check_backend, error_summary, execute
 from hpsearch.space import Space, parse_param
 from hpsearch.store import RunStore, resolve_run
 from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from hpsearch.objective import Objective
     from hpsearch.zoom import Region
 
-__all__ = ["run", "open_run", "zoom_run", "run_next_round", "RunResult", "TrialFailedError"]
+__all__ = ["run", "resume", "open_run", "zoom_run", "run_next_round", "RunResult",
+           "TrialFailedError"]
 
 
 @dataclass
@@ -47,7 +48,8 @@ class RunResult:
 
     @property
     def failed(self) -> list[TrialResult]:
-        return [r for r in self.results if r.status is Status.FAILED]
+        """Trials that did not complete: failed, crashed or timed out."""
+        return [r for r in self.results if r.status is not Status.COMPLETE]
 
     def failure_summary(self) -> Counter[str]:
         """How often each distinct error line occurred."""
@@ -75,8 +77,16 @@ def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
             space=_space_of(config),
             direction=config.get("cv", {}).get("direction", "maximize"),
             results=store.results(),
-            status=store.meta().get("status", "unknown"),
+            status=_status(store),
         )
+
+
+def _status(store: RunStore) -> str:
+    """finished, running, or interrupted (a run marked running whose process is gone)."""
+    status = store.meta().get("status", "unknown")
+    if status == "running" and not store.is_locked():
+        return "interrupted"
+    return str(status)
 
 
 def _with_overrides(cfg: Config, trials: int | None, n_jobs: int | None, seed: int | None,
@@ -87,40 +97,112 @@ def _with_overrides(cfg: Config, trials: int | None, n_jobs: int | None, seed: i
     if n_jobs is not None:
         changes["parallel"] = {"n_jobs": n_jobs}
     if name is not None:
-        changes["name"] = name
+        changes["name"] = check_name(name)
     return cfg.replace(**changes)
 
 
+Callback = Callable[[TrialResult], None]
+
+
 class _Recorder:
-    """Runs trials through the runner and stores each result the moment it arrives."""
+    """Runs trials through the runner and stores each result the moment it arrives.
+
+    Trials already in the store (a resumed run) are not run again: their stored results are
+    returned as they are.
+    """
 
     def __init__(self, objective: Objective, cfg: Config, store: RunStore, result: RunResult,
-                 raise_errors: bool, on_result: Callable[[TrialResult], None] | None) -> None:
+                 *, raise_errors: bool = False, on_result: Callback | None = None) -> None:
         self.objective = objective
         self.cfg, self.store, self.result = cfg, store, result
         self.raise_errors, self.on_result = raise_errors, on_result
+        self.stored = {r.number: r for r in result.results}
 
     def evaluate(self, trials: list[Trial]) -> list[TrialResult]:
-        done = []
-        stream = execute(self.objective, trials, n_jobs=self.cfg.parallel.n_jobs,
-                         backend=self.cfg.parallel.backend, in_process=self.raise_errors)
+        results = {t.number: self.stored[t.number] for t in trials if t.number in self.stored}
+        for t in trials:
+            if t.number in results and not _same_point(results[t.number].trial, t):
+                raise HPSearchError(
+                    f"{self.store.path}: trial {t.number} in the store has other params than "
+                    "the run's config gives; the config or the code changed since the run "
+                    "started, so it cannot be resumed")
+        todo = [t for t in trials if t.number not in results]
+        stream = execute(self.objective, todo, n_jobs=self.cfg.parallel.n_jobs,
+                         timeout=self.cfg.parallel.timeout, in_process=self.raise_errors)
+        limit = self.cfg.search.max_failures
         try:
             for trial_result in stream:
                 self.store.add(trial_result)
                 self.result.results.append(trial_result)
-                done.append(trial_result)
+                results[trial_result.number] = trial_result
                 if self.on_result is not None:
                     self.on_result(trial_result)
-                if self.raise_errors and trial_result.status is Status.FAILED:
+                if self.raise_errors and trial_result.status is not Status.COMPLETE:
                     raise TrialFailedError(trial_result)
+                if limit is not None and len(self.result.failed) >= limit:
+                    first = error_summary(self.result.failed[0].error)
+                    raise SearchStopped(
+                        f"stopped after {len(self.result.failed)} failed trials "
+                        f"(search.max_failures: {limit}); first error: {first}")
         finally:
             stream.close()  # on an interrupt, this stops the workers
-        return done
+        return [results[t.number] for t in trials]
 
     def finish(self, status: str) -> None:
         self.result.status = status
         self.store.set_meta(status=status)
         self.store.close()
+
+
+def _same_point(stored: Trial, planned: Trial) -> bool:
+    return stored.round == planned.round and all(
+        abs(a - b) <= 1e-9 for a, b in zip(stored.unit, planned.unit))
+
+
+def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResult, *,
+            raise_errors: bool,
+            on_start: Callable[[RunResult, int], None] | None,
+            on_round: Callable[[int, Region, int], None] | None,
+            on_result: Callback | None) -> RunResult:
+    """The search of a config into a locked store: new, or resumed where it stopped."""
+    from hpsearch.zoom import search_rounds
+
+    recorder = _Recorder(objective, cfg, store, result, raise_errors=raise_errors,
+                         on_result=on_result)
+
+    def round_started(number: int, region: Region, size: int) -> None:
+        store.add_round(number, "random" if number == 1 else "zoom", region, size)
+        if on_round is not None:
+            on_round(number, region, size)
+
+    store.set_meta(status="running")
+    result.status = "running"
+    if on_start is not None:
+        on_start(result, cfg.search.trials)
+    try:
+        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
+            search_rounds(cfg.space, cfg.cv.direction, cfg.search.trials, cfg.search.rounds,
+                          cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
+                          on_round=round_started)
+    except BaseException:
+        recorder.finish("interrupted")
+        raise
+    recorder.finish("finished")
+    if result.results and len(result.failed) == len(result.results):
+        raise AllTrialsFailed(len(result.results), error_summary(result.failed[0].error))
+    return result
+
+
+def _checked(cfg: Config) -> Objective:
+    """Every check that can be made before a run folder is created or a run is taken; returns
+    the checked objective."""
+    from hpsearch.objective import build_objective
+
+    if cfg.search.rounds > cfg.search.trials:
+        raise HPSearchError(f"search.rounds ({cfg.search.rounds}) cannot exceed search.trials "
+                            f"({cfg.search.trials}): each round needs at least one trial")
+    check_backend(cfg.parallel.backend)
+    return build_objective(cfg)
 
 
 def run(
@@ -135,7 +217,7 @@ def run(
     raise_errors: bool = False,
     on_start: Callable[[RunResult, int], None] | None = None,
     on_round: Callable[[int, Region, int], None] | None = None,
-    on_result: Callable[[TrialResult], None] | None = None,
+    on_result: Callback | None = None,
 ) -> RunResult:
     """Run a search: sample the trials, train them in parallel, store each as it ends.
 
@@ -156,39 +238,48 @@ def run(
     Raises:
         HPSearchError: bad input, before any trial runs.
         AllTrialsFailed: when every trial failed (all are stored).
+        SearchStopped: when search.max_failures trials failed.
         KeyboardInterrupt: after storing what finished and marking the run interrupted.
     """
-    from hpsearch.objective import build_objective
-    from hpsearch.zoom import search_rounds
-
     cfg = config if isinstance(config, Config) else load_config(config)
     cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
-    if cfg.search.rounds > cfg.search.trials:
-        raise HPSearchError(f"search.rounds ({cfg.search.rounds}) cannot exceed search.trials "
-                            f"({cfg.search.trials}): each round needs at least one trial")
-    objective = build_objective(cfg)  # every check before the run folder exists
+    objective = _checked(cfg)
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict())
-    result = RunResult(store.path, cfg.space, cfg.cv.direction, status="running")
-    recorder = _Recorder(objective, cfg, store, result, raise_errors, on_result)
+    result = RunResult(store.path, cfg.space, cfg.cv.direction)
+    return _search(cfg, objective, store, result, raise_errors=raise_errors, on_start=on_start,
+                   on_round=on_round, on_result=on_result)
 
-    def round_started(number: int, region: Region, size: int) -> None:
-        store.add_round(number, "random" if number == 1 else "zoom", region, size)
-        if on_round is not None:
-            on_round(number, region, size)
 
-    if on_start is not None:
-        on_start(result, cfg.search.trials)
+def resume(
+    run: str | Path,
+    *,
+    n_jobs: int | None = None,
+    runs_dir: str | Path = "runs",
+    on_start: Callable[[RunResult, int], None] | None = None,
+    on_round: Callable[[int, Region, int], None] | None = None,
+    on_result: Callback | None = None,
+) -> RunResult:
+    """Continue a stopped run (Ctrl-C, a killed driver, a restart) where it stopped.
+
+    Completed (and failed) trials are kept and not repeated; trials that were running are run
+    again; the points are those an uninterrupted run samples, so the final store holds the
+    intended trials exactly once.
+
+    Raises:
+        StoreError: when another process is running it.
+    """
+    path = resolve_run(run, runs_dir)
+    store = RunStore.open(path)
     try:
-        search_rounds(cfg.space, cfg.cv.direction, cfg.search.trials, cfg.search.rounds,
-                      cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
-                      on_round=round_started)
+        store.lock()
+        cfg = _with_overrides(load_config(store.config()), None, n_jobs, None, None)
+        objective = _checked(cfg)
     except BaseException:
-        recorder.finish("interrupted")
+        store.close()
         raise
-    recorder.finish("finished")
-    if result.results and len(result.failed) == len(result.results):
-        raise AllTrialsFailed(len(result.results), error_summary(result.failed[0].error))
-    return result
+    result = RunResult(store.path, cfg.space, cfg.cv.direction, store.results())
+    return _search(cfg, objective, store, result, raise_errors=False, on_start=on_start,
+                   on_round=on_round, on_result=on_result)
 
 
 def zoom_run(
@@ -231,34 +322,37 @@ def run_next_round(
     n_jobs: int | None = None,
     runs_dir: str | Path = "runs",
     on_start: Callable[[RunResult, int], None] | None = None,
-    on_result: Callable[[TrialResult], None] | None = None,
+    on_result: Callback | None = None,
 ) -> RunResult:
     """Run one more round of a stored run inside `region`, into the same run store.
 
     The round's points are sampled in the region's space and stored with their coordinates in
     the run's first space, so that all rounds line up.
     """
-    from hpsearch.objective import build_objective
-
-    current = open_run(run, runs_dir)
-    with RunStore.open(current.path) as reader:
-        cfg = _with_overrides(load_config(reader.config()), trials, n_jobs, None, None)
-    objective = build_objective(cfg)
-    store = RunStore.open(current.path)
+    path = resolve_run(run, runs_dir)
+    store = RunStore.open(path)
+    try:
+        store.lock()
+        cfg = _with_overrides(load_config(store.config()), trials, n_jobs, None, None)
+        objective = _checked(cfg)
+    except BaseException:
+        store.close()
+        raise
+    current = RunResult(store.path, cfg.space, cfg.cv.direction, store.results())
     number = max((r.trial.round for r in current.results), default=0) + 1
-    n = trials or cfg.search.trials
     first = max((r.number for r in current.results), default=-1) + 1
-    planned = plan_trials(region.space, cfg.search.sampler, n, cfg.search.seed, round=number,
-                          first_number=first)
+    planned = plan_trials(region.space, cfg.search.sampler, cfg.search.trials, cfg.search.seed,
+                          round=number, first_number=first)
     planned = [replace(t, unit=tuple(current.space.to_unit(t.params))) for t in planned]
-    recorder = _Recorder(objective, cfg, store, current, False, on_result)
-    store.add_round(number, "zoom", region, n)
+    recorder = _Recorder(objective, cfg, store, current, on_result=on_result)
+    store.add_round(number, "zoom", region, len(planned))
     store.set_meta(status="running")
     current.status = "running"
     if on_start is not None:
-        on_start(current, len(current.results) + n)
+        on_start(current, len(current.results) + len(planned))
     try:
-        recorder.evaluate(planned)
+        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
+            recorder.evaluate(planned)
     except BaseException:
         recorder.finish("interrupted")
         raise

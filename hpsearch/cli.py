@@ -7,7 +7,8 @@ traceback). Heavy modules are imported inside the commands, so ``hpsearch --help
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 
@@ -86,83 +87,130 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None, fm
         click.echo(report.dumps(rows, fmt), nl=False)
 
 
-@cli.command()
-@click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--trials", type=click.IntRange(min=1), default=None,
-              help="Number of trials, over all rounds (default: search.trials).")
-@click.option("--rounds", type=click.IntRange(min=1), default=None,
-              help="Coarse-to-fine rounds sharing the trials (default: search.rounds).")
-@click.option("--jobs", "n_jobs", type=int, default=None,
-              help="Parallel workers; -1 for all cores (default: parallel.n_jobs).")
-@seed_option
-@click.option("--name", default=None, help="Run name (default: the config's name).")
-@runs_dir_option
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no leaderboard.")
-@click.option("--raise", "raise_errors", is_flag=True,
-              help="Run trials one by one and stop at the first failure with its traceback.")
-def run(config: str, trials: int | None, rounds: int | None, n_jobs: int | None,
-        seed: int | None, name: str | None, runs_dir: str, quiet: bool,
-        raise_errors: bool) -> None:
-    """Sample points of CONFIG's space and train a model at each, in parallel.
+jobs_option = click.option("--jobs", "n_jobs", type=int, default=None, callback=lambda c, p, v:
+                           _check_jobs(v),
+                           help="Parallel workers; -1 for all cores (default: parallel.n_jobs).")
+quiet_option = click.option("-q", "--quiet", is_flag=True,
+                            help="No progress bar and no leaderboard.")
 
-    Every trial's fold scores go to runs/<name>/ as soon as it ends; a live progress bar shows
-    the best score so far, and the leaderboard follows. Exit code 0 when the run completed, 1
-    when every trial failed, 2 for bad input, 130 when interrupted (finished trials are kept).
-    """
+
+def _check_jobs(value: int | None) -> int | None:
+    if value is not None and (value == 0 or value < -1):
+        raise click.BadParameter("must be >= 1, or -1 for all cores")
+    return value
+
+
+def _drive(start: Callable[..., Any], quiet: bool) -> None:
+    """Run a search through `start(on_start=, on_round=, on_result=)` with a live progress bar,
+    then show failures and the leaderboard; map every outcome to its exit code."""
+    import logging
+
     from hpsearch import report
     from hpsearch.api import TrialFailedError
-    from hpsearch.api import run as run_search
-    from hpsearch.errors import AllTrialsFailed
+    from hpsearch.errors import AllTrialsFailed, SearchStopped
 
-    if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
-        raise click.BadParameter("must be >= 1, or -1 for all cores", param_hint="--jobs")
+    logger = logging.getLogger("hpsearch")
+    if not any(isinstance(h, report.LogHandler) for h in logger.handlers):
+        logger.addHandler(report.LogHandler())
+        logger.propagate = False
     progress = None if quiet else report.Progress()
     started: list[Any] = []
 
     def on_start(result: Any, total: int) -> None:
         started.append(result)
-        report.stderr.print(f"run folder: {result.path}", style="dim") if not quiet else None
         if progress is not None:
+            report.stderr.print(f"run folder: {result.path}", style="dim")
             progress.start(result, total)
 
     def on_round(number: int, region: Any, size: int) -> None:
         if progress is not None and number > 1:  # round 1 is the whole space
             progress.log(report.round_line(number, region, size, started[0].space))
 
+    def stop(code: int, *lines: str) -> NoReturn:
+        if progress is not None:
+            progress.stop()
+        for line in lines:
+            click.echo(line, err=True)
+        if started and started[0].results and not quiet:
+            report.print_out(report.leaderboard_table(started[0], top=20))
+        sys.exit(code)
+
     try:
-        result = run_search(
-            config, trials=trials, rounds=rounds, n_jobs=n_jobs, seed=seed, name=name,
-            runs_dir=runs_dir, raise_errors=raise_errors, on_start=on_start, on_round=on_round,
-            on_result=progress.advance if progress is not None else None,
-        )
+        result = start(on_start=on_start, on_round=on_round,
+                       on_result=progress.advance if progress is not None else None)
     except KeyboardInterrupt:
-        _stop_progress(progress)
-        if started:
-            report.stderr.print(f"Interrupted: finished trials are stored in {started[0].path}")
-            if started[0].results:
-                report.print_out(report.leaderboard_table(started[0], top=20))
-        sys.exit(130)
+        stop(130, f"Interrupted: finished trials are stored in {started[0].path}; "
+                  f"continue with: hpsearch resume {started[0].path}" if started else
+             "Interrupted")
     except TrialFailedError as error:
-        _stop_progress(progress)
-        click.echo(error.result.error, err=True)
-        click.echo(f"Trial {error.result.number} failed with params {dict(error.result.params)}; "
-                   f"stored in {started[0].path}", err=True)
-        sys.exit(1)
-    except AllTrialsFailed as error:
-        _stop_progress(progress)
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
+        stop(1, str(error.result.error), f"Trial {error.result.number} failed with params "
+             f"{dict(error.result.params)}; stored in {started[0].path}")
+    except (AllTrialsFailed, SearchStopped) as error:
+        stop(1, f"Error: {error}")
     finally:
-        _stop_progress(progress)
+        if progress is not None:
+            progress.stop()
     for line in report.failure_lines(result):
         click.echo(line, err=True)
     if not quiet:
         report.print_out(report.leaderboard_table(result, top=20))
 
 
-def _stop_progress(progress: Any) -> None:
-    if progress is not None:
-        progress.stop()
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Number of trials, over all rounds (default: search.trials).")
+@click.option("--rounds", type=click.IntRange(min=1), default=None,
+              help="Coarse-to-fine rounds sharing the trials (default: search.rounds).")
+@jobs_option
+@seed_option
+@click.option("--name", default=None, help="Run name (default: the config's name).")
+@runs_dir_option
+@click.option("--resume", "resume_run", metavar="RUN", default=None,
+              help="Continue the stopped run RUN instead (same as `hpsearch resume RUN`).")
+@quiet_option
+@click.option("--raise", "raise_errors", is_flag=True,
+              help="Run trials one by one and stop at the first failure with its traceback.")
+def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int | None,
+        seed: int | None, name: str | None, runs_dir: str, resume_run: str | None, quiet: bool,
+        raise_errors: bool) -> None:
+    """Sample points of CONFIG's space and train a model at each, in parallel.
+
+    Every trial's fold scores go to runs/<name>/ as soon as it ends; a live progress bar shows
+    the best score so far, and the leaderboard follows. Exit code 0 when the run completed, 1
+    when every trial failed, 2 for bad input, 130 when interrupted (finished trials are kept,
+    and `hpsearch resume RUN` continues).
+    """
+    from hpsearch import api
+
+    if resume_run is not None:
+        if config is not None or trials or rounds or seed is not None or name or raise_errors:
+            raise click.UsageError("--resume RUN takes no CONFIG and none of --trials, "
+                                   "--rounds, --seed, --name, --raise: the run keeps its own")
+        _drive(lambda **hooks: api.resume(resume_run, n_jobs=n_jobs, runs_dir=runs_dir,
+                                          **hooks), quiet)
+        return
+    if config is None:
+        raise click.UsageError("give a CONFIG file, or --resume RUN")
+    _drive(lambda **hooks: api.run(config, trials=trials, rounds=rounds, n_jobs=n_jobs,
+                                   seed=seed, name=name, runs_dir=runs_dir,
+                                   raise_errors=raise_errors, **hooks), quiet)
+
+
+@cli.command()
+@click.argument("run")
+@jobs_option
+@runs_dir_option
+@quiet_option
+def resume(run: str, n_jobs: int | None, runs_dir: str, quiet: bool) -> None:
+    """Continue RUN where it stopped (Ctrl-C, a killed driver, a restart).
+
+    Finished trials are kept and not repeated, trials that were running run again, and the
+    points are the ones an uninterrupted run samples.
+    """
+    from hpsearch import api
+
+    _drive(lambda **hooks: api.resume(run, n_jobs=n_jobs, runs_dir=runs_dir, **hooks), quiet)
 
 
 @cli.command()
@@ -204,9 +252,9 @@ def leaderboard(run: str, top: int | None, fmt: str, runs_dir: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the zoomed config (default: RUN/zoom-round<N>.yaml).")
 @click.option("--run", "run_it", is_flag=True, help="Run the next round into the same run.")
-@click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel workers for --run.")
+@jobs_option
 @runs_dir_option
-@click.option("-q", "--quiet", is_flag=True, help="With --run: no progress bar, no leaderboard.")
+@quiet_option
 def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
          trials: int | None, out: str | None, run_it: bool, n_jobs: int | None,
          runs_dir: str, quiet: bool) -> None:
@@ -245,23 +293,9 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
     for warning in region.warnings:
         report.stderr.print(f"[yellow]warning:[/yellow] {report.escape(warning)}")
     report.stderr.print(f"zoomed config written to {path}")
-    if not run_it:
-        return
-    progress = None if quiet else report.Progress()
-    try:
-        result = run_next_round(current.path, region, trials=trials, n_jobs=n_jobs,
-                                on_start=progress.start if progress else None,
-                                on_result=progress.advance if progress else None)
-    except KeyboardInterrupt:
-        _stop_progress(progress)
-        report.stderr.print(f"Interrupted: finished trials are stored in {current.path}")
-        sys.exit(130)
-    finally:
-        _stop_progress(progress)
-    for line in report.failure_lines(result):
-        click.echo(line, err=True)
-    if not quiet:
-        report.print_out(report.leaderboard_table(result, top=20))
+    if run_it:
+        _drive(lambda on_round, **hooks: run_next_round(current.path, region, trials=trials,
+                                                        n_jobs=n_jobs, **hooks), quiet)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ __all__ = ["Config", "ObjectiveSpec", "DataSpec", "CVSpec", "SearchSpec", "Paral
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 SAMPLERS = ("random", "sobol", "grid")
-BACKENDS = ("loky", "threading")
+BACKENDS = ("loky", "threading", "dask", "ray")
 DIRECTIONS = ("maximize", "minimize")
 SCALERS = ("none", "standard", "minmax")
 
@@ -32,8 +32,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "objective": ("estimator", "function", "command", "fixed", "path"),
     "data": ("dataset", "path", "target", "scale"),
     "cv": ("folds", "scoring", "direction", "shuffle"),
-    "search": ("trials", "sampler", "seed", "rounds"),
-    "parallel": ("n_jobs", "backend"),
+    "search": ("trials", "sampler", "seed", "rounds", "max_failures"),
+    "parallel": ("n_jobs", "backend", "timeout", "address"),
 }
 
 
@@ -137,12 +137,15 @@ class SearchSpec:
     sampler: str = "random"
     seed: int = 0
     rounds: int = 1
+    max_failures: int | None = None
 
 
 @dataclass(frozen=True)
 class ParallelSpec:
     n_jobs: int = -1
     backend: str = "loky"
+    timeout: float | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,8 +181,8 @@ class Config:
         if self.data is not None:
             out["data"] = {k: v for k, v in vars(self.data).items() if v is not None}
         out["cv"] = dict(vars(self.cv))
-        out["search"] = dict(vars(self.search))
-        out["parallel"] = dict(vars(self.parallel))
+        out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
+        out["parallel"] = {k: v for k, v in vars(self.parallel).items() if v is not None}
         out["space"] = self.space.to_yaml()
         return out
 
@@ -386,11 +389,11 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
             file=file, line=1,
         )
     check.known_keys(raw, "")
-    name = check.typed(raw, "", "name", (str, int), default_name, "a text")
-    name = str(name)
-    if not re.fullmatch(r"[\w.-]+", name) or name in (".", ".."):
-        raise check.fail(f"must be letters, digits, '-', '_' or '.', got {name!r}", "name", raw,
-                         "name")
+    name = str(check.typed(raw, "", "name", (str, int), default_name, "a text"))
+    try:
+        check_name(name)
+    except ConfigError as error:
+        raise check.fail(error.message, "name", raw, "name") from None
     objective = _objective(check, raw, base)
     data = _data(check, raw, base)
     if data is not None and objective.kind == "command":
@@ -411,6 +414,8 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
         seed=check.at_least(search_raw, "search", "seed", 0, 0),
         rounds=check.at_least(search_raw, "search", "rounds", 1, 1),
+        max_failures=check.at_least(search_raw, "search", "max_failures", 1, None)
+        if search_raw.get("max_failures") is not None else None,
     )
     parallel_raw = check.section(raw, "parallel")
     n_jobs = check.typed(parallel_raw, "parallel", "n_jobs", int, -1,
@@ -418,9 +423,19 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
     if n_jobs == 0 or n_jobs < -1:
         raise check.fail(f"must be >= 1, or -1 for all cores, got {n_jobs}", "parallel.n_jobs",
                          parallel_raw, "n_jobs")
-    parallel = ParallelSpec(
-        n_jobs=n_jobs, backend=check.one_of(parallel_raw, "parallel", "backend", BACKENDS, "loky")
-    )
+    backend = check.one_of(parallel_raw, "parallel", "backend", BACKENDS, "loky")
+    timeout = check.typed(parallel_raw, "parallel", "timeout", (int, float), None,
+                          "a number of seconds")
+    if timeout is not None and timeout <= 0:
+        raise check.fail(f"must be > 0 seconds, got {timeout}", "parallel.timeout",
+                         parallel_raw, "timeout")
+    address = check.typed(parallel_raw, "parallel", "address", str, None,
+                          "a scheduler address such as tcp://10.0.0.5:8786")
+    if address is not None and backend not in ("dask", "ray"):
+        raise check.fail(f"joins a dask or ray cluster; set backend: dask (now {backend})",
+                         "parallel.address", parallel_raw, "address")
+    parallel = ParallelSpec(n_jobs=n_jobs, backend=backend,
+                            timeout=None if timeout is None else float(timeout), address=address)
     space = _space(check, raw, objective.fixed)
     if objective.kind == "command":
         _check_placeholders(check, raw, objective, space)
@@ -428,6 +443,15 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         name=name, objective=objective, space=space, data=data, cv=cv, search=search,
         parallel=parallel, source=file, base_dir=str(base),
     )
+
+
+def check_name(name: str) -> str:
+    """A run name is one folder below the runs folder: it can never point outside it."""
+    if not re.fullmatch(r"[\w][\w.-]*", name):
+        raise ConfigError(f"a run name is letters, digits, '-', '_' and '.', starting with a "
+                          f"letter or digit (it names a folder in the runs folder), got {name!r}",
+                          key="name")
+    return name
 
 
 def _check_placeholders(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec,

@@ -61,3 +61,7 @@ class AllTrialsFailed(Exception):
             f"All {self.count} trials failed; the objective is likely misconfigured. "
             f"First error: {self.first_error}\nRerun with --raise to see the full traceback."
         )
+
+
+class SearchStopped(Exception):
+    """A search stopped early by a limit of the config (search.max_failures). Exit code 1."""

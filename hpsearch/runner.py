@@ -2,19 +2,47 @@
 
 One joblib task is one trial. A trial never raises across the pool: whatever goes wrong in it is
 returned as a failed result with its error text, and the search goes on.
+
+Two ways to run a trial inside a worker:
+
+- in the worker itself (the fast path, the default);
+- isolated, in a child process of its own (with ``parallel.timeout``, and after a worker has
+  died): a trial that kills its process or runs past its time is recorded as crashed or timed
+  out, its whole process group is killed, and the other trials are untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 
 from hpsearch.trial import Status, Trial, TrialResult
 
-__all__ = ["run_trial", "execute", "error_summary"]
+__all__ = ["run_trial", "run_trial_isolated", "execute", "backend_context", "check_backend",
+           "error_summary"]
+
+log = logging.getLogger("hpsearch")
+
+# What a backend needs, and the extra that installs it.
+BACKEND_EXTRAS = {"dask": ("distributed", "dask"), "ray": ("ray", "ray")}
+
+
+def check_backend(backend: str) -> None:
+    """Raise HPSearchError, naming the extra to install, when a backend's package is missing."""
+    import importlib.util
+
+    from hpsearch.errors import HPSearchError
+
+    if backend in BACKEND_EXTRAS:
+        module, extra = BACKEND_EXTRAS[backend]
+        if importlib.util.find_spec(module) is None:
+            raise HPSearchError(f"parallel.backend: {backend} is not installed; install it "
+                                f"with: pip install 'hpsearch[{extra}]'")
 
 
 def run_trial(objective: Callable[[Trial], tuple[float, ...]], trial: Trial) -> TrialResult:
@@ -31,6 +59,70 @@ def run_trial(objective: Callable[[Trial], tuple[float, ...]], trial: Trial) -> 
     return TrialResult(trial, Status.COMPLETE, scores, time.perf_counter() - start)
 
 
+def _child(connection: object, objective: Callable[[Trial], tuple[float, ...]],
+           trial: Trial) -> None:
+    os.setsid()  # its own process group: a timeout kills whatever the trial started too
+    connection.send(run_trial(objective, trial))  # type: ignore[attr-defined]
+
+
+def run_trial_isolated(objective: Callable[[Trial], tuple[float, ...]], trial: Trial,
+                       timeout: float | None = None) -> TrialResult:
+    """Run one trial in a child process of its own.
+
+    A child that dies is recorded as crashed (with its exit code or signal); one still running
+    after `timeout` seconds is killed with everything it started and recorded as timed out.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    # A fork: nothing to pickle or import again, and it works inside any joblib worker (a
+    # forkserver or spawn child would inherit loky's start method and fail). The worker that
+    # forks runs no trial itself, so no OpenMP or BLAS pool of its own is copied mid-use.
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, objective, trial), daemon=True)
+    start = time.perf_counter()
+    process.start()
+    sender.close()
+    try:
+        ready = wait([receiver, process.sentinel], timeout)
+        if receiver.poll():
+            try:
+                result: TrialResult = receiver.recv()
+                return result
+            except EOFError:
+                pass
+        elapsed = time.perf_counter() - start
+        if not ready:  # past its time
+            _kill_group(process.pid)
+            return TrialResult(trial, Status.TIMEOUT, (), elapsed,
+                               f"timed out after {timeout:g} s (parallel.timeout); its processes "
+                               "were killed")
+        process.join()
+        return TrialResult(trial, Status.CRASHED, (), elapsed, _death(process.exitcode))
+    finally:
+        if process.is_alive():  # interrupted while waiting
+            _kill_group(process.pid)
+        receiver.close()
+
+
+def _kill_group(pid: int | None) -> None:
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"crashed: the trial's process was killed by {name}{hint}"
+    return f"crashed: the trial's process exited with code {exitcode} before returning a score"
+
+
 def error_summary(error: str | None) -> str:
     """One line of an error text: a traceback's final line, or a reason's first."""
     lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
@@ -44,38 +136,101 @@ def _workers(n_jobs: int) -> int:
     return cores if n_jobs == -1 else max(1, n_jobs)
 
 
+def _pool_died(error: BaseException) -> bool:
+    """Whether an error from the pool means a worker process died (not a bug of ours)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    names = {"TerminatedWorkerError", "KilledWorker", "WorkerCrashedError", "RayActorError"}
+    return isinstance(error, BrokenProcessPool) or type(error).__name__ in names
+
+
+@contextlib.contextmanager
+def backend_context(backend: str, n_jobs: int, address: str | None = None) -> Iterator[None]:
+    """The joblib backend for a whole run, set from the outside as joblib asks of libraries:
+    `execute` calls inside it share its workers (and, for dask, its cluster)."""
+    from joblib import parallel_config
+
+    if backend in ("loky", "threading"):
+        with contextlib.ExitStack() as stack:
+            if backend == "threading":
+                # loky caps each worker's BLAS threads itself; threads share one process, so
+                # cap them here so that workers x BLAS threads does not exceed the cores.
+                from threadpoolctl import threadpool_limits
+
+                cores = os.cpu_count() or 1
+                stack.enter_context(threadpool_limits(max(1, cores // _workers(n_jobs))))
+            stack.enter_context(parallel_config(backend=backend, n_jobs=n_jobs))
+            yield
+        return
+    if backend == "dask":
+        from distributed import Client, LocalCluster
+
+        with contextlib.ExitStack() as stack:
+            if address:
+                client = stack.enter_context(Client(address))
+            else:
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=_workers(n_jobs), threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            log.info("dask cluster: %s", client.dashboard_link or client.scheduler.address)
+            stack.enter_context(parallel_config(backend="dask", n_jobs=n_jobs))
+            yield
+        return
+    import ray
+    from ray.util.joblib import register_ray
+
+    register_ray()
+    ray.init(address=address, ignore_reinit_error=True, include_dashboard=False)
+    try:
+        with parallel_config(backend="ray", n_jobs=n_jobs):
+            yield
+    finally:
+        ray.shutdown()
+
+
 def execute(
     objective: Callable[[Trial], tuple[float, ...]],
     trials: Iterable[Trial],
     *,
     n_jobs: int = -1,
-    backend: str = "loky",
+    timeout: float | None = None,
+    isolate: bool = False,
     in_process: bool = False,
 ) -> Iterator[TrialResult]:
-    """Results of the trials as each one ends.
+    """Results of the trials as each one ends, through the joblib backend in force (see
+    `backend_context`).
 
     Args:
-        n_jobs: workers; -1 for all cores.
-        backend: a joblib backend name, applied through ``parallel_config`` (the call itself
-            names none, as joblib asks of libraries).
+        n_jobs: workers; -1 for all cores. With 1, trials run in this process, as joblib does.
+        timeout: seconds per trial; each trial then runs isolated in its own process.
+        isolate: run each trial in its own process even without a timeout.
         in_process: run the trials one by one in this process (for --raise debugging).
     """
     trials = list(trials)
-    if in_process or _workers(n_jobs) == 1 or len(trials) <= 1:
+    isolate = isolate or timeout is not None
+    if in_process or (not isolate and (n_jobs == 1 or len(trials) <= 1)):
         for trial in trials:
             yield run_trial(objective, trial)
         return
 
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import Parallel, delayed
 
-    with contextlib.ExitStack() as stack:
-        if backend == "threading":
-            # loky caps each worker's BLAS threads itself; threads share one process, so cap
-            # them here so that workers x BLAS threads does not exceed the cores.
-            from threadpoolctl import threadpool_limits
-
-            cores = os.cpu_count() or 1
-            stack.enter_context(threadpool_limits(max(1, cores // _workers(n_jobs))))
-        stack.enter_context(parallel_config(backend=backend, n_jobs=n_jobs))
-        parallel = Parallel(return_as="generator_unordered")
-        yield from parallel(delayed(run_trial)(objective, trial) for trial in trials)
+    if isolate:
+        tasks = (delayed(run_trial_isolated)(objective, t, timeout) for t in trials)
+    else:
+        tasks = (delayed(run_trial)(objective, t) for t in trials)
+    done: set[int] = set()
+    try:
+        for result in Parallel(return_as="generator_unordered")(tasks):
+            done.add(result.number)
+            yield result
+        return
+    except Exception as error:
+        if isolate or not _pool_died(error):
+            raise
+        remaining = [t for t in trials if t.number not in done]
+        log.warning("a worker process died (%s); running the %d unfinished trials in processes "
+                    "of their own to find which one crashed", type(error).__name__,
+                    len(remaining))
+    yield from execute(objective, remaining, n_jobs=n_jobs, isolate=True)

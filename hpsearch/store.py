@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ __all__ = ["RunStore", "resolve_run"]
 
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
+LOCK_NAME = "lock"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +70,50 @@ class RunStore:
         self.path = path
         self._db = sqlite3.connect(path / DB_NAME, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout = 30000")
+        # WAL with NORMAL sync: each commit survives a crash or kill of this process (not a
+        # power cut), for a fraction of a millisecond instead of an fsync per trial.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._lock: Any = None
+
+    # -- the writer's lock
+
+    def lock(self) -> None:
+        """Take the run for writing, or raise StoreError naming the process that has it.
+
+        An OS file lock: released when this process ends in any way (even kill -9), so a
+        stale lock never blocks a resume.
+        """
+        import fcntl
+        import socket
+
+        handle = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115 - held for the run
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreError(f"{self.path} is in use by {holder} (a run in progress); wait for "
+                             "it to end or stop it first") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        self._lock = handle
+
+    def is_locked(self) -> bool:
+        """Whether some process is writing this run now."""
+        import fcntl
+
+        if self._lock is not None:
+            return True
+        try:
+            with open(self.path / LOCK_NAME, "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        except BlockingIOError:
+            return True
+        return False
 
     # -- creating and opening
 
@@ -90,6 +136,7 @@ class RunStore:
         config = {**config, "name": folder.name}
         (folder / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
         store = cls(folder)
+        store.lock()
         store._db.execute("PRAGMA journal_mode = WAL")
         store._db.executescript(_SCHEMA)
         store.set_meta(name=folder.name, created=time.time(), status="running",
@@ -105,6 +152,9 @@ class RunStore:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # releases the lock
+            self._lock = None
 
     def __enter__(self) -> RunStore:
         return self

@@ -19,7 +19,9 @@ class Status(enum.StrEnum):
 
     RUNNING = "running"
     COMPLETE = "complete"
-    FAILED = "failed"
+    FAILED = "failed"  # raised, or returned no valid score
+    CRASHED = "crashed"  # its process died
+    TIMEOUT = "timeout"  # ran past parallel.timeout and was killed
 
     def is_finished(self) -> bool:
         return self is not Status.RUNNING

@@ -1,0 +1,225 @@
+"""Faults: crashing and hanging trials, a killed driver and resume, the run lock, unsafe names
+and values, distributed backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hpsearch.cli import cli
+
+FAULTY = """\
+import os, time
+def evaluate(p):
+    k = p["k"]
+    if k == 0:
+        os._exit(3)
+    if k == 1:
+        open(os.path.join(os.path.dirname(__file__), f"hang-{os.getpid()}"), "w").close()
+        time.sleep(600)
+    if k == 2:
+        raise ValueError("two is bad")
+    return float(k)
+"""
+
+
+def stored(run_dir: Path) -> list[dict]:
+    con = sqlite3.connect(run_dir / "trials.db")
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM trials ORDER BY number")]
+    con.close()
+    return rows
+
+
+def config(name: str, module: str, trials: int, extra: str = "", high: int = 9) -> str:
+    return (f'name: {name}\nobjective: {{function: "{module}:evaluate"}}\n'
+            f"search: {{trials: {trials}, seed: 0}}\n{extra}"
+            f"space:\n  k: {{scale: int, low: 0, high: {high}}}\n")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def check_outcomes(rows: list[dict]) -> None:
+    for row in rows:
+        k = json.loads(row["params"])["k"]
+        expected = {0: "crashed", 1: "timeout", 2: "failed"}.get(k, "complete")
+        assert row["status"] == expected, (k, row["status"], row["error"])
+        if k == 0:
+            assert "exited with code 3" in row["error"]
+        elif k == 2:
+            assert "two is bad" in row["error"]
+        elif k > 2:
+            assert row["mean"] == k
+
+
+def test_crash_timeout_and_error_are_recorded_and_the_rest_completes(runner, write, tmp_path):
+    write("faulty.py", FAULTY)
+    path = write("f.yaml", config("f", "faulty", 30, "parallel: {n_jobs: 2, timeout: 1.5}\n"))
+    result = runner.invoke(cli, ["run", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = stored(tmp_path / "runs" / "f")
+    assert len(rows) == 30
+    check_outcomes(rows)
+    assert {r["status"] for r in rows} >= {"crashed", "timeout", "failed", "complete"}
+    assert "timed out after 1.5 s" in result.stderr and "crashed" in result.stderr
+    hung = [int(p.name[5:]) for p in tmp_path.glob("hang-*")]
+    assert hung
+    deadline = time.time() + 10
+    while any(map(alive, hung)) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(map(alive, hung)), "a timed-out trial's process is still running"
+
+
+def test_a_worker_that_dies_takes_no_other_trial_with_it(runner, write, tmp_path):
+    # No timeout: the fast path, where a crash breaks the pool and the unfinished trials run
+    # again, each in a process of its own. (Without a timeout, k == 1 would hang: disabled.)
+    write("faulty.py", FAULTY.replace("if k == 1:", "if k == -1:"))
+    path = write("c.yaml", config("c", "faulty", 24, "parallel: {n_jobs: 2}\n"))
+    result = runner.invoke(cli, ["run", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = stored(tmp_path / "runs" / "c")
+    assert [r["number"] for r in rows] == list(range(24))
+    for row in rows:
+        k = json.loads(row["params"])["k"]
+        assert row["status"] == {0: "crashed", 2: "failed"}.get(k, "complete")
+    assert "a worker process died" in result.stderr
+
+
+def test_max_failures_stops_the_search(runner, write, tmp_path):
+    write("always.py", "def evaluate(p):\n    raise RuntimeError('broken setup')\n")
+    path = write("m.yaml", 'name: m\nobjective: {function: "always:evaluate"}\n'
+                           "search: {trials: 50, max_failures: 5}\nparallel: {n_jobs: 1}\n"
+                           "space: {k: {int: [0, 9]}}\n")
+    result = runner.invoke(cli, ["run", str(path), "-q"])
+    assert result.exit_code == 1
+    assert "stopped after 5 failed trials (search.max_failures: 5)" in result.stderr
+    assert "broken setup" in result.stderr
+    assert len(stored(tmp_path / "runs" / "m")) == 5
+
+
+SLOW = "import time\ndef evaluate(p):\n    time.sleep(0.25)\n    return p['k'] / 10\n"
+
+
+def start_run(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hpsearch", "run", f"{name}.yaml", "-q",
+                             *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_rows(run_dir: Path, count: int, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run_dir / "trials.db").exists() and len(stored(run_dir)) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{run_dir} did not reach {count} trials")
+
+
+def test_killed_driver_resumes_to_the_same_points(runner, write, tmp_path):
+    write("slow.py", SLOW)
+    write("s.yaml", config("s", "slow", 24, "parallel: {n_jobs: 2}\n", high=1000))
+    write("ref.yaml", config("ref", "slow", 24, "parallel: {n_jobs: 2}\n", high=1000))
+    proc = start_run(tmp_path, "s")
+    wait_for_rows(tmp_path / "runs" / "s", 4)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, as kill -9 would
+    proc.wait()
+    before = len(stored(tmp_path / "runs" / "s"))
+    assert 4 <= before < 24
+    listed = json.loads(runner.invoke(cli, ["leaderboard", "s", "--format", "json"]).stdout)
+    assert len(listed) == before
+    result = runner.invoke(cli, ["resume", "s", "-q"])
+    assert result.exit_code == 0, result.output
+    ref = runner.invoke(cli, ["run", str(tmp_path / "ref.yaml"), "-q"])
+    assert ref.exit_code == 0
+    resumed, reference = stored(tmp_path / "runs" / "s"), stored(tmp_path / "runs" / "ref")
+    assert [r["number"] for r in resumed] == list(range(24))
+    keys = ("number", "params", "unit", "seed", "scores")
+    assert [[r[k] for k in keys] for r in resumed] == [[r[k] for k in keys] for r in reference]
+
+
+def test_a_run_in_progress_cannot_be_taken_twice(runner, write, tmp_path):
+    write("slow.py", SLOW)
+    write("s.yaml", config("s", "slow", 40, "parallel: {n_jobs: 1}\n"))
+    proc = start_run(tmp_path, "s")
+    try:
+        wait_for_rows(tmp_path / "runs" / "s", 3)
+        result = runner.invoke(cli, ["resume", "s"])
+        assert result.exit_code == 2
+        assert f"in use by process {proc.pid}" in result.stderr
+        listed = runner.invoke(cli, ["leaderboard", "s", "--format", "json"])  # reads freely
+        assert listed.exit_code == 0 and json.loads(listed.stdout)
+        zoomed = runner.invoke(cli, ["zoom", "s", "--run"])
+        assert zoomed.exit_code == 2 and "in use by process" in zoomed.stderr
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert runner.invoke(cli, ["resume", "s", "-q"]).exit_code == 0  # the lock died with it
+    assert len(stored(tmp_path / "runs" / "s")) == 40
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "/tmp/x", ".hidden", "..", ""])
+def test_run_names_cannot_leave_the_runs_folder(runner, write, tmp_path, name):
+    path = write("n.yaml", 'objective: {function: "math:sqrt"}\nspace: {x: [1, 4]}\n')
+    result = runner.invoke(cli, ["run", str(path), "--name", name])
+    assert result.exit_code == 2
+    assert "run name" in result.stderr
+    assert not (tmp_path.parent / "evil").exists()
+    named = write("m.yaml", f'name: "{name}"\nobjective: {{function: "math:sqrt"}}\n'
+                            "space: {x: [1, 4]}\n")
+    assert runner.invoke(cli, ["run", str(named)]).exit_code == 2
+
+
+def test_command_values_never_reach_a_shell(runner, write, tmp_path):
+    script = write("echo.py", "import json, sys\nprint(json.dumps({'score': len(sys.argv[1])}))\n")
+    values = [f"; touch {tmp_path}/pwned", f"$(touch {tmp_path}/pwned2)", "`touch pwned3`"]
+    listed = ", ".join(json.dumps(v) for v in values)
+    path = write("inj.yaml", f'objective: {{command: ["{sys.executable}", "{script}", "{{v}}"]}}\n'
+                             f"search: {{trials: 6}}\nparallel: {{n_jobs: 1}}\n"
+                             f"space: {{v: {{scale: choice, values: [{listed}]}}}}\n")
+    assert runner.invoke(cli, ["run", str(path), "-q"]).exit_code == 0
+    assert not list(tmp_path.glob("pwned*"))
+    for row in stored(tmp_path / "runs" / "inj"):
+        assert row["mean"] == len(json.loads(row["params"])["v"])
+
+
+def test_a_missing_backend_names_its_extra(runner, write, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real(name, *a))
+    path = write("r.yaml", 'objective: {function: "math:sqrt"}\nparallel: {backend: ray}\n'
+                           "space: {x: [1, 4]}\n")
+    result = runner.invoke(cli, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "pip install 'hpsearch[ray]'" in result.stderr
+
+
+def test_search_on_a_dask_cluster(runner, write, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    write("slow.py", SLOW.replace("0.25", "0.05"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        path = write("d.yaml", config("d", "slow", 12, "parallel: {backend: dask, address: "
+                                      f"\"{cluster.scheduler_address}\"}}\n"))
+        result = runner.invoke(cli, ["run", str(path), "-q"])
+        assert result.exit_code == 0, result.output
+        workers = cluster.scheduler_info["workers"]
+        assert len(workers) == 2
+    rows = stored(tmp_path / "runs" / "d")
+    assert len(rows) == 12 and all(r["status"] == "complete" for r in rows)
+    assert all(r["mean"] == pytest.approx(json.loads(r["params"])["k"] / 10) for r in rows)
