@@ -13,14 +13,14 @@ from hpsearch.errors import AllTrialsFailed, HPSearchError, SearchStopped
 from hpsearch.runner import backend_context, check_backend, error_summary, execute
 from hpsearch.space import Space, parse_param
 from hpsearch.store import RunStore, resolve_run
-from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked
+from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked, trial_seed
 
 if TYPE_CHECKING:
     from hpsearch.objective import Objective
     from hpsearch.zoom import Region
 
-__all__ = ["run", "resume", "open_run", "zoom_run", "run_next_round", "RunResult",
-           "TrialFailedError"]
+__all__ = ["run", "resume", "open_run", "zoom_run", "run_next_round", "retest", "list_runs",
+           "RunResult", "Retested", "TrialFailedError"]
 
 
 @dataclass
@@ -358,3 +358,114 @@ def run_next_round(
         raise
     recorder.finish("finished")
     return current
+
+
+@dataclass(frozen=True)
+class Retested:
+    """One configuration re-tested: its first score and rank, and the new ones."""
+
+    trial: TrialResult
+    old_rank: int | None
+    new: list[TrialResult]
+    new_rank: int | None = None
+
+    @property
+    def new_mean(self) -> float:
+        scores = [r.mean for r in self.new if r.status is Status.COMPLETE]
+        return sum(scores) / len(scores) if scores else float("nan")
+
+
+def retest(
+    run: str | Path,
+    *,
+    top: int = 3,
+    seeds: int = 1,
+    data: Mapping[str, Any] | None = None,
+    n_jobs: int | None = None,
+    runs_dir: str | Path = "runs",
+    on_start: Callable[[RunResult, int], None] | None = None,
+    on_result: Callback | None = None,
+) -> tuple[RunResult, list[Retested]]:
+    """Evaluate the best `top` configurations of a run again, `seeds` times each with new seeds,
+    optionally on other data (a data section, as in a config) and with the objective's code as
+    it is now. The new trials are stored as one more round, marked as retests of their
+    originals.
+
+    Returns:
+        The run, and each configuration's old and new score and rank.
+    """
+    from hpsearch.zoom import Region
+
+    path = resolve_run(run, runs_dir)
+    store = RunStore.open(path)
+    try:
+        store.lock()
+        stored = store.config()
+        if data is not None:
+            stored = {**stored, "data": dict(data)}
+        cfg = _with_overrides(load_config(stored), None, n_jobs, None, None)
+        objective = _checked(cfg)
+    except BaseException:
+        store.close()
+        raise
+    current = RunResult(store.path, cfg.space, cfg.cv.direction, store.results())
+    originals = ranked([r for r in current.results if r.trial.retest_of is None],
+                       current.direction)
+    chosen = [(rank, r) for rank, r in originals if rank is not None][:top]
+    if not chosen:
+        store.close()
+        raise HPSearchError(f"{current.path}: no complete trial to retest")
+    number = max((r.trial.round for r in current.results), default=0) + 1
+    first = max(r.number for r in current.results) + 1
+    planned = []
+    for _, original in chosen:
+        for _ in range(seeds):
+            n = first + len(planned)
+            planned.append(replace(original.trial, number=n, seed=trial_seed(cfg.search.seed, n),
+                                   round=number, retest_of=original.number))
+    d = len(cfg.space)
+    store.add_round(number, "retest", Region((0.0,) * d, (1.0,) * d, cfg.space,
+                                             source=tuple(r.number for _, r in chosen)),
+                    len(planned))
+    recorder = _Recorder(objective, cfg, store, current, on_result=on_result)
+    store.set_meta(status="running")
+    if on_start is not None:
+        on_start(current, len(current.results) + len(planned))
+    try:
+        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
+            results = recorder.evaluate(planned)
+    except BaseException:
+        recorder.finish("interrupted")
+        raise
+    recorder.finish("finished")
+    found = [Retested(r, rank, [x for x in results if x.trial.retest_of == r.number])
+             for rank, r in chosen]
+    sign = -1.0 if cfg.cv.direction == "maximize" else 1.0
+    order = sorted((x for x in found if x.new_mean == x.new_mean), key=lambda x: sign * x.new_mean)
+    ranks = {x.trial.number: i + 1 for i, x in enumerate(order)}
+    return current, [replace(x, new_rank=ranks.get(x.trial.number)) for x in found]
+
+
+def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
+    """Every run under runs_dir, newest first: name, created (unix time), trials, complete,
+    failed, best score, direction and status (running, finished or interrupted)."""
+    from hpsearch.store import run_folders
+
+    out = []
+    for folder in run_folders(Path(runs_dir)):
+        with RunStore.open(folder) as store:
+            meta = store.meta()
+            results = store.results()
+            direction = meta.get("direction", "maximize")
+            best = ranked(results, direction)
+            out.append({
+                "name": folder.name,
+                "created": meta.get("created"),
+                "trials": len(results),
+                "complete": sum(r.status is Status.COMPLETE for r in results),
+                "failed": sum(r.status is not Status.COMPLETE for r in results),
+                "best": best[0][1].mean if best and best[0][0] is not None else None,
+                "direction": direction,
+                "status": _status(store),
+            })
+    return sorted(out, key=lambda r: -(r["created"] or 0))

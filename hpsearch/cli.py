@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -296,6 +297,158 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
     if run_it:
         _drive(lambda on_round, **hooks: run_next_round(current.path, region, trials=trials,
                                                         n_jobs=n_jobs, **hooks), quiet)
+
+
+@cli.command()
+@click.argument("run")
+@runs_dir_option
+def importance(run: str, runs_dir: str) -> None:
+    """How much each hyperparameter of RUN explains of the score.
+
+    Permutation importance of a random forest fitted to the complete trials' unit
+    coordinates: a log-scaled parameter is judged per decade, as it was sampled.
+    """
+    from hpsearch import report
+    from hpsearch.api import open_run
+    from hpsearch.errors import HPSearchError
+    from hpsearch.insight import importance as compute
+
+    result = open_run(run, runs_dir)
+    try:
+        found = compute(result.space, result.results)
+    except ValueError as error:
+        raise HPSearchError(f"{result.path}: {error}") from None
+    report.print_out(report.importance_table(result, found))
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the figure to FILE.png, .svg or .html (needs matplotlib: "
+                   "pip install 'hpsearch[plot]').")
+@runs_dir_option
+def plot(run: str, out: str | None, runs_dir: str) -> None:
+    """Score against each parameter of RUN, on its own scale.
+
+    In the terminal: the best score along each parameter's range. With --out: a figure with
+    one panel per parameter (log axis for log, 1 - beta on a log axis for one_minus_log),
+    trials coloured by round, the two most important parameters with each round's zoom region,
+    and learning curves where trials recorded them.
+    """
+    from hpsearch import report
+    from hpsearch.api import open_run
+    from hpsearch.insight import importance as compute
+    from hpsearch.store import RunStore
+
+    result = open_run(run, runs_dir)
+    try:
+        order = list(compute(result.space, result.results).shares)
+    except ValueError:
+        order = list(result.space.dims)
+    report.print_out(report.profile_table(result, order))
+    if out is not None:
+        from hpsearch.plot import write_plot
+
+        with RunStore.open(result.path) as store:
+            rounds = store.rounds()
+        path = write_plot(result, rounds, order, out)
+        report.stderr.print(f"figure written to {path}")
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write to a file (needed for parquet) instead of stdout.")
+@runs_dir_option
+def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
+    """Every trial of RUN, one row each, ready for pandas.
+
+    Columns: trial, round, status, retest, retest_of, seed, param_<name>, split<i>_score,
+    mean_score, std_score, rank_score, duration, error.
+    """
+    from hpsearch import report
+    from hpsearch.api import open_run
+
+    rows = report.export_rows(open_run(run, runs_dir))
+    if fmt == "parquet":
+        if out is None:
+            raise click.BadParameter("parquet is binary: give --out FILE.parquet",
+                                     param_hint="--out")
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise click.BadParameter("parquet needs pyarrow: pip install pyarrow (or use "
+                                     "--format csv)", param_hint="--format") from None
+        pq.write_table(pa.Table.from_pylist(rows), out)
+        return
+    text = report.dumps(rows, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise click.BadParameter(f"cannot write {out}: {error}", param_hint="--out") from None
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Re-test the best K configurations.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Evaluate each N times, each with a new seed.")
+@click.option("--data", "data", default=None,
+              help="Other data: a bundled dataset name, or a .csv or .npz file.")
+@click.option("--target", default=None, help="The column to predict, with a .csv --data.")
+@jobs_option
+@runs_dir_option
+@quiet_option
+def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
+           n_jobs: int | None, runs_dir: str, quiet: bool) -> None:
+    """Evaluate the best configurations of RUN again: new seeds, the objective's code as it is
+    now, and optionally new data.
+
+    The new trials are stored as one more round, marked as retests, and the old and new
+    scores and ranks are shown side by side, so a stale winner shows at once.
+    """
+    from hpsearch import api, report
+    from hpsearch.config import DATASETS
+
+    spec = None
+    if data is not None:
+        spec = {"dataset": data} if data in DATASETS else {"path": str(Path(data).resolve())}
+        if target is not None:
+            spec["target"] = target
+    outcome: list[Any] = []
+
+    def start(**hooks: Any) -> Any:
+        hooks.pop("on_round")
+        current, found = api.retest(run, top=top, seeds=seeds, data=spec, n_jobs=n_jobs,
+                                    runs_dir=runs_dir, **hooks)
+        outcome.append(found)
+        return current
+
+    _drive(start, quiet=True)
+    report.print_out(report.retest_table(api.open_run(run, runs_dir), outcome[0]))
+
+
+@cli.command()
+@runs_dir_option
+def runs(runs_dir: str) -> None:
+    """The runs in the runs folder: name, date, trials, best score, and status (running,
+    finished, or interrupted: stopped before its end, resumable)."""
+    from hpsearch import report
+    from hpsearch.api import list_runs
+
+    found = list_runs(runs_dir)
+    if not found:
+        report.stderr.print(f"no runs in {runs_dir}")
+        return
+    report.print_out(report.runs_table(found, runs_dir))
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The three kinds of objective, each a picklable callable ``objective(trial) -> fold scores``.
+"""The three kinds of objective, each a picklable callable ``objective(trial) -> Outcome``.
 
 `build_objective` checks everything it can in the parent, before any trial runs (the module
 imports, the class is an estimator, the command exists, the data loads, the scorer is known), so
@@ -22,7 +22,7 @@ from typing import Any
 
 from hpsearch.config import Config, CVSpec, DataSpec, ObjectiveSpec
 from hpsearch.errors import ObjectiveError
-from hpsearch.trial import Trial, as_scores
+from hpsearch.trial import Outcome, Trial, as_scores
 
 __all__ = ["Objective", "build_objective", "import_target"]
 
@@ -84,7 +84,8 @@ def _is_classification(y: Any) -> bool:
 
 @dataclass(frozen=True)
 class Objective:
-    """What a trial runs: ``objective(trial)`` returns its fold scores or raises."""
+    """What a trial runs: ``objective(trial)`` returns its fold scores (and what else it
+    reported) or raises."""
 
     spec: ObjectiveSpec
     data: DataSpec | None
@@ -92,13 +93,13 @@ class Objective:
     cv_seed: int
     base_dir: str
 
-    def __call__(self, trial: Trial) -> tuple[float, ...]:
+    def __call__(self, trial: Trial) -> Outcome:
         params = {**self.spec.fixed, **trial.params}
         if self.spec.kind == "estimator":
             return self._estimator(params, trial.seed)
         if self.spec.kind == "function":
-            return self._function(params, trial.seed)
-        return self._command(params, trial)
+            return Outcome(self._function(params, trial.seed))
+        return Outcome(self._command(params, trial))
 
     # -- estimator: k-fold cross-validation through scikit-learn
 
@@ -118,9 +119,9 @@ class Objective:
             estimator = make_pipeline(scaler, estimator)
         return estimator
 
-    def _estimator(self, params: dict[str, Any], seed: int) -> tuple[float, ...]:
+    def _estimator(self, params: dict[str, Any], seed: int) -> Outcome:
         from sklearn.base import is_classifier
-        from sklearn.model_selection import cross_val_score
+        from sklearn.model_selection import cross_validate
 
         from hpsearch.datasets import load
 
@@ -128,10 +129,11 @@ class Objective:
         estimator = self.make_estimator(params, seed)
         X, y = load(self.data)
         folds = _cached_folds(self.data, self.cv, self.cv_seed, is_classifier(estimator))
-        scores = cross_val_score(
-            estimator, X, y, cv=folds, scoring=self.cv.scoring, error_score="raise"
-        )
-        return as_scores(scores)
+        done = cross_validate(estimator, X, y, cv=folds, scoring=self.cv.scoring,
+                              error_score="raise", return_estimator=True)
+        histories = [getattr(_final_step(e), "history_", None) for e in done["estimator"]]
+        extra = {"history": _mean_history(histories)} if all(histories) else {}
+        return Outcome(as_scores(done["test_score"]), extra)
 
     # -- function: func(params) or func(params, X_train, y_train, X_val, y_val) per fold
 
@@ -190,6 +192,19 @@ class CommandFailed(Exception):
     def __init__(self, reason: str, stderr: str) -> None:
         tail = "\n".join(stderr.strip().splitlines()[-20:])
         super().__init__(reason + (f"\n--- stderr (last lines) ---\n{tail}" if tail else ""))
+
+
+def _final_step(estimator: Any) -> Any:
+    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+
+
+def _mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """Per-epoch means over the folds (a fold stopped early counts until it stopped)."""
+    out = []
+    for epoch in range(max(len(h) for h in histories)):
+        rows = [h[epoch] for h in histories if epoch < len(h)]
+        out.append({key: sum(r[key] for r in rows) / len(rows) for key in rows[0]})
+    return out
 
 
 def _as_text(value: Any) -> str:

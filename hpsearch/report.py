@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hpsearch.api import RunResult
+from hpsearch.api import Retested, RunResult
+from hpsearch.insight import Importance
 from hpsearch.runner import error_summary
 from hpsearch.space import Choice, Fixed, Scale, Space
 from hpsearch.trial import Status, TrialResult
@@ -306,3 +307,120 @@ class LogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         stderr.print(f"[yellow]warning:[/yellow] {escape(record.getMessage())}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Insight: importance, the terminal view, export, retest, runs
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def importance_table(run: RunResult, found: Importance) -> Table:
+    """Each parameter's share of the explained variation, as bars, most important first."""
+    table = Table(title=f"{escape(run.name)}: importance over {found.trials} complete trials "
+                        f"(random forest on the unit cube, cross-validated R² {found.r2:.2f})",
+                  title_justify="left")
+    table.add_column("parameter")
+    table.add_column("scale", style="dim")
+    table.add_column("share", justify="right")
+    table.add_column("", min_width=30)
+    for name, share in found.shares.items():
+        table.add_row(escape(name), run.space.scales[name].kind, f"{share:.0%}",
+                      "[cyan]" + "█" * round(share * 30) + "[/cyan]")
+    if not found.reliable:
+        table.caption = (f"[yellow]too few trials to say[/yellow] ({found.trials}, R² "
+                         f"{found.r2:.2f}): run more before trusting this order")
+    return table
+
+
+def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table:
+    """Score against each parameter in the terminal: the best score in each slice of its range
+    (in its own scale), as a bar of blocks; the higher the block, the better."""
+    from hpsearch.insight import profile
+
+    table = Table(title=f"{escape(run.name)}: best score along each parameter "
+                        "(each column a slice of its range, on its scale; taller is better)",
+                  title_justify="left")
+    table.add_column("parameter")
+    table.add_column("low", justify="right", style="dim")
+    table.add_column("best score per slice", no_wrap=True)
+    table.add_column("high", style="dim")
+    profiles = {name: profile(run.space, run.results, name, bins, run.direction)
+                for name in order}
+    values = [v for p in profiles.values() for v in p if v is not None]
+    if not values:
+        return table
+    low, high = min(values), max(values)
+    for name, slices in profiles.items():
+        scale = run.space.scales[name]
+        if run.direction == "minimize":
+            slices = [None if v is None else low + high - v for v in slices]
+        bar = "".join("·" if v is None else _BLOCKS[1 + round((v - low) / (high - low or 1) * 7)]
+                      for v in slices)
+        ends = range_text(scale).split("..") if not isinstance(scale, Choice) else \
+            [str(scale.values[0]), str(scale.values[-1])]
+        table.add_row(escape(name), escape(ends[0]), bar, escape(ends[-1]))
+    return table
+
+
+def export_rows(run: RunResult) -> list[dict[str, Any]]:
+    """One flat row per trial, by number, ready for pandas: trial, round, status, retest,
+    params as param_<name>, split<i>_score, mean_score, std_score, rank_score, duration, error."""
+    ranks = {r.number: rank for rank, r in run.ranked()}
+    folds = max((len(r.scores) for r in run.results), default=0)
+    rows = []
+    for result in sorted(run.results, key=lambda r: r.number):
+        row: dict[str, Any] = {
+            "trial": result.number, "round": result.trial.round,
+            "status": result.status.value, "retest": result.trial.retest_of is not None,
+            "retest_of": result.trial.retest_of, "seed": result.trial.seed,
+        }
+        row.update({f"param_{k}": v for k, v in result.params.items()})
+        row.update({f"split{i}_score": result.scores[i] if i < len(result.scores) else None
+                    for i in range(folds)})
+        row.update({"mean_score": _plain(result.mean), "std_score": _plain(result.std),
+                    "rank_score": ranks.get(result.number), "duration": result.duration,
+                    "error": error_summary(result.error) or None})
+        rows.append(row)
+    return rows
+
+
+def retest_table(run: RunResult, found: Sequence[Retested]) -> Table:
+    """Old and new score and rank side by side: a stale winner shows at once."""
+    table = Table(title=f"{escape(run.name)}: retest of the best {len(found)}",
+                  title_justify="left")
+    for column in ("trial", "old rank", "old score", "new score", "change", "new rank"):
+        table.add_column(column, justify="right")
+    for item in found:
+        new = item.new_mean
+        change = "" if math.isnan(new) else f"{new - item.trial.mean:+.4f}"
+        moved = ""
+        if item.new_rank is not None and item.old_rank is not None:
+            step = item.old_rank - item.new_rank
+            moved = f" ({'▲' if step > 0 else '▼'}{abs(step)})" if step else ""
+        failed = sum(r.status is not Status.COMPLETE for r in item.new)
+        table.add_row(f"#{item.trial.number}", str(item.old_rank), score_text(item.trial),
+                      "[red]failed[/red]" if math.isnan(new) else _score(new)
+                      + (f" [red]({failed} failed)[/red]" if failed else ""),
+                      change, "-" if item.new_rank is None else f"{item.new_rank}{moved}")
+    return table
+
+
+def runs_table(runs: Sequence[Mapping[str, Any]], runs_dir: str) -> Table:
+    """The runs of a folder: name, date, trials, best score, status."""
+    import datetime
+
+    table = Table(title=f"runs in {escape(runs_dir)}", title_justify="left")
+    for column in ("name", "created", "trials", "complete", "failed", "best", "status"):
+        table.add_column(column, justify="right" if column in ("trials", "complete", "failed",
+                                                               "best") else "left")
+    colours = {"running": "cyan", "finished": "green", "interrupted": "yellow"}
+    for run in runs:
+        created = "" if run["created"] is None else datetime.datetime.fromtimestamp(
+            run["created"]).strftime("%Y-%m-%d %H:%M")
+        best = "" if run["best"] is None else _score(run["best"])
+        status = run["status"]
+        table.add_row(escape(run["name"]), created, str(run["trials"]), str(run["complete"]),
+                      str(run["failed"]), best,
+                      f"[{colours.get(status, 'white')}]{status}[/]")
+    return table

@@ -21,7 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 
-from hpsearch.trial import Status, Trial, TrialResult
+from hpsearch.trial import Outcome, Status, Trial, TrialResult
 
 __all__ = ["run_trial", "run_trial_isolated", "execute", "backend_context", "check_backend",
            "error_summary"]
@@ -45,27 +45,36 @@ def check_backend(backend: str) -> None:
                                 f"with: pip install 'hpsearch[{extra}]'")
 
 
-def run_trial(objective: Callable[[Trial], tuple[float, ...]], trial: Trial) -> TrialResult:
-    """Run one trial in this process; any exception becomes a failed result."""
+Objective = Callable[[Trial], Outcome | tuple[float, ...]]
+
+
+def run_trial(objective: Objective, trial: Trial) -> TrialResult:
+    """Run one trial in this process; any exception becomes a failed result.
+
+    The objective returns an Outcome, or just its fold scores.
+    """
     start = time.perf_counter()
     try:
-        scores = objective(trial)
+        outcome = objective(trial)
+        if not isinstance(outcome, Outcome):
+            outcome = Outcome(tuple(outcome))
     except Exception as error:
         from hpsearch.objective import CommandFailed
 
         text = f"{type(error).__name__}: {error}" if isinstance(error, CommandFailed) \
             else traceback.format_exc()
         return TrialResult(trial, Status.FAILED, (), time.perf_counter() - start, text.strip())
-    return TrialResult(trial, Status.COMPLETE, scores, time.perf_counter() - start)
+    return TrialResult(trial, Status.COMPLETE, outcome.scores, time.perf_counter() - start,
+                       extra=outcome.extra)
 
 
-def _child(connection: object, objective: Callable[[Trial], tuple[float, ...]],
+def _child(connection: object, objective: Objective,
            trial: Trial) -> None:
     os.setsid()  # its own process group: a timeout kills whatever the trial started too
     connection.send(run_trial(objective, trial))  # type: ignore[attr-defined]
 
 
-def run_trial_isolated(objective: Callable[[Trial], tuple[float, ...]], trial: Trial,
+def run_trial_isolated(objective: Objective, trial: Trial,
                        timeout: float | None = None) -> TrialResult:
     """Run one trial in a child process of its own.
 
@@ -190,7 +199,7 @@ def backend_context(backend: str, n_jobs: int, address: str | None = None) -> It
 
 
 def execute(
-    objective: Callable[[Trial], tuple[float, ...]],
+    objective: Objective,
     trials: Iterable[Trial],
     *,
     n_jobs: int = -1,

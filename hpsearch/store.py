@@ -45,11 +45,12 @@ CREATE TABLE IF NOT EXISTS trials (
     duration REAL NOT NULL,   -- seconds
     error    TEXT,            -- the traceback or reason of a trial that did not complete
     extra    TEXT,            -- JSON object: what else the trial reported
-    finished REAL NOT NULL    -- unix time
+    finished REAL NOT NULL,   -- unix time
+    retest_of INTEGER         -- for a retest: the trial whose configuration it evaluates again
 );
 CREATE TABLE IF NOT EXISTS rounds (
     round    INTEGER PRIMARY KEY,
-    kind     TEXT NOT NULL,   -- random (the whole space) or zoom
+    kind     TEXT NOT NULL,   -- random (the whole space), zoom, or retest
     space    TEXT NOT NULL,   -- JSON: the round's space, in the config's spelling
     lo       TEXT NOT NULL,   -- JSON list: the region's lower corner in the first space's u
     hi       TEXT NOT NULL,   -- JSON list: its upper corner
@@ -148,7 +149,18 @@ class RunStore:
         folder = Path(path)
         if not (folder / DB_NAME).is_file():
             raise StoreError(f"{folder} is not a run folder (it has no {DB_NAME})")
-        return cls(folder)
+        try:
+            store = cls(folder)
+            # A run created this very moment may not have its tables yet: make sure they exist
+            # (idempotent), so a reader never fails on a young run; and bring a store of an
+            # earlier version up to date.
+            store._db.executescript(_SCHEMA)
+            columns = {row[1] for row in store._db.execute("PRAGMA table_info(trials)")}
+            if "retest_of" not in columns:
+                store._db.execute("ALTER TABLE trials ADD COLUMN retest_of INTEGER")
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{folder}: cannot read its store {DB_NAME} ({error})") from None
+        return store
 
     def close(self) -> None:
         self._db.close()
@@ -189,20 +201,21 @@ class RunStore:
         t = result.trial
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     t.number, t.round, result.status.value, json.dumps(dict(t.params)),
                     json.dumps(list(t.unit)), t.seed, json.dumps(list(result.scores)),
                     _finite(result.mean), _finite(result.std), result.duration, result.error,
                     json.dumps(dict(result.extra)) if result.extra else None, time.time(),
+                    t.retest_of,
                 ),
             )
 
     def results(self) -> list[TrialResult]:
         """Every stored trial, by number."""
         rows = self._db.execute(
-            "SELECT number, round, status, params, unit, seed, scores, duration, error, extra "
-            "FROM trials ORDER BY number"
+            "SELECT number, round, status, params, unit, seed, scores, duration, error, extra, "
+            "retest_of FROM trials ORDER BY number"
         )
         return [_result(*row) for row in rows]
 
@@ -227,8 +240,9 @@ class RunStore:
 
 
 def _result(number: int, round_: int, status: str, params: str, unit: str, seed: int,
-            scores: str, duration: float, error: str | None, extra: str | None) -> TrialResult:
-    trial = Trial(number, json.loads(params), tuple(json.loads(unit)), seed, round_)
+            scores: str, duration: float, error: str | None, extra: str | None,
+            retest_of: int | None) -> TrialResult:
+    trial = Trial(number, json.loads(params), tuple(json.loads(unit)), seed, round_, retest_of)
     return TrialResult(trial, Status(status), tuple(json.loads(scores)), duration, error,
                        json.loads(extra) if extra else {})
 
@@ -242,13 +256,13 @@ def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> Path:
     for candidate in (Path(run), Path(runs_dir) / str(run)):
         if (candidate / DB_NAME).is_file():
             return candidate
-    known = sorted(p.name for p in _run_folders(Path(runs_dir)))
+    known = sorted(p.name for p in run_folders(Path(runs_dir)))
     listed = f"; runs in {runs_dir}: {', '.join(known[-8:])}" if known else \
         f"; {runs_dir} holds no runs (set --runs-dir?)"
     raise StoreError(f"no run {str(run)!r}{listed}")
 
 
-def _run_folders(root: Path) -> Iterable[Path]:
+def run_folders(root: Path) -> Iterable[Path]:
     if not root.is_dir():
         return []
     return [p for p in root.iterdir() if (p / DB_NAME).is_file()]

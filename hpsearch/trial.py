@@ -11,7 +11,8 @@ from typing import Any
 
 from hpsearch.space import Space
 
-__all__ = ["Status", "Trial", "TrialResult", "plan_trials", "trials_at", "trial_seed", "ranked"]
+__all__ = ["Status", "Trial", "Outcome", "TrialResult", "plan_trials", "trials_at", "trial_seed",
+           "ranked"]
 
 
 class Status(enum.StrEnum):
@@ -37,6 +38,16 @@ class Trial:
     unit: tuple[float, ...]
     seed: int
     round: int = 1
+    retest_of: int | None = None  # the trial whose configuration this one evaluates again
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an objective returns: fold scores, and what else the trial reported (such as a
+    per-epoch ``history``)."""
+
+    scores: tuple[float, ...]
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -123,8 +123,11 @@ def start_run(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
 def wait_for_rows(run_dir: Path, count: int, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if (run_dir / "trials.db").exists() and len(stored(run_dir)) >= count:
-            return
+        try:
+            if len(stored(run_dir)) >= count:
+                return
+        except sqlite3.OperationalError:  # not created yet
+            pass
         time.sleep(0.1)
     raise AssertionError(f"{run_dir} did not reach {count} trials")
 

@@ -284,8 +284,11 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
     db = tmp_path / "runs" / "slow" / "trials.db"
     deadline = time.time() + 60
     while time.time() < deadline:
-        if db.exists() and len(trials_table(db.parent)) >= 3:
-            break
+        try:
+            if len(trials_table(db.parent)) >= 3:
+                break
+        except sqlite3.OperationalError:  # not created yet
+            pass
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
