@@ -20,6 +20,7 @@ _API = {
     "RunResult": "hpsearch.api",
     "HPSearchError": "hpsearch.errors",
     "ConfigError": "hpsearch.errors",
+    "TrialPruned": "hpsearch.errors",
 }
 
 __all__ = [*_API, "__version__"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,8 @@ from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked, tria
 if TYPE_CHECKING:
     from hpsearch.objective import Objective
     from hpsearch.zoom import Region
+
+log = logging.getLogger("hpsearch")
 
 __all__ = ["run", "resume", "open_run", "zoom_run", "run_next_round", "retest", "list_runs",
            "RunResult", "Retested", "TrialFailedError"]
@@ -48,8 +51,12 @@ class RunResult:
 
     @property
     def failed(self) -> list[TrialResult]:
-        """Trials that did not complete: failed, crashed or timed out."""
-        return [r for r in self.results if r.status is not Status.COMPLETE]
+        """Trials that failed, crashed or timed out (not the ones pruned on purpose)."""
+        return [r for r in self.results if r.status.is_failure]
+
+    @property
+    def pruned(self) -> list[TrialResult]:
+        return [r for r in self.results if r.status is Status.PRUNED]
 
     def failure_summary(self) -> Counter[str]:
         """How often each distinct error line occurred."""
@@ -167,8 +174,8 @@ def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResul
     """The search of a config into a locked store: new, or resumed where it stopped."""
     from hpsearch.zoom import search_rounds
 
-    recorder = _Recorder(objective, cfg, store, result, raise_errors=raise_errors,
-                         on_result=on_result)
+    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, result,
+                         raise_errors=raise_errors, on_result=on_result)
 
     def round_started(number: int, region: Region, size: int) -> None:
         store.add_round(number, "random" if number == 1 else "zoom", region, size)
@@ -193,6 +200,15 @@ def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResul
     return result
 
 
+def _pruning(objective: Objective, cfg: Config, store: RunStore) -> Objective:
+    """The objective with early stopping wired to the run's store, when the config asks."""
+    if cfg.search.early_stopping is None:
+        return objective
+    from hpsearch.store import DB_NAME
+
+    return replace(objective, prune=(str(store.path / DB_NAME), cfg.search.early_stopping))
+
+
 def _checked(cfg: Config) -> Objective:
     """Every check that can be made before a run folder is created or a run is taken; returns
     the checked objective."""
@@ -202,7 +218,12 @@ def _checked(cfg: Config) -> Objective:
         raise HPSearchError(f"search.rounds ({cfg.search.rounds}) cannot exceed search.trials "
                             f"({cfg.search.trials}): each round needs at least one trial")
     check_backend(cfg.parallel.backend)
-    return build_objective(cfg)
+    objective = build_objective(cfg)
+    if cfg.search.early_stopping is not None and not objective.reports_epochs:
+        log.warning("search.early_stopping: %s reports no per-epoch scores, so no trial will "
+                    "be stopped early (the built-in network does; a function can take a "
+                    "`report` argument)", cfg.objective.target)
+    return objective
 
 
 def run(
@@ -344,7 +365,8 @@ def run_next_round(
     planned = plan_trials(region.space, cfg.search.sampler, cfg.search.trials, cfg.search.seed,
                           round=number, first_number=first)
     planned = [replace(t, unit=tuple(current.space.to_unit(t.params))) for t in planned]
-    recorder = _Recorder(objective, cfg, store, current, on_result=on_result)
+    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, current,
+                         on_result=on_result)
     store.add_round(number, "zoom", region, len(planned))
     store.set_meta(status="running")
     current.status = "running"
@@ -463,7 +485,7 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
                 "created": meta.get("created"),
                 "trials": len(results),
                 "complete": sum(r.status is Status.COMPLETE for r in results),
-                "failed": sum(r.status is not Status.COMPLETE for r in results),
+                "failed": sum(r.status.is_failure for r in results),
                 "best": best[0][1].mean if best and best[0][0] is not None else None,
                 "direction": direction,
                 "status": _status(store),

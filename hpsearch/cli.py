@@ -451,6 +451,86 @@ def runs(runs_dir: str) -> None:
     report.print_out(report.runs_table(found, runs_dir))
 
 
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@click.option("--params", "params_file", type=click.Path(dir_okay=False), default=None,
+              help="A YAML or JSON file of the model's hyperparameters.")
+@click.option("--from-run", default=None, metavar="RUN", help="Take the params of a trial of RUN.")
+@click.option("--trial", type=int, default=None, help="That trial's number (default: the best).")
+@click.option("--resume", "resume_run", default=None, metavar="RUN",
+              help="Go on with the babysat run RUN from its last checkpoint.")
+@click.option("--name", default=None, help="Run name (default: the config's name).")
+@runs_dir_option
+def babysit(config: str | None, params_file: str | None, from_run: str | None,
+            trial: int | None, resume_run: str | None, name: str | None, runs_dir: str) -> None:
+    """Train one model of CONFIG epoch by epoch, and steer it while it trains (panda mode).
+
+    The run folder's control.yaml is read after every epoch: change the learning rate, a beta,
+    the decay or the number of epochs and it applies from the next epoch (structural changes
+    are refused); set state: pause, run or stop. Every epoch is checkpointed, so --resume RUN
+    goes on exactly where it stopped. Params come from --params, from a trial of another run
+    (--from-run RUN [--trial N]), or else the middle of each range.
+    """
+    from hpsearch import report
+    from hpsearch.babysit import Babysitter
+
+    if resume_run is not None:
+        if config or params_file or from_run:
+            raise click.UsageError("--resume RUN takes no CONFIG, --params or --from-run")
+        sitter = Babysitter.resume(resume_run, runs_dir)
+    else:
+        if config is None:
+            raise click.UsageError("give a CONFIG, or --resume RUN")
+        sitter = Babysitter.start(config, _babysit_params(params_file, from_run, trial,
+                                                          runs_dir), name=name,
+                                  runs_dir=runs_dir)
+    view = report.EpochView(sitter)
+    try:
+        why = sitter.run(on_epoch=view.epoch, on_pause=view.paused)
+    except KeyboardInterrupt:
+        why = "interrupted"
+    try:
+        report.print_out(view.summary())
+    finally:
+        sitter.close()
+    report.stderr.print(f"{why}: continue with hpsearch babysit --resume {sitter.store.path}"
+                        if why != "done" else f"done: {sitter.store.path}")
+    if why == "interrupted":
+        sys.exit(130)
+
+
+def _babysit_params(params_file: str | None, from_run: str | None, trial: int | None,
+                    runs_dir: str) -> dict[str, Any]:
+    from hpsearch.errors import HPSearchError
+
+    if params_file is not None and from_run is not None:
+        raise click.UsageError("give --params or --from-run, not both")
+    if params_file is not None:
+        import yaml
+
+        try:
+            with open(params_file, encoding="utf-8") as handle:
+                values = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as error:
+            raise HPSearchError(f"{params_file}: cannot read params ({error})") from None
+        if not isinstance(values, dict):
+            raise HPSearchError(f"{params_file}: must map parameter names to values")
+        return values
+    if from_run is not None:
+        from hpsearch.api import open_run
+
+        source = open_run(from_run, runs_dir)
+        if trial is None:
+            if source.best is None:
+                raise HPSearchError(f"{source.path}: no complete trial to take params from")
+            return dict(source.best.params)
+        for result in source.results:
+            if result.number == trial:
+                return dict(result.params)
+        raise HPSearchError(f"{source.path}: no trial {trial}")
+    return {}
+
+
 def main() -> None:
     """The console script's entry point."""
     cli.main(prog_name="hpsearch")

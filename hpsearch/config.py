@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from hpsearch.errors import ConfigError
+from hpsearch.pruning import Pruner
 from hpsearch.space import Space, parse_param
 
 __all__ = ["Config", "ObjectiveSpec", "DataSpec", "CVSpec", "SearchSpec", "ParallelSpec",
@@ -32,7 +33,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "objective": ("estimator", "function", "command", "fixed", "path"),
     "data": ("dataset", "path", "target", "scale"),
     "cv": ("folds", "scoring", "direction", "shuffle"),
-    "search": ("trials", "sampler", "seed", "rounds", "max_failures"),
+    "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping"),
+    "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address"),
 }
 
@@ -138,6 +140,7 @@ class SearchSpec:
     seed: int = 0
     rounds: int = 1
     max_failures: int | None = None
+    early_stopping: Pruner | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,8 @@ class Config:
             out["data"] = {k: v for k, v in vars(self.data).items() if v is not None}
         out["cv"] = dict(vars(self.cv))
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
+        if self.search.early_stopping is not None:
+            out["search"]["early_stopping"] = dict(vars(self.search.early_stopping))
         out["parallel"] = {k: v for k, v in vars(self.parallel).items() if v is not None}
         out["space"] = self.space.to_yaml()
         return out
@@ -416,6 +421,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         rounds=check.at_least(search_raw, "search", "rounds", 1, 1),
         max_failures=check.at_least(search_raw, "search", "max_failures", 1, None)
         if search_raw.get("max_failures") is not None else None,
+        early_stopping=_early_stopping(check, search_raw),
     )
     parallel_raw = check.section(raw, "parallel")
     n_jobs = check.typed(parallel_raw, "parallel", "n_jobs", int, -1,
@@ -442,6 +448,35 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
     return Config(
         name=name, objective=objective, space=space, data=data, cv=cv, search=search,
         parallel=parallel, source=file, base_dir=str(base),
+    )
+
+
+EARLY_STOPPING = {"asha": "asha", "successive_halving": "asha", "median": "median"}
+
+
+def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | None:
+    """`early_stopping: asha` (or median, true, false), or a mapping with method and options."""
+    value = raw.get("early_stopping")
+    if value is None or value is False or value == "none":
+        return None
+    if value is True:
+        return Pruner()
+    spec: Mapping[str, Any]
+    spec = value if isinstance(value, Mapping) else {"method": value}
+    section = "search.early_stopping"
+    check.known_keys(spec, section)
+    method = str(spec.get("method", "asha")).lower()
+    if method not in EARLY_STOPPING:
+        close = difflib.get_close_matches(method, list(EARLY_STOPPING), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise check.fail(f"unknown method {spec.get('method')!r}; {hint}choose asha or median",
+                         section, raw, "early_stopping")
+    defaults = Pruner()
+    return Pruner(
+        EARLY_STOPPING[method],
+        min_epochs=check.at_least(spec, section, "min_epochs", 1, defaults.min_epochs),
+        reduction=check.at_least(spec, section, "reduction", 2, defaults.reduction),
+        startup=check.at_least(spec, section, "startup", 1, defaults.startup),
     )
 
 

@@ -65,3 +65,13 @@ class AllTrialsFailed(Exception):
 
 class SearchStopped(Exception):
     """A search stopped early by a limit of the config (search.max_failures). Exit code 1."""
+
+
+class TrialPruned(Exception):
+    """Raised by ``report(epoch, score)`` inside an objective when early stopping stops the
+    trial; the trial is recorded as pruned with the epoch it reached."""
+
+    def __init__(self, epoch: int, reason: str) -> None:
+        super().__init__(reason)
+        self.epoch = epoch
+        self.reason = reason

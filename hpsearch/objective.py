@@ -22,6 +22,7 @@ from typing import Any
 
 from hpsearch.config import Config, CVSpec, DataSpec, ObjectiveSpec
 from hpsearch.errors import ObjectiveError
+from hpsearch.pruning import Pruner, Reporter
 from hpsearch.trial import Outcome, Trial, as_scores
 
 __all__ = ["Objective", "build_objective", "import_target"]
@@ -72,7 +73,8 @@ def _folds(data: DataSpec, cv: CVSpec, seed: int, classifier: bool) -> list[tupl
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_folds(data: DataSpec, cv: CVSpec, seed: int, classifier: bool) -> list[Any]:
+def folds_of(data: DataSpec, cv: CVSpec, seed: int, classifier: bool) -> list[Any]:
+    """The run's k (train, test) index pairs, cached per process."""
     return _folds(data, cv, seed, classifier)
 
 
@@ -92,14 +94,36 @@ class Objective:
     cv: CVSpec
     cv_seed: int
     base_dir: str
+    # early stopping: the run's store (where workers share per-epoch scores) and the rule
+    prune: tuple[str, Pruner] | None = None
 
     def __call__(self, trial: Trial) -> Outcome:
         params = {**self.spec.fixed, **trial.params}
+        report = self._reporter(trial)
+        try:
+            if self.spec.kind == "estimator":
+                return self._estimator(params, trial.seed, report)
+            if self.spec.kind == "function":
+                return Outcome(self._function(params, trial.seed, report))
+            return Outcome(self._command(params, trial))
+        finally:
+            if isinstance(report, Reporter):
+                report.close()
+
+    def _reporter(self, trial: Trial) -> Callable[[int, float], None]:
+        if self.prune is None or trial.retest_of is not None:
+            return _no_report
+        return Reporter(self.prune[0], trial.number, self.prune[1], self.cv.direction)
+
+    @property
+    def reports_epochs(self) -> bool:
+        """Whether early stopping can stop its trials: the built-in network (or any estimator
+        with begin/train_epoch), or a function that takes `report`."""
+        target = _cached_target(str(self.spec.target), self.spec.path) \
+            if self.spec.kind != "command" else None
         if self.spec.kind == "estimator":
-            return self._estimator(params, trial.seed)
-        if self.spec.kind == "function":
-            return Outcome(self._function(params, trial.seed))
-        return Outcome(self._command(params, trial))
+            return hasattr(target, "begin") and hasattr(target, "train_epoch")
+        return self.spec.kind == "function" and _takes(target, "report")
 
     # -- estimator: k-fold cross-validation through scikit-learn
 
@@ -119,7 +143,8 @@ class Objective:
             estimator = make_pipeline(scaler, estimator)
         return estimator
 
-    def _estimator(self, params: dict[str, Any], seed: int) -> Outcome:
+    def _estimator(self, params: dict[str, Any], seed: int,
+                   report: Callable[[int, float], None]) -> Outcome:
         from sklearn.base import is_classifier
         from sklearn.model_selection import cross_validate
 
@@ -128,27 +153,54 @@ class Objective:
         assert self.data is not None
         estimator = self.make_estimator(params, seed)
         X, y = load(self.data)
-        folds = _cached_folds(self.data, self.cv, self.cv_seed, is_classifier(estimator))
+        folds = folds_of(self.data, self.cv, self.cv_seed, is_classifier(estimator))
+        if report is not _no_report and self.reports_epochs:
+            return self._by_epoch(estimator, X, y, folds, report)
         done = cross_validate(estimator, X, y, cv=folds, scoring=self.cv.scoring,
                               error_score="raise", return_estimator=True)
         histories = [getattr(_final_step(e), "history_", None) for e in done["estimator"]]
         extra = {"history": _mean_history(histories)} if all(histories) else {}
         return Outcome(as_scores(done["test_score"]), extra)
 
+    def _by_epoch(self, estimator: Any, X: Any, y: Any, folds: list[tuple[Any, Any]],
+                  report: Callable[[int, float], None]) -> Outcome:
+        """Cross-validation epoch by epoch, as `cross_validate` would fit and score, reporting
+        the first fold's validation score after every epoch so a hopeless trial stops early."""
+        from sklearn.base import clone
+        from sklearn.metrics import check_scoring
+
+        assert self.data is not None
+        scores, histories = [], []
+        for index, (train, test) in enumerate(folds):
+            model = clone(_final_step(estimator))
+            X_train, X_val = scaled(self.data.scale, X[train], X[test])
+            model.begin(X_train, y[train], validation=(X_val, y[test]))
+            while model.epoch_ < model.epochs:
+                record = model.train_epoch()
+                if index == 0:
+                    report(record["epoch"], record["val_score"])
+            model.end()
+            scores.append(check_scoring(model, scoring=self.cv.scoring)(model, X_val, y[test]))
+            histories.append(model.history_)
+        return Outcome(as_scores(scores), {"history": _mean_history(histories)})
+
     # -- function: func(params) or func(params, X_train, y_train, X_val, y_val) per fold
 
-    def _function(self, params: dict[str, Any], seed: int) -> tuple[float, ...]:
+    def _function(self, params: dict[str, Any], seed: int,
+                  report: Callable[[int, float], None]) -> tuple[float, ...]:
         func = _cached_target(str(self.spec.target), self.spec.path)
-        extra = {"seed": seed} if _takes_seed(func) else {}
+        extra: dict[str, Any] = {"seed": seed} if _takes(func, "seed") else {}
+        if _takes(func, "report"):
+            extra["report"] = report
         if self.data is None:
             return as_scores(func(params, **extra))
         from hpsearch.datasets import load
 
         X, y = load(self.data)
-        folds = _cached_folds(self.data, self.cv, self.cv_seed, _is_classification(y))
+        folds = folds_of(self.data, self.cv, self.cv_seed, _is_classification(y))
         scores: list[float] = []
         for train, test in folds:
-            X_train, X_val = _scaled(self.data.scale, X[train], X[test])
+            X_train, X_val = scaled(self.data.scale, X[train], X[test])
             fold = as_scores(func(params, X_train, y[train], X_val, y[test], **extra))
             if len(fold) != 1:
                 raise ValueError(f"returned {len(fold)} scores for one fold; return one number")
@@ -213,7 +265,8 @@ def _as_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _scaled(kind: str, train: Any, test: Any) -> tuple[Any, Any]:
+def scaled(kind: str, train: Any, test: Any) -> tuple[Any, Any]:
+    """Features scaled as data.scale asks, fitted on the training rows only."""
     if kind == "none":
         return train, test
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -222,12 +275,17 @@ def _scaled(kind: str, train: Any, test: Any) -> tuple[Any, Any]:
     return scaler.transform(train), scaler.transform(test)
 
 
-@functools.lru_cache(maxsize=8)
-def _takes_seed(func: Callable[..., Any]) -> bool:
+@functools.lru_cache(maxsize=16)
+def _takes(func: Callable[..., Any], name: str) -> bool:
+    """Whether a function accepts the keyword `name`."""
     try:
-        return "seed" in inspect.signature(func).parameters
+        return name in inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _no_report(epoch: int, value: float) -> None:
+    """`report` when early stopping is off: the trial always goes on."""
 
 
 # ---------------------------------------------------------------------------------------------

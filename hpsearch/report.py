@@ -151,9 +151,10 @@ def leaderboard_table(run: RunResult, top: int | None = None) -> Table:
     order = run.ranked()
     shown = order[:top]
     done = sum(1 for _, r in order if r.status is Status.COMPLETE)
-    failed = len(order) - done
+    failed, pruned = len(run.failed), len(run.pruned)
     arrow = "higher" if run.direction == "maximize" else "lower"
     title = (f"{escape(run.name)}: {len(order)} trials, {done} complete"
+             + (f", {pruned} pruned early" if pruned else "")
              + (f", {failed} failed" if failed else "") + f"  [dim]({arrow} is better)[/dim]")
     table = Table(title=title, title_justify="left")
     table.add_column("rank", justify="right")
@@ -174,6 +175,8 @@ def leaderboard_table(run: RunResult, top: int | None = None) -> Table:
         cells += [escape(values.get(n, "")) for n, s in run.space.scales.items() if not s.is_fixed]
         if result.status is Status.COMPLETE:
             cells.append(score_text(result))
+        elif result.status is Status.PRUNED:
+            cells.append(f"[dim]pruned at epoch {result.extra.get('epoch', '?')}[/dim]")
         else:
             cells.append(f"[red]{escape(result.status.value)}: "
                          f"{escape(error_summary(result.error)[:60])}[/red]")
@@ -199,9 +202,13 @@ def markdown(run: RunResult, top: int | None = None) -> str:
 
 def failure_lines(run: RunResult) -> list[str]:
     """'3 of 20 trials failed', then each distinct error with its count, most frequent first."""
+    lines = []
+    if run.pruned:
+        lines.append(f"{len(run.pruned)} of {len(run.results)} trials stopped early as hopeless "
+                     "(search.early_stopping)")
     if not run.failed:
-        return []
-    lines = [f"{len(run.failed)} of {len(run.results)} trials failed:"]
+        return lines
+    lines.append(f"{len(run.failed)} of {len(run.results)} trials failed:")
     for text, count in run.failure_summary().most_common(5):
         lines.append(f"  {count}× {text}")
     return lines
@@ -241,7 +248,9 @@ class Progress:
         assert self._run is not None
         best = self._run.best
         text = "" if best is None else f"best {_score(best.mean)} (trial {best.number})"
-        failed = len(self._run.failed)
+        failed, pruned = len(self._run.failed), len(self._run.pruned)
+        if pruned:
+            text += f" [dim]{pruned} pruned[/dim]"
         if failed:
             text += f" [red]{failed} failed[/red]"
         self._bar.update(self._task, advance=1, best=text)
@@ -424,3 +433,63 @@ def runs_table(runs: Sequence[Mapping[str, Any]], runs_dir: str) -> Table:
                       str(run["failed"]), best,
                       f"[{colours.get(status, 'white')}]{status}[/]")
     return table
+
+
+class EpochView:
+    """Babysitting in the terminal: a line per epoch (loss, validation score, learning rate, a
+    sparkline of the validation curve so far), hot changes marked where they apply."""
+
+    def __init__(self, sitter: Any) -> None:
+        self.sitter = sitter
+        self._paused = False
+        for line in sitter.messages:
+            stderr.print(f"[yellow]{escape(line)}[/yellow]")
+        stderr.print(f"babysitting {escape(str(sitter.store.path))}: edit "
+                     f"{escape(str(sitter.control_path))} to steer it", style="dim")
+
+    def epoch(self, sitter: Any, record: Mapping[str, Any]) -> None:
+        self._paused = False
+        history = sitter.model.history_
+        values = [h.get("val_score", -h["loss"]) for h in history][-40:]
+        val = record.get("val_score")
+        stderr.print(f"epoch {record['epoch']:>4}  loss {record['loss']:.4f}  "
+                     + (f"val {val:.4f}  " if val is not None else "")
+                     + f"lr {record['learning_rate']:.2e}  {record['seconds']:.2f}s  "
+                     f"[cyan]{sparkline(values)}[/cyan]")
+        for line in sitter.messages:
+            colour = "magenta" if "→" in line else "yellow"
+            stderr.print(f"  [{colour}]◆ {escape(line)}[/{colour}]")
+
+    def paused(self, sitter: Any) -> None:
+        if not self._paused:
+            stderr.print("paused: set state: run (or stop) in the control file", style="yellow")
+            self._paused = True
+
+    def summary(self) -> Table:
+        """Every epoch, with the changes marked on the epoch they took effect."""
+        rows = self.sitter.store.epochs()
+        marks: dict[int, list[str]] = {}
+        for change in self.sitter.store.changes():
+            marks.setdefault(change["epoch"], []).append(
+                f"{change['name']} {change['old']} → {change['new']}")
+        table = Table(title=f"{escape(self.sitter.store.name)}: {len(rows)} epochs",
+                      title_justify="left")
+        for column in ("epoch", "loss", "val score", "learning rate", "change"):
+            table.add_column(column, justify="left" if column == "change" else "right")
+        for row in rows[-30:]:
+            val = row["val_score"]
+            table.add_row(str(row["epoch"]), f"{row['loss']:.4f}",
+                          "" if val is None else f"{val:.4f}", f"{row['learning_rate']:.2e}",
+                          escape("; ".join(marks.get(row["epoch"], []))))
+        scores = [r["val_score"] for r in rows if r["val_score"] is not None]
+        if scores:
+            table.caption = f"validation {sparkline(scores[-60:])}  best {max(scores):.4f}"
+        return table
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """▁▂▃▅▇: each value's height between the lowest and the highest."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    return "".join(_BLOCKS[1 + round((v - low) / (high - low or 1) * 7)] for v in values)

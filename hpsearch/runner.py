@@ -21,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 
+from hpsearch.errors import TrialPruned
 from hpsearch.trial import Outcome, Status, Trial, TrialResult
 
 __all__ = ["run_trial", "run_trial_isolated", "execute", "backend_context", "check_backend",
@@ -58,6 +59,9 @@ def run_trial(objective: Objective, trial: Trial) -> TrialResult:
         outcome = objective(trial)
         if not isinstance(outcome, Outcome):
             outcome = Outcome(tuple(outcome))
+    except TrialPruned as pruned:
+        return TrialResult(trial, Status.PRUNED, (), time.perf_counter() - start, pruned.reason,
+                           extra={"epoch": pruned.epoch})
     except Exception as error:
         from hpsearch.objective import CommandFailed
 

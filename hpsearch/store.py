@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS rounds (
     source   TEXT NOT NULL,   -- JSON list: the trials the region was drawn around
     trials   INTEGER NOT NULL -- how many trials the round was given
 );
+CREATE TABLE IF NOT EXISTS epochs (   -- babysitting: one row per epoch of the one model
+    epoch INTEGER PRIMARY KEY, loss REAL NOT NULL, val_score REAL, learning_rate REAL NOT NULL,
+    seconds REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS changes (  -- babysitting: hot changes, from the epoch they apply to
+    epoch INTEGER NOT NULL, name TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL
+);
 """
 
 
@@ -234,6 +241,27 @@ class RunStore:
         return [{"round": r, "kind": k, "space": json.loads(sp), "lo": json.loads(lo),
                  "hi": json.loads(hi), "source": json.loads(src), "trials": n}
                 for r, k, sp, lo, hi, src, n in rows]
+
+    def add_epoch(self, epoch: int, loss: float, val_score: float | None, learning_rate: float,
+                  seconds: float) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?)",
+                             (epoch, loss, val_score, learning_rate, seconds))
+
+    def epochs(self) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT * FROM epochs ORDER BY epoch")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def add_change(self, epoch: int, name: str, old: Any, new: Any) -> None:
+        with self._db:
+            self._db.execute("INSERT INTO changes VALUES (?,?,?,?)",
+                             (epoch, name, json.dumps(old), json.dumps(new)))
+
+    def changes(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT epoch, name, old, new FROM changes ORDER BY rowid")
+        return [{"epoch": e, "name": n, "old": json.loads(o), "new": json.loads(v)}
+                for e, n, o, v in rows]
 
     def numbers(self) -> set[int]:
         return {n for (n,) in self._db.execute("SELECT number FROM trials")}

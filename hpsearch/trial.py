@@ -18,14 +18,15 @@ __all__ = ["Status", "Trial", "Outcome", "TrialResult", "plan_trials", "trials_a
 class Status(enum.StrEnum):
     """A trial's state as stored; the words are what users read and filter on."""
 
-    RUNNING = "running"
     COMPLETE = "complete"
     FAILED = "failed"  # raised, or returned no valid score
     CRASHED = "crashed"  # its process died
     TIMEOUT = "timeout"  # ran past parallel.timeout and was killed
+    PRUNED = "pruned"  # stopped early as hopeless (search.early_stopping)
 
-    def is_finished(self) -> bool:
-        return self is not Status.RUNNING
+    @property
+    def is_failure(self) -> bool:
+        return self in (Status.FAILED, Status.CRASHED, Status.TIMEOUT)
 
 
 @dataclass(frozen=True)

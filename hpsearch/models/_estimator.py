@@ -88,7 +88,9 @@ class _NeuralNet(BaseEstimator):
 
     # -- checks, made in fit as scikit-learn does
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """Raise ValueError naming the first hyperparameter out of its range (fit calls it)."""
+
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ValueError(f"{type(self).__name__}: {message}")
@@ -149,16 +151,44 @@ class _NeuralNet(BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> _NeuralNet:
         """Train on X, y for `epochs` passes (fewer with early stopping)."""
-        self._check_params()
+        self.begin(X, y)
+        best, best_score, waited = None, -np.inf, 0
+        while self.epoch_ < self.epochs:
+            record = self.train_epoch()
+            if "val_score" in record:
+                if record["val_score"] > best_score:
+                    best, best_score, waited = self._snapshot(), record["val_score"], 0
+                else:
+                    waited += 1
+                if waited >= self.patience:
+                    break
+        if best is not None:
+            self.net_.params, self.net_.running = best
+        self.end()
+        return self
+
+    # -- epoch by epoch, for babysitting and early stopping
+
+    def begin(self, X: Any, y: Any, validation: tuple[Any, Any] | None = None) -> _NeuralNet:
+        """Set up training on X, y without training yet; `train_epoch` then runs one epoch.
+
+        Args:
+            validation: (X_val, y_val) to score after every epoch. Without it, early_stopping
+                holds out validation_fraction of X.
+        """
+        self.check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=self._task == "regression")
         Y = self._encode(y)
         seed = self._seed()
         rows = np.arange(len(X))
-        val_rows = None
-        if self.early_stopping:
+        self._validation = None
+        if validation is not None:
+            self._validation = (np.asarray(validation[0], dtype=np.float64), validation[1])
+        elif self.early_stopping:
             cut = np.random.default_rng([seed, 1]).permutation(len(X))
             n_val = max(1, int(round(self.validation_fraction * len(X))))
             val_rows, rows = np.sort(cut[:n_val]), np.sort(cut[n_val:])
+            self._validation = (X[val_rows], y[val_rows])
         dtype = np.dtype(self.dtype).type
         init = self.init if self.init != "auto" else ("he" if self.activation == "relu"
                                                        else "xavier")
@@ -167,31 +197,70 @@ class _NeuralNet(BaseEstimator):
             activation=self.activation, init=init, optimizer=self.optimizer,
             batch_norm=self.batch_norm, hyper=self._hyper(), seeds=[seed], dtype=dtype,
         )
-        Xd, Yd = X.astype(dtype), Y.astype(dtype)
+        self._data = (X.astype(dtype), Y.astype(dtype), rows[None, :])
         self.history_: list[dict[str, float]] = []
-        best, best_score, waited = None, -np.inf, 0
+        self.epoch_ = 0
+        return self
+
+    def train_epoch(self) -> dict[str, float]:
+        """Train one more epoch with the current hyperparameters (set_params between epochs
+        changes them: a hot change); returns and records its loss and validation score."""
+        X, Y, rows = self._data
+        self.net_.hyper = self._hyper()
         with np.errstate(all="ignore"):
-            for epoch in range(self.epochs):
-                loss = float(self.net_.train_epoch(Xd, Yd, rows[None, :], self.batch_size,
-                                                   epoch)[0])
-                if not np.isfinite(loss):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch + 1} (loss {loss}); "
-                        f"lower learning_rate (now {self.learning_rate:g})"
-                    )
-                record = {"epoch": epoch + 1, "loss": loss}
-                if val_rows is not None:
-                    score = self.score(X[val_rows], y[val_rows])
-                    record["val_score"] = score
-                    if score > best_score:
-                        best, best_score, waited = self._snapshot(), score, 0
-                    else:
-                        waited += 1
-                self.history_.append(record)
-                if val_rows is not None and waited >= self.patience:
-                    break
-        if best is not None:
-            self.net_.params, self.net_.running = best
+            loss = float(self.net_.train_epoch(X, Y, rows, int(self.batch_size),
+                                               self.epoch_)[0])
+        self.epoch_ += 1
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"training diverged at epoch {self.epoch_} (loss {loss}); "
+                                     f"lower learning_rate (now {self.learning_rate:g})")
+        record = {"epoch": self.epoch_, "loss": loss}
+        if self._validation is not None:
+            record["val_score"] = float(self.score(*self._validation))
+        self.history_.append(record)
+        return record
+
+    def end(self) -> None:
+        """Drop the training data `begin` kept: a fitted model carries only its weights."""
+        self._data = self._validation = None
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything training needs to go on later exactly as if never stopped: weights,
+        optimizer moments, batch-norm averages, the generator's state, epoch and history."""
+        import json
+
+        net = self.net_
+        arrays: dict[str, np.ndarray] = {}
+        for i, (p, s) in enumerate(zip(net.params, net.state)):
+            for key, value in p.items():
+                arrays[f"param.{i}.{key}"] = value
+                arrays[f"moment1.{i}.{key}"], arrays[f"moment2.{i}.{key}"] = s[key]
+        for i, r in enumerate(net.running):
+            for key, value in r.items():
+                arrays[f"running.{i}.{key}"] = value
+        meta = {"steps": net.steps, "epoch": self.epoch_, "history": self.history_,
+                "rng": [g.bit_generator.state for g in net.rngs]}
+        arrays["meta"] = np.array(json.dumps(meta))
+        return arrays
+
+    def load_state(self, arrays: Any) -> _NeuralNet:
+        """Restore a `state()` into a network set up by `begin` on the same data."""
+        import json
+
+        net = self.net_
+        for i, (p, s) in enumerate(zip(net.params, net.state)):
+            for key in p:
+                p[key] = np.array(arrays[f"param.{i}.{key}"])
+                s[key] = (np.array(arrays[f"moment1.{i}.{key}"]),
+                          np.array(arrays[f"moment2.{i}.{key}"]))
+        for i, r in enumerate(net.running):
+            for key in r:
+                r[key] = np.array(arrays[f"running.{i}.{key}"])
+        meta = json.loads(str(arrays["meta"]))
+        net.steps = meta["steps"]
+        for generator, state in zip(net.rngs, meta["rng"]):
+            generator.bit_generator.state = state
+        self.epoch_, self.history_ = meta["epoch"], meta["history"]
         return self
 
     def _snapshot(self) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:

@@ -1,0 +1,152 @@
+"""Early stopping: the rules, a synthetic set of curves, and runs that prune."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from hpsearch.cli import cli
+from hpsearch.config import load_config
+from hpsearch.errors import ConfigError, TrialPruned
+from hpsearch.pruning import Pruner, Reporter
+
+
+def test_asha_keeps_the_top_third_at_each_rung():
+    rule = Pruner("asha", min_epochs=2, reduction=3)
+    others = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert rule.reason(2, 0.35, others, "maximize") is not None  # rung 2: top 2 of 6 go on
+    assert rule.reason(2, 0.45, others, "maximize") is None
+    assert rule.reason(2, 0.55, others, "maximize") is None
+    assert rule.reason(3, 0.0, others, "maximize") is None  # not a rung
+    assert rule.reason(6, 0.0, [], "maximize") is None  # the first at a rung goes on
+    assert rule.reason(6, 0.05, others, "minimize") is None
+    assert rule.reason(1, 0.0, others, "maximize") is None  # before min_epochs
+
+
+def test_median_rule_waits_for_enough_trials():
+    rule = Pruner("median", min_epochs=2, startup=4)
+    assert rule.reason(3, 0.1, [0.5, 0.6, 0.7], "maximize") is None
+    assert "median" in rule.reason(3, 0.1, [0.5, 0.6, 0.7, 0.8], "maximize")
+    assert rule.reason(3, 0.9, [0.5, 0.6, 0.7, 0.8], "maximize") is None
+
+
+def curves(n: int, epochs: int, seed: int) -> np.ndarray:
+    """Learning curves that rise towards different ceilings and never cross."""
+    rng = np.random.default_rng(seed)
+    ceilings = rng.uniform(0.5, 0.99, n)
+    rates = rng.uniform(0.2, 0.5, n)
+    t = np.arange(1, epochs + 1)
+    return ceilings[:, None] * (1 - 0.5 * np.exp(-rates.mean() * t))[None, :]
+
+
+@pytest.mark.parametrize("method", ["asha", "median"])
+@pytest.mark.parametrize("seed", range(5))
+def test_prunes_bad_trials_and_never_the_best(tmp_path, method, seed):
+    rule = Pruner(method, min_epochs=2)
+    values = curves(30, 20, seed)
+    pruned = {}
+    for trial, curve in enumerate(values):
+        report = Reporter(str(tmp_path / "db.sqlite"), trial, rule, "maximize")
+        try:
+            for epoch, value in enumerate(curve, start=1):
+                report(epoch, value)
+        except TrialPruned as stop:
+            pruned[trial] = stop.epoch
+        finally:
+            report.close()
+    best = int(np.argmax(values[:, -1]))
+    assert best not in pruned
+    assert len(pruned) >= 10  # many hopeless trials stop
+    assert all(epoch <= 20 for epoch in pruned.values())
+    worst = int(np.argmin(values[:, -1]))
+    before = rule.startup if method == "median" else 1  # trials it needs to be compared with
+    assert worst in pruned or worst < before
+
+
+@pytest.mark.parametrize("spelling, method", [
+    ("asha", "asha"), ("median", "median"), ("true", "asha"), ("successive_halving", "asha"),
+    ("{method: median, min_epochs: 3}", "median"), ("{reduction: 2}", "asha")])
+def test_config_spellings(write, spelling, method):
+    path = write("c.yaml", f"objective: {{function: 'math:sqrt'}}\n"
+                           f"search: {{early_stopping: {spelling}}}\nspace: {{x: [1, 4]}}\n")
+    rule = load_config(path).search.early_stopping
+    assert rule.method == method
+    assert load_config(load_config(path).to_dict()).search.early_stopping == rule
+
+
+def test_config_mistakes(write):
+    path = write("c.yaml", "objective: {function: 'math:sqrt'}\n"
+                           "search: {early_stopping: ashaa}\nspace: {x: [1, 4]}\n")
+    with pytest.raises(ConfigError, match="did you mean 'asha'"):
+        load_config(path)
+    path = write("d.yaml", "objective: {function: 'math:sqrt'}\n"
+                           "search: {early_stopping: {method: asha, rate: 3}}\n"
+                           "space: {x: [1, 4]}\n")
+    with pytest.raises(ConfigError, match="search.early_stopping.rate"):
+        load_config(path)
+
+
+CURVE = """\
+def evaluate(params, report):
+    value = 0.0
+    for epoch in range(1, 13):
+        value = params["ceiling"] * (1 - 0.5 ** epoch)
+        report(epoch, value)
+    return value
+"""
+
+
+def test_a_function_that_reports_is_pruned(runner, write, tmp_path):
+    write("curve.py", CURVE)
+    path = write("p.yaml", "name: p\nobjective: {function: 'curve:evaluate'}\n"
+                           "search: {trials: 30, early_stopping: {method: asha, min_epochs: 2}}\n"
+                           "parallel: {n_jobs: 1}\nspace: {ceiling: {uniform: [0, 1]}}\n")
+    result = runner.invoke(cli, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "trials stopped early as hopeless" in result.stderr
+    assert "pruned early" in result.stdout
+    con = sqlite3.connect(tmp_path / "runs" / "p" / "trials.db")
+    rows = con.execute("SELECT status, params, error, extra FROM trials").fetchall()
+    con.close()
+    pruned = [r for r in rows if r[0] == "pruned"]
+    complete = [r for r in rows if r[0] == "complete"]
+    assert pruned and complete
+    for _, _, error, extra in pruned:
+        assert error.startswith("pruned at epoch") and json.loads(extra)["epoch"] >= 2
+    best = max(rows, key=lambda r: json.loads(r[1])["ceiling"])
+    assert best[0] == "complete"
+
+
+def test_the_network_is_pruned_epoch_by_epoch(runner, write, tmp_path):
+    path = write("n.yaml", """\
+name: n
+objective:
+  estimator: hpsearch.models:NeuralNetClassifier
+  fixed: {epochs: 12, hidden_units: 16}
+data: {dataset: iris, scale: standard}
+cv: {folds: 2}
+search: {trials: 12, early_stopping: asha}
+parallel: {n_jobs: 1}
+space:
+  learning_rate: {log: [1.0e-5, 1.0e-1]}
+""")
+    result = runner.invoke(cli, ["run", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    con = sqlite3.connect(tmp_path / "runs" / "n" / "trials.db")
+    statuses = [s for (s,) in con.execute("SELECT status FROM trials")]
+    epochs = con.execute("SELECT count(*), max(epoch) FROM intermediate").fetchone()
+    con.close()
+    assert "pruned" in statuses and "complete" in statuses
+    assert epochs[0] > 0 and epochs[1] == 12
+
+
+def test_pruning_on_an_objective_without_epochs_warns(runner, write):
+    path = write("s.yaml", "objective: {estimator: 'sklearn.svm:SVC'}\ndata: {dataset: iris}\n"
+                           "cv: {folds: 2}\nsearch: {trials: 2, early_stopping: asha}\n"
+                           "space: {C: {log: [0.1, 10]}}\n")
+    result = runner.invoke(cli, ["run", str(path), "-q"])
+    assert result.exit_code == 0
+    assert "reports no per-epoch scores" in result.stderr
