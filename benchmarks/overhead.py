@@ -91,8 +91,8 @@ def main() -> None:
              "| Optuna random, SQLite | Optuna random, in memory |",
              "|---|---|---|---|---|---|"]
     for trials in (1_000, 10_000):
-        bare = median(lambda: bare_joblib(trivial, trials, 1))
-        ours = median(lambda: hpsearch_run("bench_objectives:trivial", trials, 1))
+        bare = median(lambda n=trials: bare_joblib(trivial, n, 1))
+        ours = median(lambda n=trials: hpsearch_run("bench_objectives:trivial", n, 1))
         osql = optuna_run(trials, "sqlite") if trials <= 1_000 else None
         omem = optuna_run(trials, None)
         per = (ours - bare) / trials * 1e3
@@ -108,8 +108,8 @@ def main() -> None:
               "|---|---|---|---|---|"]
     for n_jobs in (1, cores):
         trials = 40 * n_jobs
-        bare = median(lambda: bare_joblib(busy, trials, n_jobs))
-        ours = median(lambda: hpsearch_run("bench_objectives:busy", trials, n_jobs))
+        bare = median(lambda n=trials, j=n_jobs: bare_joblib(busy, n, j))
+        ours = median(lambda n=trials, j=n_jobs: hpsearch_run("bench_objectives:busy", n, j))
         lines.append(f"| {n_jobs} | {trials} | {bare:.2f} s | {ours:.2f} s | "
                      f"**{bare / ours:.1%}** |")
         print(lines[-1], flush=True)

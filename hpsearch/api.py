@@ -134,8 +134,10 @@ class _Recorder:
                     "the run's config gives; the config or the code changed since the run "
                     "started, so it cannot be resumed")
         todo = [t for t in trials if t.number not in results]
-        stream = execute(self.objective, todo, n_jobs=self.cfg.parallel.n_jobs,
-                         timeout=self.cfg.parallel.timeout, in_process=self.raise_errors)
+        parallel = self.cfg.parallel
+        stream = execute(self.objective, todo, n_jobs=parallel.n_jobs, timeout=parallel.timeout,
+                         in_process=self.raise_errors,
+                         population=(parallel.population, parallel.population_memory))
         limit = self.cfg.search.max_failures
         try:
             for trial_result in stream:

@@ -35,7 +35,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "cv": ("folds", "scoring", "direction", "shuffle"),
     "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
-    "parallel": ("n_jobs", "backend", "timeout", "address"),
+    "parallel": ("n_jobs", "backend", "timeout", "address", "population",
+                 "population_memory"),
 }
 
 
@@ -149,6 +150,8 @@ class ParallelSpec:
     backend: str = "loky"
     timeout: float | None = None
     address: str | None = None
+    population: str | int = "auto"  # auto, off, or the most members of one population
+    population_memory: float = 8.0  # MB for one population's weights, moments, activations
 
 
 @dataclass(frozen=True)
@@ -440,8 +443,24 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
     if address is not None and backend not in ("dask", "ray"):
         raise check.fail(f"joins a dask or ray cluster; set backend: dask (now {backend})",
                          "parallel.address", parallel_raw, "address")
+    population = parallel_raw.get("population", "auto")
+    if population is True:
+        population = "auto"
+    if population is False:
+        population = "off"
+    if not (population in ("auto", "off") or (isinstance(population, int)
+                                              and not isinstance(population, bool)
+                                              and population >= 1)):
+        raise check.fail(f"must be auto, off or a population size >= 1, got {population!r}",
+                         "parallel.population", parallel_raw, "population")
+    memory = check.typed(parallel_raw, "parallel", "population_memory", (int, float), 8.0,
+                         "a number of megabytes")
+    if memory <= 0:
+        raise check.fail(f"must be > 0 megabytes, got {memory}", "parallel.population_memory",
+                         parallel_raw, "population_memory")
     parallel = ParallelSpec(n_jobs=n_jobs, backend=backend,
-                            timeout=None if timeout is None else float(timeout), address=address)
+                            timeout=None if timeout is None else float(timeout), address=address,
+                            population=population, population_memory=float(memory))
     space = _space(check, raw, objective.fixed)
     if objective.kind == "command":
         _check_placeholders(check, raw, objective, space)

@@ -16,14 +16,18 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from hpsearch.config import Config, CVSpec, DataSpec, ObjectiveSpec
-from hpsearch.errors import ObjectiveError
+from hpsearch.errors import ObjectiveError, TrialPruned
 from hpsearch.pruning import Pruner, Reporter
-from hpsearch.trial import Outcome, Trial, as_scores
+from hpsearch.trial import Outcome, Status, Trial, TrialResult, as_scores
 
 __all__ = ["Objective", "build_objective", "import_target"]
 
@@ -184,6 +188,113 @@ class Objective:
             histories.append(model.history_)
         return Outcome(as_scores(scores), {"history": _mean_history(histories)})
 
+    # -- population: many trials of the built-in network as one batched computation
+
+    def population_key(self, trial: Trial) -> tuple[Any, ...] | None:
+        """What this trial's networks must share with others to train in one population; None
+        when it cannot (another estimator, early stopping inside the network)."""
+        if self.spec.kind != "estimator" or not self.reports_epochs:
+            return None
+        from hpsearch.models._together import population_key
+
+        try:
+            model = _final_step(self.make_estimator({**self.spec.fixed, **trial.params}, 0))
+        except (TypeError, ValueError):
+            return None  # its constructor fails: alone, it fails with a clear error
+        return population_key(model)
+
+    def member_bytes(self, trial: Trial) -> int:
+        """The memory one of the trial's networks needs inside a population."""
+        from hpsearch.datasets import load
+        from hpsearch.models._together import member_bytes
+
+        assert self.data is not None
+        X, y = load(self.data)
+        model = _final_step(self.make_estimator({**self.spec.fixed, **trial.params}, 0))
+        outputs = len(np.unique(y)) if model._task == "classification" else 1
+        return member_bytes(model, X.shape[1], outputs)
+
+    def population(self, trials: list[Trial], max_size: int) -> list[TrialResult]:
+        """The trials' cross-validations, every (trial, fold) pair a member of a population
+        (see hpsearch.models.fit_together); each result equals the trial's alone."""
+        from sklearn.base import clone, is_classifier
+        from sklearn.metrics import check_scoring
+
+        from hpsearch.datasets import load
+        from hpsearch.models._together import fit_together
+
+        start = time.perf_counter()
+        assert self.data is not None
+        X, y = load(self.data)
+        models, data, validation, owners = [], [], [], []
+        failed: dict[int, str] = {}
+        folds: list[tuple[Any, Any, Any, Any]] = []
+        for trial in trials:
+            try:
+                estimator = self.make_estimator({**self.spec.fixed, **trial.params}, trial.seed)
+            except Exception:
+                failed[trial.number] = traceback.format_exc()
+                continue
+            if not folds:
+                splits = folds_of(self.data, self.cv, self.cv_seed, is_classifier(estimator))
+                for train, test in splits:
+                    X_train, X_val = scaled(self.data.scale, X[train], X[test])
+                    folds.append((X_train, y[train], X_val, y[test]))
+            for index, (X_train, y_train, X_val, y_val) in enumerate(folds):
+                models.append(clone(_final_step(estimator)))
+                data.append((X_train, y_train))
+                watched = self.prune is not None and index == 0 and trial.retest_of is None
+                validation.append((X_val, y_val) if watched else None)
+                owners.append((trial, index))
+        reporters = {t.number: self._reporter(t) for t in trials}
+        pruned: dict[int, TrialPruned] = {}
+
+        def on_epoch(i: int, record: dict[str, float]) -> bool:
+            trial = owners[i][0]
+            if trial.number in pruned:
+                return True
+            if "val_score" in record:
+                try:
+                    reporters[trial.number](int(record["epoch"]), record["val_score"])
+                except TrialPruned as stop:
+                    pruned[trial.number] = stop
+                    return True
+            return False
+
+        try:
+            errors = fit_together(models, data, validation=validation, on_epoch=on_epoch,
+                                  max_size=max_size)
+        finally:
+            for report in reporters.values():
+                if isinstance(report, Reporter):
+                    report.close()
+        per_member = (time.perf_counter() - start) / max(1, len(models))
+        results = []
+        for trial in trials:
+            mine = [i for i, (t, _) in enumerate(owners) if t.number == trial.number]
+            duration = per_member * len(mine)
+            error = failed.get(trial.number) or next(
+                (f"{type(errors[i]).__name__}: {errors[i]}" for i in mine if errors[i]), None)
+            if error is not None:
+                results.append(TrialResult(trial, Status.FAILED, (), duration, error))
+            elif trial.number in pruned:
+                stop = pruned[trial.number]
+                results.append(TrialResult(trial, Status.PRUNED, (), duration, stop.reason,
+                                           extra={"epoch": stop.epoch}))
+            else:
+                try:
+                    scores = as_scores([check_scoring(models[i], scoring=self.cv.scoring)(
+                        models[i], folds[owners[i][1]][2], folds[owners[i][1]][3])
+                        for i in mine])
+                except Exception:
+                    results.append(TrialResult(trial, Status.FAILED, (), duration,
+                                               traceback.format_exc()))
+                    continue
+                history = _mean_history([models[i].history_ for i in mine])
+                results.append(TrialResult(trial, Status.COMPLETE, scores, duration,
+                                           extra={"history": history}))
+        return results
+
     # -- function: func(params) or func(params, X_train, y_train, X_val, y_val) per fold
 
     def _function(self, params: dict[str, Any], seed: int,
@@ -255,7 +366,9 @@ def _mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, flo
     out = []
     for epoch in range(max(len(h) for h in histories)):
         rows = [h[epoch] for h in histories if epoch < len(h)]
-        out.append({key: sum(r[key] for r in rows) / len(rows) for key in rows[0]})
+        keys = dict.fromkeys(k for r in rows for k in r)
+        out.append({k: sum(r[k] for r in rows if k in r) / sum(k in r for r in rows)
+                    for k in keys})
     return out
 
 

@@ -20,6 +20,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from hpsearch.errors import TrialPruned
 from hpsearch.trial import Outcome, Status, Trial, TrialResult
@@ -136,6 +137,44 @@ def _death(exitcode: int | None) -> str:
     return f"crashed: the trial's process exited with code {exitcode} before returning a score"
 
 
+def run_chunk(objective: Any, trials: list[Trial], size: int) -> list[TrialResult]:
+    """Trials as one population of at most `size` members (0: one by one). Should the
+    population code itself fail, the trials run one by one, so none is lost."""
+    if size == 0 or len(trials) == 0:
+        return [run_trial(objective, t) for t in trials]
+    try:
+        return objective.population(trials, size)
+    except Exception:
+        log.warning("population training failed (%s); running its %d trials one by one",
+                    traceback.format_exc().strip().splitlines()[-1], len(trials))
+        return [run_trial(objective, t) for t in trials]
+
+
+def _population_chunks(objective: Any, trials: list[Trial], workers: int,
+                       setting: str | int, memory_mb: float) -> list[tuple[list[Trial], int]]:
+    """The eligible trials in chunks of one population each, spread over the workers; each
+    chunk with its population size (members = trials x folds)."""
+    if setting == "off" or not hasattr(objective, "population_key"):
+        return []
+    groups: dict[tuple[Any, ...], list[Trial]] = {}
+    for trial in trials:
+        key = objective.population_key(trial)
+        if key is not None:
+            groups.setdefault(key, []).append(trial)
+    folds = objective.cv.folds if objective.data is not None else 1
+    chunks = []
+    for members in groups.values():
+        if setting == "auto":  # as many as fit the memory budget, at most 64
+            each = max(objective.member_bytes(t) for t in members)
+            size = int(max(1, min(64, memory_mb * 2**20 // each)))
+        else:
+            size = int(setting)
+        per_chunk = max(1, min(max(1, size // folds), -(-len(members) // workers)))
+        chunks += [(members[i:i + per_chunk], size)
+                   for i in range(0, len(members), per_chunk)]
+    return chunks
+
+
 def error_summary(error: str | None) -> str:
     """One line of an error text: a traceback's final line, or a reason's first."""
     lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
@@ -210,6 +249,7 @@ def execute(
     timeout: float | None = None,
     isolate: bool = False,
     in_process: bool = False,
+    population: tuple[str | int, float] | None = None,
 ) -> Iterator[TrialResult]:
     """Results of the trials as each one ends, through the joblib backend in force (see
     `backend_context`).
@@ -219,25 +259,35 @@ def execute(
         timeout: seconds per trial; each trial then runs isolated in its own process.
         isolate: run each trial in its own process even without a timeout.
         in_process: run the trials one by one in this process (for --raise debugging).
+        population: (auto, off or a size; memory budget in MB): train the built-in network's
+            trials as populations, each joblib task one population (see `run_chunk`).
     """
     trials = list(trials)
     isolate = isolate or timeout is not None
-    if in_process or (not isolate and (n_jobs == 1 or len(trials) <= 1)):
-        for trial in trials:
-            yield run_trial(objective, trial)
+    chunks = [] if isolate or in_process or population is None else \
+        _population_chunks(objective, trials, _workers(n_jobs), *population)
+    if chunks:  # the eligible trials train as populations, the others one by one
+        grouped = {t.number for chunk in chunks for t in chunk[0]}
+        chunks += [([t], 0) for t in trials if t.number not in grouped]
+    if in_process or (not isolate and (n_jobs == 1 or len(chunks or trials) <= 1)):
+        for trials_of, size in chunks or [([t], 0) for t in trials]:
+            yield from run_chunk(objective, trials_of, size)
         return
 
     from joblib import Parallel, delayed
 
     if isolate:
         tasks = (delayed(run_trial_isolated)(objective, t, timeout) for t in trials)
+    elif chunks:
+        tasks = (delayed(run_chunk)(objective, trials_of, size) for trials_of, size in chunks)
     else:
         tasks = (delayed(run_trial)(objective, t) for t in trials)
     done: set[int] = set()
     try:
-        for result in Parallel(return_as="generator_unordered")(tasks):
-            done.add(result.number)
-            yield result
+        for outcome in Parallel(return_as="generator_unordered")(tasks):
+            for result in outcome if isinstance(outcome, list) else [outcome]:
+                done.add(result.number)
+                yield result
         return
     except Exception as error:
         if isolate or not _pool_died(error):

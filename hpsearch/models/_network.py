@@ -79,6 +79,7 @@ class Population:
         hyper: Hyper,
         seeds: Sequence[int],
         dtype: type = np.float32,
+        hidden: Sequence[Sequence[int]] | None = None,
     ) -> None:
         self.sizes = tuple(sizes)
         self.task = task
@@ -89,13 +90,27 @@ class Population:
         self.dtype = np.dtype(dtype)
         self.rngs = [np.random.default_rng(s) for s in seeds]
         self.steps = 0
+        self._penalized = bool(np.any(hyper.l2))
         self.params: list[dict[str, np.ndarray]] = []
         self.running: list[dict[str, np.ndarray]] = []  # batch-norm running mean and variance
         gain = {"he": 2.0, "xavier": 1.0}
         last = len(self.sizes) - 2
+        # Each member's own layer sizes; smaller ones are padded to `sizes` and masked, so the
+        # padded units stay exactly zero and never change the member's result.
+        own = [[self.sizes[0], *h, self.sizes[-1]] for h in hidden] if hidden is not None \
+            else [list(self.sizes)] * len(seeds)
+        self.masks: list[np.ndarray | None] = []
+        for layer in range(1, len(self.sizes) - 1):
+            width = np.array([m[layer] for m in own])
+            full = width.min() == self.sizes[layer]
+            self.masks.append(None if full else (np.arange(self.sizes[layer])[None, :]
+                                                 < width[:, None]).astype(self.dtype)[:, None])
         for layer, (n_in, n_out) in enumerate(zip(self.sizes, self.sizes[1:])):
-            scale = np.sqrt(gain["xavier" if layer == last else init] / n_in)
-            W = np.stack([rng.standard_normal((n_in, n_out)) * scale for rng in self.rngs])
+            W = np.zeros((len(seeds), n_in, n_out))
+            for k, (rng, m) in enumerate(zip(self.rngs, own)):
+                scale = np.sqrt(gain["xavier" if layer == last else init] / m[layer])
+                W[k, :m[layer], :m[layer + 1]] = rng.standard_normal((m[layer], m[layer + 1])) \
+                    * scale
             p = {"W": W.astype(self.dtype)}
             if batch_norm and layer != last:  # normalized layers have no bias: β replaces it
                 p["gamma"] = np.ones((len(seeds), 1, n_out), self.dtype)
@@ -145,6 +160,8 @@ class Population:
                 u = z + p["b"]
                 bn = None
             out = _act(self.activation, u)
+            if self.masks[layer] is not None:
+                out = out * self.masks[layer]
             caches.append((a, (u, out, bn)))
             a = out
         raise AssertionError("unreachable")  # pragma: no cover
@@ -167,13 +184,16 @@ class Population:
             diff = out - Y
             loss = 0.5 * (diff * diff).sum(axis=(1, 2)) / B
             d = diff / B
+        penalized = self._penalized
         l2 = self._column(self.hyper.l2)
         grads: list[dict[str, np.ndarray]] = [{} for _ in self.params]
         for layer in range(len(self.params) - 1, -1, -1):
             p = self.params[layer]
             a_in, hidden = caches[layer]
-            if hidden is not None:  # back through the activation and batch norm
+            if hidden is not None:  # back through the mask, the activation and batch norm
                 u, out_a, bn = hidden
+                if self.masks[layer] is not None:
+                    d = d * self.masks[layer]
                 d = d * _act_grad(self.activation, u, out_a)
                 if bn is not None:
                     z_hat, inv_std = bn
@@ -187,8 +207,10 @@ class Population:
             else:
                 grads[layer]["b"] = d.sum(axis=1, keepdims=True)
             W = p["W"]
-            grads[layer]["W"] = np.matmul(a_in.transpose(0, 2, 1), d) + l2 / B * W
-            loss = loss + 0.5 * self.hyper.l2 / B * (W * W).sum(axis=(1, 2))
+            grads[layer]["W"] = np.matmul(a_in.transpose(0, 2, 1), d)
+            if penalized:  # skipped when no member has L2: two full passes over the weights
+                grads[layer]["W"] += l2 / B * W
+                loss = loss + 0.5 * self.hyper.l2 / B * (W * W).sum(axis=(1, 2))
             if layer:
                 d = np.matmul(d, W.transpose(0, 2, 1))
         return loss, grads
@@ -205,49 +227,64 @@ class Population:
             t = self.steps
             lr = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
             eps = eps * np.sqrt(1 - b2**t)
+        one_b1, one_b2 = 1 - b1, 1 - b2
         for p, g, s in zip(self.params, grads, self.state):
             for key, grad in g.items():
+                # In place, through the gradient's own buffer (it is not needed afterwards):
+                # with a large population the update is bound by memory traffic, not arithmetic.
                 v, sq = s[key]
                 if self.optimizer == "sgd":
-                    p[key] -= lr * grad
-                elif self.optimizer == "momentum":
+                    grad *= lr
+                    p[key] -= grad
+                    continue
+                if self.optimizer in ("momentum", "adam"):
                     v *= b1
-                    v += (1 - b1) * grad
-                    p[key] -= lr * v
-                elif self.optimizer == "rmsprop":
+                    v += one_b1 * grad
+                if self.optimizer in ("rmsprop", "adam"):
                     sq *= b2
-                    sq += (1 - b2) * grad * grad
-                    p[key] -= lr * grad / (np.sqrt(sq) + eps)
-                else:
-                    v *= b1
-                    v += (1 - b1) * grad
-                    sq *= b2
-                    sq += (1 - b2) * grad * grad
-                    p[key] -= lr * v / (np.sqrt(sq) + eps)
+                    sq += one_b2 * np.square(grad)
+                if self.optimizer == "momentum":
+                    np.multiply(v, lr, out=grad)
+                    p[key] -= grad
+                    continue
+                top = v if self.optimizer == "adam" else grad
+                np.divide(top, np.sqrt(sq) + eps, out=grad)
+                grad *= lr
+                p[key] -= grad
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray, batch_size: int,
-                    epoch: int) -> np.ndarray:
+                    epoch: int, source: np.ndarray | None = None) -> np.ndarray:
         """One pass over each member's training rows (K, n), shuffled by its own generator.
 
-        X (n_all, features) and Y (n_all, outputs) are shared; returns the mean batch loss (K,).
+        X (n_all, features) and Y (n_all, outputs) are shared by all members; or, with
+        `source` (K,), they are stacks (S, n_all, ...) and member k reads stack source[k].
+        Returns each member's mean batch loss (K,).
         """
+        self._penalized = bool(np.any(self.hyper.l2))  # once an epoch, not every step
         order = np.stack([rows[k][rng.permutation(rows.shape[1])]
                           for k, rng in enumerate(self.rngs)])
         total = np.zeros(self.size)
         batches = 0
+        pick = None if source is None else source[:, None]
         for start in range(0, order.shape[1], batch_size):
             index = order[:, start:start + batch_size]
-            loss, grads = self.loss_and_grads(X[index], Y[index])
+            if pick is None:
+                loss, grads = self.loss_and_grads(X[index], Y[index])
+            else:
+                loss, grads = self.loss_and_grads(X[pick, index], Y[pick, index])
             self.step(grads, epoch)
             total += loss
             batches += 1
         return total / batches
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Outputs (K, n, n_out) for shared inputs X (n, features): probabilities for
-        classification, values for regression. Batch norm uses the running averages."""
+        """Outputs (K, n, n_out) for inputs X (n, features) shared by all members, or (K, n,
+        features) one set per member: probabilities for classification, values for
+        regression. Batch norm uses the running averages."""
         X = np.asarray(X, self.dtype)
-        out, _ = self.forward(np.broadcast_to(X, (self.size, *X.shape)), train=False)
+        if X.ndim == 2:
+            X = np.broadcast_to(X, (self.size, *X.shape))
+        out, _ = self.forward(X, train=False)
         if self.task == "classification":
             out = np.exp(out - out.max(axis=2, keepdims=True))
             out /= out.sum(axis=2, keepdims=True)
@@ -256,6 +293,7 @@ class Population:
     def take(self, keep: np.ndarray) -> None:
         """Keep only the members `keep` (indices), so no arithmetic is spent on the others."""
         self.params = [{k: v[keep] for k, v in p.items()} for p in self.params]
+        self.masks = [None if m is None else m[keep] for m in self.masks]
         self.state = [{k: (v[keep], sq[keep]) for k, (v, sq) in s.items()} for s in self.state]
         self.running = [{k: v[keep] for k, v in r.items()} for r in self.running]
         self.hyper = self.hyper.take(keep)
