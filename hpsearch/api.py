@@ -208,7 +208,9 @@ def _pruning(objective: Objective, cfg: Config, store: RunStore) -> Objective:
         return objective
     from hpsearch.store import DB_NAME
 
-    return replace(objective, prune=(str(store.path / DB_NAME), cfg.search.early_stopping))
+    # absolute: a reused worker process may have started in another folder
+    database = str((store.path / DB_NAME).resolve())
+    return replace(objective, prune=(database, cfg.search.early_stopping))
 
 
 def _checked(cfg: Config) -> Objective:

@@ -211,6 +211,10 @@ class Config:
 # Validation
 
 
+def _path(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
+
+
 class _Checker:
     """Reads one parsed YAML document and raises ConfigError with file, line and key path."""
 
@@ -254,13 +258,13 @@ class _Checker:
             return default
         value = raw[key]
         if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.fail(f"must be {what}, got {value!r}", f"{section}.{key}", raw, key)
+            raise self.fail(f"must be {what}, got {value!r}", _path(section, key), raw, key)
         if isinstance(value, float) and kind is int and value.is_integer():
             value = int(value)
         if not isinstance(value, kind):
             raise self.fail(
                 f"must be {what}, got {value!r} (of type {type(value).__name__})",
-                f"{section}.{key}", raw, key,
+                _path(section, key), raw, key,
             )
         return value
 
@@ -272,7 +276,7 @@ class _Checker:
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise self.fail(
                 f"unknown value {value!r}; {hint}choose one of: {', '.join(options)}",
-                f"{section}.{key}", raw, key,
+                _path(section, key), raw, key,
             )
         return value
 
@@ -280,7 +284,7 @@ class _Checker:
                  default: int) -> int:
         value = self.typed(raw, section, key, int, default, f"a whole number >= {minimum}")
         if value < minimum:
-            raise self.fail(f"must be >= {minimum}, got {value}", f"{section}.{key}", raw, key)
+            raise self.fail(f"must be >= {minimum}, got {value}", _path(section, key), raw, key)
         return int(value)
 
 
