@@ -161,7 +161,9 @@ def _population_chunks(objective: Any, trials: list[Trial], workers: int,
         key = objective.population_key(trial)
         if key is not None:
             groups.setdefault(key, []).append(trial)
-    folds = objective.cv.folds if objective.data is not None else 1
+    # Members train together only with equally many training rows: a trial contributes at
+    # most `share` members (folds of one size) to any one population.
+    share = objective.members_per_population()
     chunks = []
     for members in groups.values():
         if setting == "auto":  # as many as fit the memory budget, at most 64
@@ -169,7 +171,7 @@ def _population_chunks(objective: Any, trials: list[Trial], workers: int,
             size = int(max(1, min(64, memory_mb * 2**20 // each)))
         else:
             size = int(setting)
-        per_chunk = max(1, min(max(1, size // folds), -(-len(members) // workers)))
+        per_chunk = max(1, min(max(1, size // share), -(-len(members) // workers)))
         chunks += [(members[i:i + per_chunk], size)
                    for i in range(0, len(members), per_chunk)]
     return chunks

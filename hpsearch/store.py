@@ -263,9 +263,6 @@ class RunStore:
         return [{"epoch": e, "name": n, "old": json.loads(o), "new": json.loads(v)}
                 for e, n, o, v in rows]
 
-    def numbers(self) -> set[int]:
-        return {n for (n,) in self._db.execute("SELECT number FROM trials")}
-
 
 def _result(number: int, round_: int, status: str, params: str, unit: str, seed: int,
             scores: str, duration: float, error: str | None, extra: str | None,
