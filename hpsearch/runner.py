@@ -161,6 +161,8 @@ def _population_chunks(objective: Any, trials: list[Trial], workers: int,
         key = objective.population_key(trial)
         if key is not None:
             groups.setdefault(key, []).append(trial)
+    if not groups:
+        return []
     # Members train together only with equally many training rows: a trial contributes at
     # most `share` members (folds of one size) to any one population.
     share = objective.members_per_population()
