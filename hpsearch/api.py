@@ -275,6 +275,52 @@ def run(
                    on_round=on_round, on_result=on_result)
 
 
+def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
+          n_jobs: int | None = None, data: Mapping[str, Any] | None = None
+          ) -> tuple[RunStore, Config, Objective, RunResult]:
+    """A stored run taken for writing: its store (locked), its config with the overrides,
+    the checked objective, and its trials so far.
+
+    Raises:
+        StoreError: when another process is writing it.
+    """
+    store = RunStore.open(resolve_run(run, runs_dir))
+    try:
+        store.lock()
+        stored = store.config()
+        if data is not None:
+            stored = {**stored, "data": dict(data)}
+        cfg = _with_overrides(load_config(stored), trials, n_jobs, None, None)
+        objective = _checked(cfg)
+    except BaseException:
+        store.close()
+        raise
+    return store, cfg, objective, RunResult(store.path, cfg.space, cfg.cv.direction,
+                                            store.results())
+
+
+def _extra_round(store: RunStore, cfg: Config, objective: Objective, current: RunResult,
+                 kind: str, region: Region, planned: list[Trial],
+                 on_start: Callable[[RunResult, int], None] | None,
+                 on_result: Callback | None) -> list[TrialResult]:
+    """One more round of a taken run (a zoom or a retest): its trials, stored as they end."""
+    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, current,
+                         on_result=on_result)
+    store.add_round(planned[0].round, kind, region, len(planned))
+    store.set_meta(status="running")
+    current.status = "running"
+    if on_start is not None:
+        on_start(current, len(current.results) + len(planned))
+    try:
+        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
+            results = recorder.evaluate(planned)
+    except BaseException:
+        recorder.finish("interrupted")
+        raise
+    recorder.finish("finished")
+    return results
+
+
 def resume(
     run: str | Path,
     *,
@@ -293,16 +339,7 @@ def resume(
     Raises:
         StoreError: when another process is running it.
     """
-    path = resolve_run(run, runs_dir)
-    store = RunStore.open(path)
-    try:
-        store.lock()
-        cfg = _with_overrides(load_config(store.config()), None, n_jobs, None, None)
-        objective = _checked(cfg)
-    except BaseException:
-        store.close()
-        raise
-    result = RunResult(store.path, cfg.space, cfg.cv.direction, store.results())
+    store, cfg, objective, result = _take(run, runs_dir, n_jobs=n_jobs)
     return _search(cfg, objective, store, result, raise_errors=False, on_start=on_start,
                    on_round=on_round, on_result=on_result)
 
@@ -354,35 +391,13 @@ def run_next_round(
     The round's points are sampled in the region's space and stored with their coordinates in
     the run's first space, so that all rounds line up.
     """
-    path = resolve_run(run, runs_dir)
-    store = RunStore.open(path)
-    try:
-        store.lock()
-        cfg = _with_overrides(load_config(store.config()), trials, n_jobs, None, None)
-        objective = _checked(cfg)
-    except BaseException:
-        store.close()
-        raise
-    current = RunResult(store.path, cfg.space, cfg.cv.direction, store.results())
+    store, cfg, objective, current = _take(run, runs_dir, trials=trials, n_jobs=n_jobs)
     number = max((r.trial.round for r in current.results), default=0) + 1
     first = max((r.number for r in current.results), default=-1) + 1
     planned = plan_trials(region.space, cfg.search.sampler, cfg.search.trials, cfg.search.seed,
                           round=number, first_number=first)
     planned = [replace(t, unit=tuple(current.space.to_unit(t.params))) for t in planned]
-    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, current,
-                         on_result=on_result)
-    store.add_round(number, "zoom", region, len(planned))
-    store.set_meta(status="running")
-    current.status = "running"
-    if on_start is not None:
-        on_start(current, len(current.results) + len(planned))
-    try:
-        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
-            recorder.evaluate(planned)
-    except BaseException:
-        recorder.finish("interrupted")
-        raise
-    recorder.finish("finished")
+    _extra_round(store, cfg, objective, current, "zoom", region, planned, on_start, on_result)
     return current
 
 
@@ -422,19 +437,7 @@ def retest(
     """
     from hpsearch.zoom import Region
 
-    path = resolve_run(run, runs_dir)
-    store = RunStore.open(path)
-    try:
-        store.lock()
-        stored = store.config()
-        if data is not None:
-            stored = {**stored, "data": dict(data)}
-        cfg = _with_overrides(load_config(stored), None, n_jobs, None, None)
-        objective = _checked(cfg)
-    except BaseException:
-        store.close()
-        raise
-    current = RunResult(store.path, cfg.space, cfg.cv.direction, store.results())
+    store, cfg, objective, current = _take(run, runs_dir, n_jobs=n_jobs, data=data)
     originals = ranked([r for r in current.results if r.trial.retest_of is None],
                        current.direction)
     chosen = [(rank, r) for rank, r in originals if rank is not None][:top]
@@ -450,20 +453,9 @@ def retest(
             planned.append(replace(original.trial, number=n, seed=trial_seed(cfg.search.seed, n),
                                    round=number, retest_of=original.number))
     d = len(cfg.space)
-    store.add_round(number, "retest", Region((0.0,) * d, (1.0,) * d, cfg.space,
-                                             source=tuple(r.number for _, r in chosen)),
-                    len(planned))
-    recorder = _Recorder(objective, cfg, store, current, on_result=on_result)
-    store.set_meta(status="running")
-    if on_start is not None:
-        on_start(current, len(current.results) + len(planned))
-    try:
-        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
-            results = recorder.evaluate(planned)
-    except BaseException:
-        recorder.finish("interrupted")
-        raise
-    recorder.finish("finished")
+    region = Region((0.0,) * d, (1.0,) * d, cfg.space, source=tuple(r.number for _, r in chosen))
+    results = _extra_round(store, cfg, objective, current, "retest", region, planned, on_start,
+                           on_result)
     found = [Retested(r, rank, [x for x in results if x.trial.retest_of == r.number])
              for rank, r in chosen]
     sign = -1.0 if cfg.cv.direction == "maximize" else 1.0
