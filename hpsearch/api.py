@@ -446,7 +446,7 @@ def retest(
         raise HPSearchError(f"{current.path}: no complete trial to retest")
     number = max((r.trial.round for r in current.results), default=0) + 1
     first = max(r.number for r in current.results) + 1
-    planned = []
+    planned: list[Trial] = []
     for _, original in chosen:
         for _ in range(seeds):
             n = first + len(planned)

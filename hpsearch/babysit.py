@@ -270,5 +270,5 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _write_checkpoint(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     temporary = path.with_name(path.stem + ".tmp.npz")
-    np.savez(temporary, **arrays)
+    np.savez(temporary, **arrays)  # type: ignore[arg-type]
     os.replace(temporary, path)  # a crash mid-write never leaves a broken checkpoint

@@ -381,7 +381,8 @@ def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) ->
         try:
             scales[name] = parse_param(spec)
         except ConfigError as error:
-            line = getattr(spec, "lines", {}).get(error.key) or section.lines.get(name)
+            line = getattr(spec, "lines", {}).get(error.key) or getattr(section, "lines",
+                                                                        {}).get(name)
             raise ConfigError(
                 error.message, file=check.file, line=line,
                 key=f"space.{name}" + (f".{error.key}" if error.key else ""),
@@ -426,8 +427,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
         seed=check.at_least(search_raw, "search", "seed", 0, 0),
         rounds=check.at_least(search_raw, "search", "rounds", 1, 1),
-        max_failures=check.at_least(search_raw, "search", "max_failures", 1, None)
-        if search_raw.get("max_failures") is not None else None,
+        max_failures=check.at_least(search_raw, "search", "max_failures", 1, 0) or None,
         early_stopping=_early_stopping(check, search_raw),
     )
     parallel_raw = check.section(raw, "parallel")

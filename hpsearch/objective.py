@@ -163,7 +163,8 @@ class Objective:
         done = cross_validate(estimator, X, y, cv=folds, scoring=self.cv.scoring,
                               error_score="raise", return_estimator=True)
         histories = [getattr(_final_step(e), "history_", None) for e in done["estimator"]]
-        extra = {"history": _mean_history(histories)} if all(histories) else {}
+        extra = {"history": _mean_history([h for h in histories if h])} \
+            if all(histories) else {}
         return Outcome(as_scores(done["test_score"]), extra)
 
     def _by_epoch(self, estimator: Any, X: Any, y: Any, folds: list[tuple[Any, Any]],
@@ -445,6 +446,7 @@ def build_objective(config: Config) -> Objective:
 
 
 def _check_estimator(target: Any, spec: ObjectiveSpec, config: Config) -> None:
+    """An estimator class whose constructor takes every searched and fixed parameter."""
     if not (inspect.isclass(target) and hasattr(target, "fit") and hasattr(target, "get_params")):
         raise ObjectiveError(
             f"objective.estimator: {spec.target} is not a scikit-learn-style estimator class "
@@ -456,7 +458,8 @@ def _check_estimator(target: Any, spec: ObjectiveSpec, config: Config) -> None:
             "data: {path: train.csv, target: label}"
         )
     try:
-        accepted = set(target().get_params())
+        default: Any = target()
+        accepted = set(default.get_params())
     except Exception:  # an estimator without defaults: its constructor will say what it misses
         return
     for name in [*config.space.scales, *spec.fixed]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ def _matplotlib() -> Any:
     return plt
 
 
-def _axis_values(space: Space, name: str, params: dict[str, Any]) -> Any:
+def _axis_values(space: Space, name: str, params: Mapping[str, Any]) -> Any:
     """The value as plotted: 1 − β for one_minus_log (on a log axis), an index for a choice."""
     scale = space.scales[name]
     value = params[name]

@@ -19,7 +19,7 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from hpsearch.errors import TrialPruned
@@ -254,7 +254,7 @@ def execute(
     isolate: bool = False,
     in_process: bool = False,
     population: tuple[str | int, float] | None = None,
-) -> Iterator[TrialResult]:
+) -> Generator[TrialResult, None, None]:
     """Results of the trials as each one ends, through the joblib backend in force (see
     `backend_context`).
 

@@ -41,6 +41,8 @@ class _NeuralNet(BaseEstimator):
     """
 
     _task = "classification"
+    _data: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    _validation: tuple[np.ndarray, Any] | None
 
     def __init__(
         self,
@@ -133,9 +135,10 @@ class _NeuralNet(BaseEstimator):
                  f"{self.hidden_units!r}")
 
     def _hidden(self) -> list[int]:
-        if isinstance(self.hidden_units, Integral):
-            return [int(self.hidden_units)] * int(self.hidden_layers)
-        return [int(u) for u in self.hidden_units]
+        units = self.hidden_units
+        if isinstance(units, Integral):
+            return [int(units)] * int(self.hidden_layers)
+        return [int(u) for u in units]  # type: ignore[union-attr]
 
     def _hyper(self) -> Hyper:
         return Hyper(*(np.array([float(getattr(self, name))]) for name in
@@ -144,7 +147,7 @@ class _NeuralNet(BaseEstimator):
 
     def _seed(self) -> int:
         if self.random_state is None:
-            return int(np.random.SeedSequence().entropy % 2**63)
+            return int(np.random.default_rng().integers(2**63))
         return int(self.random_state)
 
     # -- training
@@ -205,6 +208,7 @@ class _NeuralNet(BaseEstimator):
     def train_epoch(self) -> dict[str, float]:
         """Train one more epoch with the current hyperparameters (set_params between epochs
         changes them: a hot change); returns and records its loss and validation score."""
+        assert self._data is not None, "call begin() first"
         X, Y, rows = self._data
         self.net_.hyper = self._hyper()
         with np.errstate(all="ignore"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -135,7 +136,7 @@ class Population:
     def forward(self, X: np.ndarray, train: bool) -> tuple[np.ndarray, list[tuple]]:
         """The output layer's pre-activations (K, B, n_out) and what backward needs."""
         a = X
-        caches = []
+        caches: list[tuple[np.ndarray, Any]] = []
         hidden = len(self.params) - 1
         for layer, p in enumerate(self.params):
             z = np.matmul(a, p["W"])

@@ -106,7 +106,8 @@ def _train(chunk: list[int], models: Sequence[_NeuralNet],
     dtype = np.dtype(first.dtype).type
     # One stack per distinct data set (the members of a fold share theirs).
     sources: dict[int, int] = {}
-    stacks_X, stacks_Y = [], []
+    stacks_X: list[np.ndarray] = []
+    stacks_Y: list[np.ndarray] = []
     for i in chunk:
         key = id(data[i][0])
         if key not in sources:
@@ -169,8 +170,8 @@ def _finish(model: _NeuralNet, net: Population, k: int, history: list[dict[str, 
     width = model._hidden()
     single.params = [{key: _crop(value, key, layer, width) for key, value in p.items()}
                      for layer, p in enumerate(single.params)]
-    single.state = [{key: tuple(_crop(v, key, layer, width) for v in pair)
-                     for key, pair in s.items()} for layer, s in enumerate(single.state)]
+    single.state = [{key: (_crop(m1, key, layer, width), _crop(m2, key, layer, width))
+                     for key, (m1, m2) in s.items()} for layer, s in enumerate(single.state)]
     single.running = [{key: _crop(v, key, layer, width) for key, v in r.items()}
                       for layer, r in enumerate(single.running)]
     single.sizes = (single.sizes[0], *width, single.sizes[-1])
