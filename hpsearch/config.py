@@ -427,7 +427,8 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
         seed=check.at_least(search_raw, "search", "seed", 0, 0),
         rounds=check.at_least(search_raw, "search", "rounds", 1, 1),
-        max_failures=check.at_least(search_raw, "search", "max_failures", 1, 0) or None,
+        max_failures=check.at_least(search_raw, "search", "max_failures", 1, 1)
+        if search_raw.get("max_failures") is not None else None,
         early_stopping=_early_stopping(check, search_raw),
     )
     parallel_raw = check.section(raw, "parallel")
