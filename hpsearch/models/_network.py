@@ -147,14 +147,16 @@ class Population:
                 running = self.running[layer]
                 if train:
                     mean = z.mean(axis=1, keepdims=True)
-                    var = z.var(axis=1, keepdims=True)
+                    centred = z - mean
+                    var = np.mean(np.square(centred), axis=1, keepdims=True)
                     m = self._column(self.hyper.bn_momentum)
                     running["mean"] = m * running["mean"] + (1 - m) * mean
                     running["var"] = m * running["var"] + (1 - m) * var
                 else:
                     mean, var = running["mean"], running["var"]
+                    centred = z - mean
                 inv_std = 1.0 / np.sqrt(var + BN_EPS)
-                z_hat = (z - mean) * inv_std
+                z_hat = centred * inv_std
                 u = p["gamma"] * z_hat + p["beta"]
                 bn = (z_hat, inv_std)
             else:
