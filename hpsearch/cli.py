@@ -1,11 +1,13 @@
 """The command line: parse options, call the API, render, exit with a clear code.
 
-Exit codes: 0 done, 1 every trial failed, 2 bad input (one or two lines on stderr, no
-traceback). Heavy modules are imported inside the commands, so ``hpsearch --help`` stays fast.
+Exit codes: 0 done, 1 every trial failed (or search.max_failures stopped the run), 2 bad
+input (one or two lines on stderr, no traceback), 130 interrupted. Heavy modules are imported
+inside the commands, so ``hpsearch --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +48,14 @@ runs_dir_option = click.option("--runs-dir", type=click.Path(file_okay=False), d
                                show_default=True, help="Folder that holds the runs.")
 
 
+class _Warnings(logging.Handler):
+    """hpsearch's warnings (a dead worker, an objective that cannot be stopped early), one
+    line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.secho(f"warning: {record.getMessage()}", fg="yellow", err=True)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hpsearch")
 def cli() -> None:
@@ -55,6 +65,10 @@ def cli() -> None:
     Start with `hpsearch sample CONFIG` to see the points a run would try, then
     `hpsearch run CONFIG`.
     """
+    logger = logging.getLogger("hpsearch")
+    if not any(isinstance(h, _Warnings) for h in logger.handlers):
+        logger.addHandler(_Warnings(logging.WARNING))
+        logger.propagate = False
 
 
 @cli.command()
@@ -88,32 +102,25 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None, fm
         click.echo(report.dumps(rows, fmt), nl=False)
 
 
-jobs_option = click.option("--jobs", "n_jobs", type=int, default=None, callback=lambda c, p, v:
-                           _check_jobs(v),
-                           help="Parallel workers; -1 for all cores (default: parallel.n_jobs).")
-quiet_option = click.option("-q", "--quiet", is_flag=True,
-                            help="No progress bar and no leaderboard.")
-
-
-def _check_jobs(value: int | None) -> int | None:
+def _check_jobs(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and (value == 0 or value < -1):
         raise click.BadParameter("must be >= 1, or -1 for all cores")
     return value
 
 
+jobs_option = click.option("--jobs", "n_jobs", type=int, default=None, callback=_check_jobs,
+                           help="Parallel workers; -1 for all cores (default: parallel.n_jobs).")
+quiet_option = click.option("-q", "--quiet", is_flag=True,
+                            help="No progress bar and no leaderboard.")
+
+
 def _drive(start: Callable[..., Any], quiet: bool) -> None:
     """Run a search through `start(on_start=, on_round=, on_result=)` with a live progress bar,
     then show failures and the leaderboard; map every outcome to its exit code."""
-    import logging
-
     from hpsearch import report
     from hpsearch.api import TrialFailedError
     from hpsearch.errors import AllTrialsFailed, SearchStopped
 
-    logger = logging.getLogger("hpsearch")
-    if not any(isinstance(h, report.LogHandler) for h in logger.handlers):
-        logger.addHandler(report.LogHandler())
-        logger.propagate = False
     progress = None if quiet else report.Progress()
     started: list[Any] = []
 

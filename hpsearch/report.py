@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import math
 import os
 import sys
@@ -306,16 +305,6 @@ def round_line(number: int, region: Region, size: int, space: Space) -> str:
         if region.shrink(name, space.dims) > 1.0001:
             parts.append(f"{name} {range_text(region.space.scales[name])}")
     return f"round {number}: {size} trials in " + (", ".join(parts) or "the whole space")
-
-
-class LogHandler(logging.Handler):
-    """hpsearch's log warnings, as one yellow line each on stderr."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        stderr.print(f"[yellow]warning:[/yellow] {escape(record.getMessage())}")
 
 
 # ---------------------------------------------------------------------------------------------
