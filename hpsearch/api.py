@@ -287,6 +287,9 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
     store = RunStore.open(resolve_run(run, runs_dir))
     try:
         store.lock()
+        if store.meta().get("mode") == "babysit":
+            raise HPSearchError(f"{store.path} is a babysat model, not a search: go on with "
+                                f"hpsearch babysit --resume {store.path}")
         stored = store.config()
         if data is not None:
             stored = {**stored, "data": dict(data)}

@@ -121,6 +121,8 @@ def test_cli_babysit_and_resume(runner, config, write, tmp_path):
     assert "epoch    6" in result.stderr and "panda: 6 epochs" in result.stdout
     again = runner.invoke(cli, ["babysit", "--resume", "panda"])
     assert again.exit_code == 0 and "done" in again.stderr
+    wrong = runner.invoke(cli, ["resume", "panda"])
+    assert wrong.exit_code == 2 and "hpsearch babysit --resume" in wrong.stderr
 
 
 def test_babysit_from_a_trial_of_a_run(runner, config, tmp_path):
