@@ -10,8 +10,9 @@ Two uses:
   config of the same scales with narrower bounds.
 - `CoarseToFine`: the multi-round search (``search.rounds``). Round 1 samples the whole space;
   each later round searches a box around the best trial so far (a trust region that shrinks when
-  a round brings no improvement), plus a small share of points over the whole space. Each round's
-  box is stored and printed, so the search stays inspectable.
+  a round brings no improvement), choosing its points there with a Gaussian process of the
+  score, plus a small share of points over the whole space. Each round's box is stored and
+  printed, so the search stays inspectable.
 """
 
 from __future__ import annotations
@@ -151,12 +152,13 @@ def round_sizes(total: int, rounds: int) -> list[int]:
 class CoarseToFine:
     """The multi-round search: each round a region to print and store, and the points to try.
 
-    A trust region, as measured best among simple schemes (benchmarks/search_quality.py): each
+    A trust region with a model inside, as measured best (benchmarks/search_quality.py): each
     later round searches a box centred on the best trial so far. The box's side starts at `side`
     (in u) and shrinks by `shrink` after a round that did not improve on the best; along each
     parameter it is narrowed further, down to a quarter of the side, where the top trials agree
-    (twice their spread). A `global_share` of each round samples the whole space, so a region that
-    misses the optimum can still be corrected.
+    (twice their spread). Inside the box, a Gaussian process fitted to the trials so far picks
+    the points by Thompson sampling. A `global_share` of each round samples the whole space, so
+    a region that misses the optimum can still be corrected.
     """
 
     def __init__(self, space: Space, direction: str, *, side: float = 0.5, shrink: float = 0.6,
@@ -202,15 +204,54 @@ class CoarseToFine:
 
     def propose(self, results: Sequence[TrialResult], n: int,
                 rng: np.random.Generator) -> tuple[Region, np.ndarray]:
-        """The next round's region and n points of the unit cube (shape (n, d)): most uniform in
-        the region, a share uniform in the whole space."""
+        """The next round's region and n points of the unit cube (shape (n, d)): most chosen in
+        the region by Thompson sampling, a share uniform in the whole space."""
         region = self.region(results)
         lo, hi = np.array(region.lo), np.array(region.hi)
         d = len(self.space)
         n_global = int(round(self.global_share * n))
-        inside = lo + rng.random((n - n_global, d)) * (hi - lo)
+        done = _complete(results, self.direction)
+        if len(done) >= 3:
+            inside = _thompson(self.space, done, self.direction, lo, hi, n - n_global, rng)
+        else:
+            inside = lo + rng.random((n - n_global, d)) * (hi - lo)
         points = np.vstack([rng.random((n_global, d)), inside])
         return region, _snap(self.space, points)
+
+
+MODEL_TRIALS = 300  # the Gaussian process learns from at most this many trials nearest the box
+CANDIDATES = 200  # random candidates in the box per dimension (at most 1,000)
+
+
+def _thompson(space: Space, done: Sequence[TrialResult], direction: str, lo: np.ndarray,
+              hi: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n points of the box [lo, hi], each where one draw of a Gaussian process of the score is
+    best (Thompson sampling, as in TuRBO): the draws differ, so a round's points spread over the
+    promising part of the box instead of piling on one guess."""
+    import warnings
+
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    X = _units(space, done)
+    sign = 1.0 if direction == "maximize" else -1.0
+    y = sign * np.array([r.mean for r in done])
+    if len(done) > MODEL_TRIALS:  # a local model: the trials nearest the box's centre
+        centre = (lo + hi) / 2
+        nearest = np.argsort(np.abs(X - centre).max(axis=1))[:MODEL_TRIALS]
+        X, y = X[nearest], y[nearest]
+    y = (y - y.mean()) / (y.std() or 1.0)
+    d = X.shape[1]
+    kernel = ConstantKernel(1.0) * Matern(length_scale=np.full(d, 0.5),
+                                          length_scale_bounds=(0.01, 10.0), nu=2.5) \
+        + WhiteKernel(1e-3, (1e-6, 1e-1))  # noisy scores: CV folds, seeds
+    model = GaussianProcessRegressor(kernel, random_state=int(rng.integers(2**31)))
+    with warnings.catch_warnings():  # a length scale at its bound is no reason to stop
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    candidates = lo + rng.random((min(1000, CANDIDATES * d), d)) * (hi - lo)
+    draws = model.sample_y(candidates, n_samples=n, random_state=int(rng.integers(2**31)))
+    return candidates[np.argmax(draws.reshape(len(candidates), n), axis=0)]
 
 
 def _snap(space: Space, points: np.ndarray) -> np.ndarray:
