@@ -166,7 +166,11 @@ class _NeuralNet(BaseEstimator):
                 if waited >= self.patience:
                     break
         if best is not None:
-            self.net_.params, self.net_.running = best
+            params, running = best
+            for now, then in zip(self.net_.params, params):
+                for key in now:
+                    now[key][...] = then[key]
+            self.net_.running = running
         self.end()
         return self
 
@@ -253,10 +257,10 @@ class _NeuralNet(BaseEstimator):
 
         net = self.net_
         for i, (p, s) in enumerate(zip(net.params, net.state)):
-            for key in p:
-                p[key] = np.array(arrays[f"param.{i}.{key}"])
-                s[key] = (np.array(arrays[f"moment1.{i}.{key}"]),
-                          np.array(arrays[f"moment2.{i}.{key}"]))
+            for key in p:  # into the packed views, which training updates
+                p[key][...] = arrays[f"param.{i}.{key}"]
+                s[key][0][...] = arrays[f"moment1.{i}.{key}"]
+                s[key][1][...] = arrays[f"moment2.{i}.{key}"]
         for i, r in enumerate(net.running):
             for key in r:
                 r[key] = np.array(arrays[f"running.{i}.{key}"])

@@ -123,10 +123,38 @@ class Population:
             self.params.append(p)
         self.state = [{k: (np.zeros_like(v), np.zeros_like(v)) for k, v in p.items()}
                       for p in self.params]
+        self.pack()
 
     @property
     def size(self) -> int:
         return len(self.rngs)
+
+    def pack(self) -> None:
+        """Lay every member's parameters, and both optimizer moments, out in one flat row each:
+        `params` and `state` become views into them, so one update is a dozen numpy calls on
+        three (K, P) arrays instead of a dozen per parameter array."""
+        K = self.size
+        entries = [(i, key, value.shape[1:]) for i, p in enumerate(self.params)
+                   for key, value in p.items()]
+        total = sum(int(np.prod(shape)) for _, _, shape in entries)
+        flat = [np.empty((K, total), self.dtype) for _ in range(4)]  # params, moments, grads
+        self._grads: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        offset = 0
+        for i, key, shape in entries:
+            size = int(np.prod(shape))
+            columns = slice(offset, offset + size)
+            moments = self.state[i][key]
+            views = []
+            for buffer, value in zip(flat, (self.params[i][key], *moments, None)):
+                if value is not None:
+                    buffer[:, columns] = value.reshape(K, size)
+                views.append(buffer[:, columns].reshape(K, *shape))
+            self.params[i][key] = views[0]
+            self.state[i][key] = (views[1], views[2])
+            self._grads[i][key] = views[3]
+            offset += size
+        self._flat = flat
+        self._entries = entries
 
     def _column(self, values: np.ndarray) -> np.ndarray:
         return values.astype(self.dtype).reshape(-1, 1, 1)
@@ -175,6 +203,7 @@ class Population:
         """Per-member loss (K,) on a batch and the gradients of its mean, L2 included.
 
         Y is one-hot (K, B, classes) for classification, targets (K, B, 1) for regression.
+        The gradients are views into one buffer, which the next call overwrites.
         """
         out, caches = self.forward(X, train=True)
         B = X.shape[1]
@@ -189,7 +218,7 @@ class Population:
             d = diff / B
         penalized = self._penalized
         l2 = self._column(self.hyper.l2)
-        grads: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        grads = self._grads  # views into one flat buffer: `step` updates it in one go
         for layer in range(len(self.params) - 1, -1, -1):
             p = self.params[layer]
             a_in, hidden = caches[layer]
@@ -200,17 +229,17 @@ class Population:
                 d = d * _act_grad(self.activation, u, out_a)
                 if bn is not None:
                     z_hat, inv_std = bn
-                    grads[layer]["gamma"] = (d * z_hat).sum(axis=1, keepdims=True)
-                    grads[layer]["beta"] = d.sum(axis=1, keepdims=True)
+                    np.sum(d * z_hat, axis=1, keepdims=True, out=grads[layer]["gamma"])
+                    np.sum(d, axis=1, keepdims=True, out=grads[layer]["beta"])
                     d_hat = d * p["gamma"]
                     d = inv_std / B * (B * d_hat - d_hat.sum(axis=1, keepdims=True)
                                        - z_hat * (d_hat * z_hat).sum(axis=1, keepdims=True))
                 else:
-                    grads[layer]["b"] = d.sum(axis=1, keepdims=True)
+                    np.sum(d, axis=1, keepdims=True, out=grads[layer]["b"])
             else:
-                grads[layer]["b"] = d.sum(axis=1, keepdims=True)
+                np.sum(d, axis=1, keepdims=True, out=grads[layer]["b"])
             W = p["W"]
-            grads[layer]["W"] = np.matmul(a_in.transpose(0, 2, 1), d)
+            np.matmul(a_in.transpose(0, 2, 1), d, out=grads[layer]["W"])
             if penalized:  # skipped when no member has L2: two full passes over the weights
                 grads[layer]["W"] += l2 / B * W
                 loss = loss + 0.5 * self.hyper.l2 / B * (W * W).sum(axis=(1, 2))
@@ -230,30 +259,29 @@ class Population:
             t = self.steps
             lr = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
             eps = eps * np.sqrt(1 - b2**t)
-        one_b1, one_b2 = 1 - b1, 1 - b2
-        for p, g, s in zip(self.params, grads, self.state):
-            for key, grad in g.items():
-                # In place, through the gradient's own buffer (it is not needed afterwards):
-                # with a large population the update is bound by memory traffic, not arithmetic.
-                v, sq = s[key]
-                if self.optimizer == "sgd":
-                    grad *= lr
-                    p[key] -= grad
-                    continue
-                if self.optimizer in ("momentum", "adam"):
-                    v *= b1
-                    v += one_b1 * grad
-                if self.optimizer in ("rmsprop", "adam"):
-                    sq *= b2
-                    sq += one_b2 * np.square(grad)
-                if self.optimizer == "momentum":
-                    np.multiply(v, lr, out=grad)
-                    p[key] -= grad
-                    continue
-                top = v if self.optimizer == "adam" else grad
-                np.divide(top, np.sqrt(sq) + eps, out=grad)
-                grad *= lr
-                p[key] -= grad
+        lr, b1, b2, eps = (x.reshape(-1, 1) for x in (lr, b1, b2, eps))
+        p, v, sq, g = self._flat
+        if grads is not self._grads:  # gradients from elsewhere: into the flat buffer
+            for i, key, _ in self._entries:
+                self._grads[i][key][...] = grads[i][key]
+        # In place, through the gradient buffer (it is not needed afterwards).
+        if self.optimizer == "sgd":
+            g *= lr
+            p -= g
+            return
+        if self.optimizer in ("momentum", "adam"):
+            v *= b1
+            v += (1 - b1) * g
+        if self.optimizer in ("rmsprop", "adam"):
+            sq *= b2
+            sq += (1 - b2) * np.square(g)
+        if self.optimizer == "momentum":
+            np.multiply(v, lr, out=g)
+            p -= g
+            return
+        np.divide(v if self.optimizer == "adam" else g, np.sqrt(sq) + eps, out=g)
+        g *= lr
+        p -= g
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray, batch_size: int,
                     epoch: int, source: np.ndarray | None = None) -> np.ndarray:
@@ -301,3 +329,4 @@ class Population:
         self.running = [{k: v[keep] for k, v in r.items()} for r in self.running]
         self.hyper = self.hyper.take(keep)
         self.rngs = [self.rngs[i] for i in keep]
+        self.pack()

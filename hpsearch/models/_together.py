@@ -175,6 +175,7 @@ def _finish(model: _NeuralNet, net: Population, k: int, history: list[dict[str, 
     single.running = [{key: _crop(v, key, layer, width) for key, v in r.items()}
                       for layer, r in enumerate(single.running)]
     single.sizes = (single.sizes[0], *width, single.sizes[-1])
+    single.pack()
     model.net_ = single
     model.history_ = list(history)
     model.epoch_ = epoch
