@@ -472,9 +472,16 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     failed, best score, direction and status (running, finished or interrupted)."""
     from hpsearch.store import run_folders
 
+    from hpsearch.errors import StoreError
+
     out = []
     for folder in run_folders(Path(runs_dir)):
-        with RunStore.open(folder) as store:
+        try:
+            store = RunStore.open(folder)
+        except StoreError as error:  # one unreadable run does not hide the others
+            log.warning("%s", error)
+            continue
+        with store:
             meta = store.meta()
             results = store.results()
             direction = meta.get("direction", "maximize")

@@ -182,3 +182,14 @@ def test_runs_lists_each_state(runner, write, tmp_path):
     finally:
         os.killpg(procs[0].pid, signal.SIGKILL)
         procs[0].wait()
+
+
+def test_runs_skips_an_unreadable_run(runner, write, tmp_path):
+    write("drive.py", DRIVE)
+    invoke(runner, "run", write("d.yaml", CONFIG.replace("TRIALS", "3")), "-q")
+    broken = tmp_path / "runs" / "broken"
+    broken.mkdir()
+    (broken / "trials.db").write_bytes(b"not a database at all" * 100)
+    result = runner.invoke(cli, ["runs"])
+    assert result.exit_code == 0
+    assert "drive" in result.stdout and "broken" in result.stderr
