@@ -470,9 +470,8 @@ def retest(
 def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     """Every run under runs_dir, newest first: name, created (unix time), trials, complete,
     failed, best score, direction and status (running, finished or interrupted)."""
-    from hpsearch.store import run_folders
-
     from hpsearch.errors import StoreError
+    from hpsearch.store import run_folders
 
     out = []
     for folder in run_folders(Path(runs_dir)):

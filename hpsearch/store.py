@@ -156,6 +156,7 @@ class RunStore:
         folder = Path(path)
         if not (folder / DB_NAME).is_file():
             raise StoreError(f"{folder} is not a run folder (it has no {DB_NAME})")
+        store = None
         try:
             store = cls(folder)
             # A run created this very moment may not have its tables yet: make sure they exist
@@ -166,6 +167,8 @@ class RunStore:
             if "retest_of" not in columns:
                 store._db.execute("ALTER TABLE trials ADD COLUMN retest_of INTEGER")
         except sqlite3.DatabaseError as error:
+            if store is not None:
+                store.close()
             raise StoreError(f"{folder}: cannot read its store {DB_NAME} ({error})") from None
         return store
 
