@@ -139,10 +139,9 @@ def as_scores(value: Any) -> tuple[float, ...]:
             if key in value:
                 return as_scores(value[key])
         raise ValueError(f"returned a mapping without 'score' or 'scores': {dict(value)!r}")
-    items: Sequence[Any] = (
-        list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") and
-        getattr(value, "ndim", 0) > 0 else [value]
-    )
+    # a list, a tuple or a numpy array of fold scores; anything else is one score
+    many = isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) > 0
+    items: Sequence[Any] = list(value) if many else [value]
     if not items:
         raise ValueError("returned an empty list of scores")
     scores = []

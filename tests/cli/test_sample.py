@@ -106,4 +106,8 @@ def test_missing_file_exits_2(runner):
 def test_help_lists_every_command(runner):
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    assert "sample" in result.stdout
+    for command in ("sample", "run", "resume", "leaderboard", "zoom", "importance", "plot",
+                    "export", "retest", "runs", "babysit"):
+        assert f"  {command} " in result.stdout, command
+        sub = runner.invoke(cli, [command, "--help"])
+        assert sub.exit_code == 0 and "Usage: " in sub.stdout
