@@ -8,7 +8,8 @@ units, batch 16). 32 trials, 2 workers, each figure the median of REPEATS runs i
 Then where one training step's time goes, per member, for populations of 1, 4, 16 and 64 of the
 median network on one core: the whole step, and its eight matrix products alone (the same shapes,
 timed apart). The matrix products are the floor no population can go under; the rest is
-elementwise work and per-call overhead. Writes benchmarks/results/population.md.
+elementwise work and per-call overhead. Last, the quickstart itself, off against auto.
+Writes benchmarks/results/population.md.
 
     python benchmarks/population.py
 """
@@ -95,6 +96,16 @@ def kernel(K: int, units: int = 90, batch: int = 64) -> tuple[float, float]:
     return whole, matmul
 
 
+def quickstart(population: str) -> tuple[float, float]:
+    """Seconds for the quickstart as shipped, and its best score."""
+    cfg = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
+    cfg["parallel"]["population"] = population
+    with tempfile.TemporaryDirectory() as runs:
+        start = time.perf_counter()
+        result = hpsearch.run(cfg, runs_dir=runs)
+        return time.perf_counter() - start, result.best.mean
+
+
 def main() -> None:
     lines = ["# Population training", "",
              f"{TRIALS} trials of the built-in network, 5-fold CV on digits, 2 workers; each time "
@@ -126,6 +137,15 @@ def main() -> None:
             lines.append(f"| {K} | {whole:.0f} | {matmul:.0f} | {whole - matmul:.0f} | "
                          f"{alone / whole:.2f}x |")
             print(lines[-1], flush=True)
+    lines += ["", "## The quickstart", "",
+              "`configs/quickstart.yaml` as shipped (60 trials whose structures vary), median of "
+              f"{REPEATS} runs:", "", "| population | seconds | best CV accuracy |",
+              "|---|---|---|"]
+    for population in ("off", "auto"):
+        runs = [quickstart(population) for _ in range(REPEATS)]
+        lines.append(f"| {population} | {statistics.median(r[0] for r in runs):.1f} | "
+                     f"{runs[0][1]:.4f} |")
+        print(lines[-1], flush=True)
     out = Path(__file__).parent / "results" / "population.md"
     out.write_text("\n".join(lines) + "\n")
 
