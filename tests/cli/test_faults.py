@@ -139,7 +139,7 @@ def test_killed_driver_resumes_to_the_same_points(runner, write, tmp_path):
     proc = start_run(tmp_path, "s")
     wait_for_rows(tmp_path / "runs" / "s", 4)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, as kill -9 would
-    proc.wait()
+    proc.communicate()  # reaps it and closes its stderr pipe
     before = len(stored(tmp_path / "runs" / "s"))
     assert 4 <= before < 24
     listed = json.loads(runner.invoke(cli, ["leaderboard", "s", "--format", "json"]).stdout)
@@ -169,7 +169,7 @@ def test_a_run_in_progress_cannot_be_taken_twice(runner, write, tmp_path):
         assert zoomed.exit_code == 2 and "in use by process" in zoomed.stderr
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.communicate()
     assert runner.invoke(cli, ["resume", "s", "-q"]).exit_code == 0  # the lock died with it
     assert len(stored(tmp_path / "runs" / "s")) == 40
 
