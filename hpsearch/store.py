@@ -29,6 +29,9 @@ __all__ = ["RunStore", "resolve_run"]
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
 LOCK_NAME = "lock"
+# The store's layout, kept in SQLite's user_version. 0: written before it was versioned (trials
+# may lack retest_of); 1: every table below. A newer layout is refused by name, never misread.
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -147,6 +150,7 @@ class RunStore:
         store.lock()
         store._db.execute("PRAGMA journal_mode = WAL")
         store._db.executescript(_SCHEMA)
+        store._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         store.set_meta(name=folder.name, created=time.time(), status="running",
                        direction=config.get("cv", {}).get("direction", "maximize"))
         return store
@@ -159,18 +163,32 @@ class RunStore:
         store = None
         try:
             store = cls(folder)
+            version = store._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                store.close()
+                raise StoreError(
+                    f"{folder}: its store was written by a newer hpsearch (store version "
+                    f"{version}; this one reads up to {SCHEMA_VERSION}); upgrade hpsearch to "
+                    "open it")
             # A run created this very moment may not have its tables yet: make sure they exist
             # (idempotent), so a reader never fails on a young run; and bring a store of an
             # earlier version up to date.
             store._db.executescript(_SCHEMA)
-            columns = {row[1] for row in store._db.execute("PRAGMA table_info(trials)")}
-            if "retest_of" not in columns:
-                store._db.execute("ALTER TABLE trials ADD COLUMN retest_of INTEGER")
+            if version < SCHEMA_VERSION:
+                store._upgrade()
         except sqlite3.DatabaseError as error:
             if store is not None:
                 store.close()
             raise StoreError(f"{folder}: cannot read its store {DB_NAME} ({error})") from None
         return store
+
+    def _upgrade(self) -> None:
+        """Bring a store written by an earlier hpsearch to SCHEMA_VERSION, in place."""
+        with self._db:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+            if "retest_of" not in columns:
+                self._db.execute("ALTER TABLE trials ADD COLUMN retest_of INTEGER")
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()

@@ -186,6 +186,54 @@ def test_run_names_cannot_leave_the_runs_folder(runner, write, tmp_path, name):
     assert runner.invoke(cli, ["run", str(named)]).exit_code == 2
 
 
+SQUARE = "def evaluate(p):\n    return p['k'] ** 2\n"
+
+
+def store_version(run_dir: Path) -> int:
+    con = sqlite3.connect(run_dir / "trials.db")
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    con.close()
+    return version
+
+
+def test_a_store_written_by_a_newer_hpsearch_is_refused_by_name(runner, write, tmp_path):
+    write("square.py", SQUARE)
+    path = write("s.yaml", config("s", "square", 4, "parallel: {n_jobs: 1}\n"))
+    assert runner.invoke(cli, ["run", str(path), "-q"]).exit_code == 0
+    run_dir = tmp_path / "runs" / "s"
+    assert store_version(run_dir) >= 1
+    con = sqlite3.connect(run_dir / "trials.db")
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    before = stored(run_dir)
+    for command in (["leaderboard", "s"], ["resume", "s"], ["zoom", "s"]):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "written by a newer hpsearch (store version 99" in result.stderr
+        assert "upgrade hpsearch" in result.stderr
+    assert stored(run_dir) == before and store_version(run_dir) == 99
+
+
+def test_a_store_from_before_versions_is_brought_up_to_date(runner, write, tmp_path):
+    write("square.py", SQUARE)
+    path = write("s.yaml", config("s", "square", 4, "parallel: {n_jobs: 1}\n"))
+    assert runner.invoke(cli, ["run", str(path), "-q"]).exit_code == 0
+    run_dir = tmp_path / "runs" / "s"
+    con = sqlite3.connect(run_dir / "trials.db")  # as the first releases wrote it
+    con.execute("ALTER TABLE trials DROP COLUMN retest_of")
+    con.execute("PRAGMA user_version = 0")
+    con.commit()
+    con.close()
+    listed = runner.invoke(cli, ["leaderboard", "s", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    squares = sorted(json.loads(row["params"])["k"] ** 2 for row in stored(run_dir))
+    assert sorted(row["mean_score"] for row in json.loads(listed.stdout)) == squares
+    assert store_version(run_dir) >= 1 and "retest_of" in stored(run_dir)[0]
+    retested = runner.invoke(cli, ["retest", "s", "--top", "1", "-q"])
+    assert retested.exit_code == 0, retested.output
+
+
 def test_command_values_never_reach_a_shell(runner, write, tmp_path):
     script = write("echo.py", "import json, sys\nprint(json.dumps({'score': len(sys.argv[1])}))\n")
     values = [f"; touch {tmp_path}/pwned", f"$(touch {tmp_path}/pwned2)", "`touch pwned3`"]
