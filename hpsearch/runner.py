@@ -296,8 +296,31 @@ def execute(
     except Exception as error:
         if isolate or not _pool_died(error):
             raise
-        remaining = [t for t in trials if t.number not in done]
+        # In the order the tasks were handed out: the one that crashed is among the first.
+        handed_out = [t for trials_of, _ in chunks for t in trials_of] if chunks else trials
+        remaining = [t for t in handed_out if t.number not in done]
         log.warning("a worker process died (%s); running the %d unfinished trials in processes "
-                    "of their own to find which one crashed", type(error).__name__,
+                    "of their own until the one that crashed is found", type(error).__name__,
                     len(remaining))
-    yield from execute(objective, remaining, n_jobs=n_jobs, isolate=True)
+    yield from _find_the_crash(objective, remaining, n_jobs, population)
+
+
+def _find_the_crash(objective: Objective, trials: list[Trial], n_jobs: int,
+                    population: tuple[str | int, float] | None,
+                    ) -> Generator[TrialResult, None, None]:
+    """After a worker died: the unfinished trials, each in a process of its own, as many at a
+    time as there are workers, until one of them crashes; the rest then go back to the shared
+    workers (and their populations). A crash that never recurs alone leaves them all isolated."""
+    step = _workers(n_jobs)
+    for start in range(0, len(trials), step):
+        crashed = False
+        for result in execute(objective, trials[start:start + step], n_jobs=n_jobs,
+                              isolate=True):
+            crashed = crashed or result.status is Status.CRASHED
+            yield result
+        rest = trials[start + step:]
+        if crashed and rest:
+            log.warning("found the trial that crashed; the other %d go back to the shared "
+                        "workers", len(rest))
+            yield from execute(objective, rest, n_jobs=n_jobs, population=population)
+            return

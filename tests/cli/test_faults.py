@@ -99,6 +99,35 @@ def test_a_worker_that_dies_takes_no_other_trial_with_it(runner, write, tmp_path
     assert "a worker process died" in result.stderr
 
 
+CRASH_ON_ZERO = """\
+import os, uuid
+def evaluate(p):
+    open(os.path.join(os.path.dirname(__file__), "calls", f"{os.getpid()}-{uuid.uuid4().hex}"),
+         "w").close()
+    if p["k"] == 0:
+        os._exit(3)
+    return float(p["k"])
+"""
+
+
+def test_once_the_crash_is_found_the_rest_go_back_to_the_shared_workers(runner, write, tmp_path):
+    write("crash.py", CRASH_ON_ZERO)
+    (tmp_path / "calls").mkdir()
+    path = write("c.yaml", config("c", "crash", 40, "parallel: {n_jobs: 2}\n"))
+    result = runner.invoke(cli, ["run", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = stored(tmp_path / "runs" / "c")
+    assert [r["number"] for r in rows] == list(range(40))
+    for row in rows:
+        assert row["status"] == ("crashed" if json.loads(row["params"])["k"] == 0 else "complete")
+    assert "go back to the shared workers" in result.stderr
+    # Isolated, every trial has a process of its own; back on the shared workers, processes
+    # are reused. Running all the rest isolated would leave only the calls before the first
+    # crash on reused processes.
+    pids = [name.split("-")[0] for name in os.listdir(tmp_path / "calls")]
+    assert sum(pids.count(pid) > 1 for pid in pids) >= 20
+
+
 def test_max_failures_stops_the_search(runner, write, tmp_path):
     write("always.py", "def evaluate(p):\n    raise RuntimeError('broken setup')\n")
     path = write("m.yaml", 'name: m\nobjective: {function: "always:evaluate"}\n'
