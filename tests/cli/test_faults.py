@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_tables import stored
 
 from hpsearch.cli import cli
 
@@ -29,14 +30,6 @@ def evaluate(p):
         raise ValueError("two is bad")
     return float(k)
 """
-
-
-def stored(run_dir: Path) -> list[dict]:
-    con = sqlite3.connect(run_dir / "trials.db")
-    con.row_factory = sqlite3.Row
-    rows = [dict(r) for r in con.execute("SELECT * FROM trials ORDER BY number")]
-    con.close()
-    return rows
 
 
 def config(name: str, module: str, trials: int, extra: str = "", high: int = 9) -> str:

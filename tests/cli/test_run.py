@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_tables import stored
 
 from hpsearch.cli import cli
 
@@ -47,14 +48,6 @@ def per_fold(params, X_train, y_train, X_val, y_val, seed):
 """
 
 
-def trials_table(run_dir: Path) -> list[dict]:
-    con = sqlite3.connect(run_dir / "trials.db")
-    con.row_factory = sqlite3.Row
-    rows = [dict(r) for r in con.execute("SELECT * FROM trials ORDER BY number")]
-    con.close()
-    return rows
-
-
 def invoke(runner, *args, ok=True):
     result = runner.invoke(cli, [str(a) for a in args], catch_exceptions=not ok)
     if ok:
@@ -64,7 +57,7 @@ def invoke(runner, *args, ok=True):
 
 def test_estimator_run_stores_every_fold_and_shows_the_leaderboard(runner, write, tmp_path):
     result = invoke(runner, "run", write("svc.yaml", SVC))
-    rows = trials_table(tmp_path / "runs" / "svc")
+    rows = stored(tmp_path / "runs" / "svc")
     assert [r["number"] for r in rows] == [0, 1, 2, 3]
     for row in rows:
         assert row["status"] == "complete" and row["round"] == 1
@@ -127,7 +120,7 @@ space:
 """
     invoke(runner, "run", write("one.yaml", config.format(name="one", jobs=1)), "-q")
     invoke(runner, "run", write("two.yaml", config.format(name="two", jobs=2)), "-q")
-    one, two = trials_table(tmp_path / "runs" / "one"), trials_table(tmp_path / "runs" / "two")
+    one, two = stored(tmp_path / "runs" / "one"), stored(tmp_path / "runs" / "two")
     keys = ("number", "params", "unit", "seed", "scores")
     assert [[r[k] for k in keys] for r in one] == [[r[k] for k in keys] for r in two]
     assert len({r["params"] for r in one}) == 4
@@ -139,7 +132,7 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(runner, write, tmp_p
                                "search: {trials: 12, seed: 1}\nparallel: {n_jobs: 2}\n"
                                "space: {x: {uniform: [0, 1]}}\n")
     result = invoke(runner, "run", path)
-    rows = trials_table(tmp_path / "runs" / "flaky")
+    rows = stored(tmp_path / "runs" / "flaky")
     assert len(rows) == 12
     failed = [r for r in rows if r["status"] == "failed"]
     assert failed and len(failed) < 12
@@ -162,7 +155,7 @@ def test_nan_is_a_failure_and_all_failing_exits_1(runner, write, tmp_path):
     assert result.exit_code == 1
     assert "All 3 trials failed" in result.stderr and "score of nan" in result.stderr
     assert "--raise" in result.stderr
-    assert [r["status"] for r in trials_table(tmp_path / "runs" / "nan")] == ["failed"] * 3
+    assert [r["status"] for r in stored(tmp_path / "runs" / "nan")] == ["failed"] * 3
 
 
 def test_raise_stops_at_the_first_failure_with_its_traceback(runner, write, tmp_path):
@@ -172,7 +165,7 @@ def test_raise_stops_at_the_first_failure_with_its_traceback(runner, write, tmp_
     result = invoke(runner, "run", path, "--raise", ok=False)
     assert result.exit_code == 1
     assert "Traceback" in result.stderr and 'raise ValueError("x too big")' in result.stderr
-    rows = trials_table(tmp_path / "runs" / "flaky")
+    rows = stored(tmp_path / "runs" / "flaky")
     assert rows[-1]["status"] == "failed"
     assert all(r["status"] == "complete" for r in rows[:-1])
 
@@ -188,7 +181,7 @@ parallel: {{n_jobs: 1}}
 space: {{x: {{uniform: [0, 1]}}}}
 """)
     invoke(runner, "run", path, "-q")
-    for row in trials_table(tmp_path / "runs" / "cmd"):
+    for row in stored(tmp_path / "runs" / "cmd"):
         assert json.loads(row["scores"]) == [json.loads(row["params"])["x"], 1.0]
 
 
@@ -201,7 +194,7 @@ search: {{trials: 1}}
 space: {{x: {{uniform: [0, 1]}}}}
 """)
     invoke(runner, "run", path, "-q", ok=False)
-    (row,) = trials_table(tmp_path / "runs" / "cmd")
+    (row,) = stored(tmp_path / "runs" / "cmd")
     assert row["status"] == "failed"
     assert "not a JSON score" in row["error"] and "oops: gpu missing" in row["error"]
 
@@ -246,7 +239,7 @@ def test_csv_and_npz_data(runner, write, tmp_path):
                                 + body), "-q")
     invoke(runner, "run", write("n.yaml", "name: n\ndata: {path: iris.npz}\n" + body), "-q")
     for name in ("c", "n"):
-        rows = trials_table(tmp_path / "runs" / name)
+        rows = stored(tmp_path / "runs" / name)
         assert all(r["status"] == "complete" and r["mean"] > 0.8 for r in rows)
     result = invoke(runner, "run", write("t.yaml", "data: {path: iris.csv, target: specis}\n"
                                          + body), ok=False)
@@ -285,7 +278,7 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if len(trials_table(db.parent)) >= 3:
+            if len(stored(db.parent)) >= 3:
                 break
         except sqlite3.OperationalError:  # not created yet
             pass
@@ -294,7 +287,7 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Interrupted" in err
-    rows = trials_table(db.parent)
+    rows = stored(db.parent)
     assert 3 <= len(rows) < 100 and all(r["status"] == "complete" for r in rows)
     assert "slow:" in out  # the leaderboard of what finished
     con = sqlite3.connect(db)
@@ -306,6 +299,6 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
 def test_quickstart_runs(runner, tmp_path):
     invoke(runner, "run", ROOT / "configs" / "quickstart.yaml", "--trials", "2", "--jobs", "1",
            "-q")
-    rows = trials_table(tmp_path / "runs" / "quickstart")
+    rows = stored(tmp_path / "runs" / "quickstart")
     assert [r["status"] for r in rows] == ["complete", "complete"]
     assert all(len(json.loads(r["scores"])) == 5 for r in rows)

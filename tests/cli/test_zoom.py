@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 
 import yaml
+from run_tables import stored
 
 from hpsearch.cli import cli
 from hpsearch.config import load_config
@@ -29,14 +29,6 @@ space:
   beta: {scale: one_minus_log, low: 0.5, high: 0.99999999}
   act:  [relu, tanh]
 """
-
-
-def rows(run_dir, table="trials"):
-    con = sqlite3.connect(run_dir / "trials.db")
-    con.row_factory = sqlite3.Row
-    out = [dict(r) for r in con.execute(f"SELECT * FROM {table}")]
-    con.close()
-    return out
 
 
 def invoke(runner, *args):
@@ -65,20 +57,20 @@ def test_zoom_writes_a_narrower_config_of_the_same_scales(runner, write, tmp_pat
     data = yaml.safe_load(text)
     data["name"], data["search"]["trials"] = "zoomed", 4
     invoke(runner, "run", write("z.yaml", yaml.safe_dump(data)), "-q")
-    assert len(rows(tmp_path / "runs" / "zoomed")) == 4
+    assert len(stored(tmp_path / "runs" / "zoomed")) == 4
 
 
 def test_zoom_run_adds_a_round_to_the_same_run(runner, write, tmp_path):
     write("valley.py", VALLEY)
     invoke(runner, "run", write("valley.yaml", CONFIG), "-q")
     invoke(runner, "zoom", "valley", "--top", "5", "--trials", "10", "--run", "-q")
-    stored = rows(tmp_path / "runs" / "valley")
-    assert len(stored) == 70 and {r["round"] for r in stored} == {1, 2}
-    assert sorted(r["number"] for r in stored) == list(range(70))
-    rounds = rows(tmp_path / "runs" / "valley", "rounds")
+    trials = stored(tmp_path / "runs" / "valley")
+    assert len(trials) == 70 and {r["round"] for r in trials} == {1, 2}
+    assert sorted(r["number"] for r in trials) == list(range(70))
+    rounds = stored(tmp_path / "runs" / "valley", "rounds")
     assert [(r["round"], r["kind"], r["trials"]) for r in rounds] == [(1, "random", 60),
                                                                       (2, "zoom", 10)]
-    second = [r for r in stored if r["round"] == 2]
+    second = [r for r in trials if r["round"] == 2]
     lo, hi = json.loads(rounds[1]["lo"]), json.loads(rounds[1]["hi"])
     for row in second:  # stored in the first space's unit cube, inside the region
         unit = json.loads(row["unit"])
@@ -90,10 +82,10 @@ def test_zoom_run_adds_a_round_to_the_same_run(runner, write, tmp_path):
 def test_multi_round_run_stores_rounds_and_regions(runner, write, tmp_path):
     write("valley.py", VALLEY)
     result = invoke(runner, "run", write("valley.yaml", CONFIG), "--rounds", "3")
-    stored = rows(tmp_path / "runs" / "valley")
-    assert len(stored) == 60
-    assert [sum(r["round"] == k for r in stored) for k in (1, 2, 3)] == [20, 20, 20]
-    rounds = rows(tmp_path / "runs" / "valley", "rounds")
+    trials = stored(tmp_path / "runs" / "valley")
+    assert len(trials) == 60
+    assert [sum(r["round"] == k for r in trials) for k in (1, 2, 3)] == [20, 20, 20]
+    rounds = stored(tmp_path / "runs" / "valley", "rounds")
     assert [r["kind"] for r in rounds] == ["random", "zoom", "zoom"]
     assert "round 2: 20 trials in" in result.stderr
     listed = json.loads(invoke(runner, "leaderboard", "valley", "--format", "json").stdout)
