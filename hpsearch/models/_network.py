@@ -91,6 +91,7 @@ class Population:
         self.dtype = np.dtype(dtype)
         self.rngs = [np.random.default_rng(s) for s in seeds]
         self.steps = 0
+        self._ones: dict[int, np.ndarray] = {}
         self._penalized = bool(np.any(hyper.l2))
         self.params: list[dict[str, np.ndarray]] = []
         self.running: list[dict[str, np.ndarray]] = []  # batch-norm running mean and variance
@@ -159,6 +160,15 @@ class Population:
     def _column(self, values: np.ndarray) -> np.ndarray:
         return values.astype(self.dtype).reshape(-1, 1, 1)
 
+    def _over_batch(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The sum over the batch axis, (K, B, n) -> (K, 1, n). A product with a row of ones:
+        numpy's own sum along a middle axis is several times slower at these sizes."""
+        B = x.shape[1]
+        ones = self._ones.get(B)
+        if ones is None:
+            ones = self._ones[B] = np.ones((1, 1, B), self.dtype)
+        return np.matmul(ones, x, out=out)
+
     # -- forward and backward
 
     def forward(self, X: np.ndarray, train: bool) -> tuple[np.ndarray, list[tuple]]:
@@ -170,13 +180,15 @@ class Population:
             z = np.matmul(a, p["W"])
             if layer == hidden:
                 caches.append((a, None))
-                return z + p["b"], caches
+                z += p["b"]
+                return z, caches
             if self.batch_norm:
                 running = self.running[layer]
                 if train:
-                    mean = z.mean(axis=1, keepdims=True)
+                    B = z.shape[1]
+                    mean = self._over_batch(z) / B
                     centred = z - mean
-                    var = np.mean(np.square(centred), axis=1, keepdims=True)
+                    var = self._over_batch(np.square(centred)) / B
                     m = self._column(self.hyper.bn_momentum)
                     running["mean"] = m * running["mean"] + (1 - m) * mean
                     running["var"] = m * running["var"] + (1 - m) * var
@@ -188,7 +200,8 @@ class Population:
                 u = p["gamma"] * z_hat + p["beta"]
                 bn = (z_hat, inv_std)
             else:
-                u = z + p["b"]
+                u = z
+                u += p["b"]  # z is this layer's own fresh array
                 bn = None
             out = _act(self.activation, u)
             if self.masks[layer] is not None:
@@ -208,10 +221,18 @@ class Population:
         out, caches = self.forward(X, train=True)
         B = X.shape[1]
         if self.task == "classification":
-            shifted = out - out.max(axis=2, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+            # The row maxima through a (K, classes, B) copy: reducing the short last axis
+            # directly is several times slower.
+            top = np.ascontiguousarray(out.transpose(0, 2, 1)).max(axis=1)[:, :, None]
+            shifted = out - top
+            e = np.exp(shifted)
+            total = np.matmul(e, np.ones((out.shape[2], 1), self.dtype))
+            log_p = shifted - np.log(total)
             loss = -(Y * log_p).sum(axis=(1, 2)) / B
-            d = (np.exp(log_p) - Y) / B
+            e /= total  # the probabilities
+            e -= Y
+            e /= B
+            d = e
         else:
             diff = out - Y
             loss = 0.5 * (diff * diff).sum(axis=(1, 2)) / B
@@ -229,15 +250,15 @@ class Population:
                 d = d * _act_grad(self.activation, u, out_a)
                 if bn is not None:
                     z_hat, inv_std = bn
-                    np.sum(d * z_hat, axis=1, keepdims=True, out=grads[layer]["gamma"])
-                    np.sum(d, axis=1, keepdims=True, out=grads[layer]["beta"])
+                    self._over_batch(d * z_hat, out=grads[layer]["gamma"])
+                    self._over_batch(d, out=grads[layer]["beta"])
                     d_hat = d * p["gamma"]
-                    d = inv_std / B * (B * d_hat - d_hat.sum(axis=1, keepdims=True)
-                                       - z_hat * (d_hat * z_hat).sum(axis=1, keepdims=True))
+                    d = inv_std / B * (B * d_hat - self._over_batch(d_hat)
+                                       - z_hat * self._over_batch(d_hat * z_hat))
                 else:
-                    np.sum(d, axis=1, keepdims=True, out=grads[layer]["b"])
+                    self._over_batch(d, out=grads[layer]["b"])
             else:
-                np.sum(d, axis=1, keepdims=True, out=grads[layer]["b"])
+                self._over_batch(d, out=grads[layer]["b"])
             W = p["W"]
             np.matmul(a_in.transpose(0, 2, 1), d, out=grads[layer]["W"])
             if penalized:  # skipped when no member has L2: two full passes over the weights
@@ -253,13 +274,13 @@ class Population:
         """One update of every member: its own learning rate, decayed as α0 / (1 + decay·epoch)."""
         self.steps += 1
         h = self.hyper
-        lr = self._column(h.learning_rate / (1.0 + h.lr_decay * epoch))
-        b1, b2, eps = self._column(h.beta1), self._column(h.beta2), self._column(h.epsilon)
+        lr, eps = h.learning_rate / (1.0 + h.lr_decay * epoch), h.epsilon
         if self.optimizer == "adam":  # bias corrections folded into the step size
             t = self.steps
-            lr = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
-            eps = eps * np.sqrt(1 - b2**t)
-        lr, b1, b2, eps = (x.reshape(-1, 1) for x in (lr, b1, b2, eps))
+            second = np.sqrt(1 - h.beta2**t)
+            lr, eps = lr * second / (1 - h.beta1**t), eps * second
+        # One (4, K, 1) array in the parameters' dtype: a column per scalar.
+        lr, b1, b2, eps = np.stack([lr, h.beta1, h.beta2, eps]).astype(self.dtype)[:, :, None]
         p, v, sq, g = self._flat
         if grads is not self._grads:  # gradients from elsewhere: into the flat buffer
             for i, key, _ in self._entries:
