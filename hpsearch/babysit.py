@@ -26,7 +26,8 @@ from hpsearch.store import RunStore
 
 __all__ = ["Babysitter", "HOT", "CONTROL_NAME", "CHECKPOINT_NAME"]
 
-# What can change between two epochs without a new model.
+# What can change between two epochs without a new model: the built-in network's; another
+# model names its own in a `hot_params` class attribute.
 HOT = ("learning_rate", "lr_decay", "beta1", "beta2", "epsilon", "l2", "bn_momentum",
        "batch_size", "epochs")
 STATES = ("run", "pause", "stop")
@@ -47,6 +48,7 @@ class Babysitter:
         self.state = "run"
         self.messages: list[str] = []  # what the last control read refused or changed
         self._refused: set[tuple[str, str]] = set()
+        self.hot = tuple(k for k in getattr(model, "hot_params", HOT) if k in model.get_params())
 
     # -- creating
 
@@ -101,8 +103,10 @@ class Babysitter:
         from hpsearch.objective import folds_of, scaled
 
         assert self.cfg.data is not None
+        from sklearn.base import is_classifier
+
         X, y = load(self.cfg.data)
-        classifier = self.model._task == "classification"
+        classifier = is_classifier(self.model)
         train, test = folds_of(self.cfg.data, self.cfg.cv, self.cfg.search.seed, classifier)[0]
         X_train, X_val = scaled(self.cfg.data.scale, X[train], X[test])
         self.model.begin(X_train, y[train], validation=(X_val, y[test]))
@@ -115,8 +119,9 @@ class Babysitter:
 
     def write_control(self) -> None:
         """The control file with the current values, and what each part means."""
-        hot = {k: getattr(self.model, k) for k in HOT}
-        fixed = {k: v for k, v in self.model.get_params().items() if k not in HOT}
+        params = self.model.get_params()
+        hot = {k: params[k] for k in self.hot}
+        fixed = {k: v for k, v in params.items() if k not in self.hot}
         lines = ["# hpsearch babysit: edit and save this file; it is read after every epoch.",
                  "# state: run, pause (waits here) or stop (saves; hpsearch babysit --resume "
                  f"{self.store.path} goes on)",
@@ -150,7 +155,7 @@ class Babysitter:
         for key, value in wanted.items():
             if key not in params:
                 self._refuse(key, f"{key}: not a parameter of {type(self.model).__name__}")
-            elif key not in HOT:
+            elif key not in self.hot:
                 if value != params[key]:
                     self._refuse(key, f"{key}: refused, it is structural (the model keeps "
                                       f"{params[key]!r}); start a new babysit to change it")
@@ -158,7 +163,7 @@ class Babysitter:
                 changes[key] = value
         for key, value in list(changes.items()):
             try:
-                type(self.model)(**{**params, key: value}).check_params()
+                _checked(type(self.model)(**{**params, key: value}))
             except (TypeError, ValueError) as error:
                 self._refuse(key, f"{key}: refused, {error}")
                 del changes[key]
@@ -186,9 +191,13 @@ class Babysitter:
     def step(self) -> dict[str, Any]:
         """Train one epoch, record it, save the checkpoint, then read the control file."""
         start = time.perf_counter()
-        rate = self.model.learning_rate / (1 + self.model.lr_decay * self.model.epoch_)
-        record = self.model.train_epoch()
+        model = self.model
+        rate = float(getattr(model, "learning_rate", 0.0))
+        if hasattr(model, "lr_decay"):  # the built-in network's schedule
+            rate /= 1 + model.lr_decay * model.epoch_
+        record = model.train_epoch()
         seconds = time.perf_counter() - start
+        rate = float(record.get("learning_rate", rate))  # a model may report its own
         self.store.add_epoch(record["epoch"], record["loss"], record.get("val_score"), rate,
                              seconds)
         _write_checkpoint(self.store.path / CHECKPOINT_NAME, self.model.state())
@@ -247,14 +256,22 @@ def _model(cfg: Config, values: Mapping[str, Any]) -> Any:
         raise ObjectiveError("babysit trains an estimator on data: the config needs "
                              "objective.estimator (the built-in network) and a data section")
     cls = import_target(str(cfg.objective.target), cfg.objective.path)
-    if not (hasattr(cls, "begin") and hasattr(cls, "train_epoch") and hasattr(cls, "state")):
+    needed = ("begin", "train_epoch", "state", "load_state", "get_params", "set_params")
+    if not all(hasattr(cls, name) for name in needed):
         raise ObjectiveError(f"babysit needs a model it can train epoch by epoch and save "
-                             f"(begin, train_epoch, state, load_state), such as "
+                             f"({', '.join(needed)}), such as "
                              f"hpsearch.models:NeuralNetClassifier; {cls.__name__} is not one")
     model = cls(**values)
     if "random_state" in model.get_params() and model.random_state is None:
         model.set_params(random_state=cfg.search.seed)
-    model.check_params()
+    return _checked(model)
+
+
+def _checked(model: Any) -> Any:
+    """The model, after its own check of its values when it has one (ValueError if bad)."""
+    check = getattr(model, "check_params", None)
+    if check is not None:
+        check()
     return model
 
 

@@ -438,8 +438,8 @@ class EpochView:
 
     def epoch(self, sitter: Any, record: Mapping[str, Any]) -> None:
         self._paused = False
-        history = sitter.model.history_
-        values = [h.get("val_score", -h["loss"]) for h in history][-40:]
+        values = [-r["loss"] if r["val_score"] is None else r["val_score"]
+                  for r in sitter.store.epochs()[-40:]]
         val = record.get("val_score")
         stderr.print(f"epoch {record['epoch']:>4}  loss {record['loss']:.4f}  "
                      + (f"val {val:.4f}  " if val is not None else "")

@@ -114,6 +114,90 @@ def test_resume_from_the_checkpoint_equals_an_uninterrupted_run(config, tmp_path
     again.close()
 
 
+STEPPER = """\
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class Stepper(RegressorMixin, BaseEstimator):
+    \"\"\"Linear regression by gradient descent, one full-batch step an epoch: a model of the
+    user's own that follows the babysit protocol.\"\"\"
+
+    hot_params = ("lr", "epochs")
+
+    def __init__(self, lr=0.1, epochs=6, ridge=0.0):
+        self.lr, self.epochs, self.ridge = lr, epochs, ridge
+
+    def check_params(self):
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    def begin(self, X, y, validation=None):
+        self.X_, self.y_, self.validation_ = X, y, validation
+        self.w_, self.epoch_ = np.zeros(X.shape[1]), 0
+        return self
+
+    def train_epoch(self):
+        residual = self.X_ @ self.w_ - (self.y_ - self.y_.mean())
+        self.w_ = self.w_ - self.lr * (self.X_.T @ residual / len(residual) + self.ridge * self.w_)
+        self.epoch_ += 1
+        X_val, y_val = self.validation_
+        return {"epoch": self.epoch_, "loss": float(np.mean(residual ** 2)),
+                "val_score": float(-np.mean((X_val @ self.w_ - (y_val - self.y_.mean())) ** 2)),
+                "learning_rate": self.lr}
+
+    def state(self):
+        return {"w": self.w_, "epoch": np.array(self.epoch_)}
+
+    def load_state(self, arrays):
+        self.w_, self.epoch_ = arrays["w"].copy(), int(arrays["epoch"])
+        return self
+"""
+
+STEPPER_CONFIG = """\
+name: own
+objective:
+  estimator: stepper:Stepper
+  fixed: {epochs: 6, ridge: 0.0}
+data: {dataset: diabetes, scale: standard}
+cv: {scoring: neg_mean_squared_error}
+space:
+  lr: {log: [1.0e-3, 1.0]}
+"""
+
+
+def test_a_model_of_ones_own_that_follows_the_protocol_is_babysat(runner, write, tmp_path):
+    write("stepper.py", STEPPER)
+    config = write("own.yaml", STEPPER_CONFIG)
+    sitter = Babysitter.start(config, {"lr": 0.05}, runs_dir=tmp_path / "runs")
+    control = yaml.safe_load(sitter.control_path.read_text())
+    assert control == {"state": "run", "lr": 0.05, "epochs": 6}  # its own hot parameters
+    assert "#   ridge: 0.0" in sitter.control_path.read_text()
+    sitter.step()
+    sitter.step()
+    edit(sitter, lr=0.2, ridge=1.0)
+    sitter.read_control()
+    said = " ".join(sitter.messages)
+    assert "epoch 3: lr 0.05 → 0.2" in said
+    assert "ridge: refused, it is structural" in said
+    assert sitter.step()["learning_rate"] == 0.2 and sitter.model.ridge == 0.0
+    edit(sitter, lr=-1.0)
+    sitter.read_control()
+    assert "lr: refused, lr must be > 0" in " ".join(sitter.messages)
+    assert sitter.run() == "done"
+    rows = sitter.store.epochs()
+    assert [r["learning_rate"] for r in rows] == [0.05, 0.05, 0.2, 0.2, 0.2, 0.2]
+    assert rows[-1]["val_score"] > rows[0]["val_score"]  # it learns
+    weights = sitter.model.w_
+    sitter.close()
+    again = Babysitter.resume("own", runs_dir=tmp_path / "runs")  # from its own checkpoint
+    assert again.model.epoch_ == 6 and np.array_equal(again.model.w_, weights)
+    again.close()
+    result = runner.invoke(cli, ["babysit", str(config), "--name", "cli"])
+    assert result.exit_code == 0, result.output
+    assert "cli: 6 epochs" in result.stdout
+
+
 def test_cli_babysit_and_resume(runner, config, write, tmp_path):
     write("p.yaml", "learning_rate: 0.003\n")
     result = runner.invoke(cli, ["babysit", str(config), "--params", "p.yaml"])
