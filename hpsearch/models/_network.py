@@ -91,7 +91,7 @@ class Population:
         self.dtype = np.dtype(dtype)
         self.rngs = [np.random.default_rng(s) for s in seeds]
         self.steps = 0
-        self._ones: dict[int, np.ndarray] = {}
+        self._rows: dict[tuple[int, bool], np.ndarray] = {}
         self._penalized = bool(np.any(hyper.l2))
         self.params: list[dict[str, np.ndarray]] = []
         self.running: list[dict[str, np.ndarray]] = []  # batch-norm running mean and variance
@@ -160,14 +160,16 @@ class Population:
     def _column(self, values: np.ndarray) -> np.ndarray:
         return values.astype(self.dtype).reshape(-1, 1, 1)
 
-    def _over_batch(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The sum over the batch axis, (K, B, n) -> (K, 1, n). A product with a row of ones:
-        numpy's own sum along a middle axis is several times slower at these sizes."""
+    def _over_batch(self, x: np.ndarray, out: np.ndarray | None = None,
+                    mean: bool = False) -> np.ndarray:
+        """The sum (or mean) over the batch axis, (K, B, n) -> (K, 1, n). A product with a row
+        of ones (or of 1/B): numpy's own sum along a middle axis is several times slower at
+        these sizes."""
         B = x.shape[1]
-        ones = self._ones.get(B)
-        if ones is None:
-            ones = self._ones[B] = np.ones((1, 1, B), self.dtype)
-        return np.matmul(ones, x, out=out)
+        row = self._rows.get((B, mean))
+        if row is None:
+            row = self._rows[B, mean] = np.full((1, 1, B), 1 / B if mean else 1, self.dtype)
+        return np.matmul(row, x, out=out)
 
     # -- forward and backward
 
@@ -176,6 +178,9 @@ class Population:
         a = X
         caches: list[tuple[np.ndarray, Any]] = []
         hidden = len(self.params) - 1
+        if self.batch_norm and train:
+            m = self._column(self.hyper.bn_momentum)
+            rest = 1 - m
         for layer, p in enumerate(self.params):
             z = np.matmul(a, p["W"])
             if layer == hidden:
@@ -185,13 +190,11 @@ class Population:
             if self.batch_norm:
                 running = self.running[layer]
                 if train:
-                    B = z.shape[1]
-                    mean = self._over_batch(z) / B
+                    mean = self._over_batch(z, mean=True)
                     centred = z - mean
-                    var = self._over_batch(np.square(centred)) / B
-                    m = self._column(self.hyper.bn_momentum)
-                    running["mean"] = m * running["mean"] + (1 - m) * mean
-                    running["var"] = m * running["var"] + (1 - m) * var
+                    var = self._over_batch(np.square(centred), mean=True)
+                    running["mean"] = m * running["mean"] + rest * mean
+                    running["var"] = m * running["var"] + rest * var
                 else:
                     mean, var = running["mean"], running["var"]
                     centred = z - mean
@@ -253,8 +256,9 @@ class Population:
                     self._over_batch(d * z_hat, out=grads[layer]["gamma"])
                     self._over_batch(d, out=grads[layer]["beta"])
                     d_hat = d * p["gamma"]
-                    d = inv_std / B * (B * d_hat - self._over_batch(d_hat)
-                                       - z_hat * self._over_batch(d_hat * z_hat))
+                    d = d_hat - self._over_batch(d_hat, mean=True)
+                    d -= z_hat * self._over_batch(d_hat * z_hat, mean=True)
+                    d *= inv_std
                 else:
                     self._over_batch(d, out=grads[layer]["b"])
             else:
@@ -280,7 +284,7 @@ class Population:
             second = np.sqrt(1 - h.beta2**t)
             lr, eps = lr * second / (1 - h.beta1**t), eps * second
         # One (4, K, 1) array in the parameters' dtype: a column per scalar.
-        lr, b1, b2, eps = np.stack([lr, h.beta1, h.beta2, eps]).astype(self.dtype)[:, :, None]
+        lr, b1, b2, eps = np.array([lr, h.beta1, h.beta2, eps], self.dtype)[:, :, None]
         p, v, sq, g = self._flat
         if grads is not self._grads:  # gradients from elsewhere: into the flat buffer
             for i, key, _ in self._entries:
