@@ -3,8 +3,10 @@
 Every array carries a leading population axis K: weights are (K, n_in, n_out), a mini-batch is
 (K, B, n_features), and per-member hyperparameters (learning rate, decay, β1, β2, ε, L2,
 batch-norm momentum) are vectors of length K. K small matrix products become one batched
-``np.matmul``, so K models train for little more than the cost of one. A single network is the
-population of one, so both paths run the very same code.
+``np.matmul`` and each elementwise step one numpy call for all K, which saves numpy's per-call
+overhead but no arithmetic: small networks train several times faster together, the
+quickstart's about 1.2x (benchmarks/population.py says where the time goes). A single network
+is the population of one, so both paths run the very same code.
 
 Each member draws its initial weights and its mini-batch order from its own seed, in the same
 order as it would alone.
