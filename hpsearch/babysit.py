@@ -262,6 +262,9 @@ def _model(cfg: Config, values: Mapping[str, Any]) -> Any:
                              f"({', '.join(needed)}), such as "
                              f"hpsearch.models:NeuralNetClassifier; {cls.__name__} is not one")
     model = cls(**values)
+    if "epochs" not in model.get_params():
+        raise ObjectiveError(f"babysit needs to know how long to train: {cls.__name__} has no "
+                             "epochs parameter")
     if "random_state" in model.get_params() and model.random_state is None:
         model.set_params(random_state=cfg.search.seed)
     return _checked(model)

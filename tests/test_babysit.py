@@ -196,6 +196,12 @@ def test_a_model_of_ones_own_that_follows_the_protocol_is_babysat(runner, write,
     result = runner.invoke(cli, ["babysit", str(config), "--name", "cli"])
     assert result.exit_code == 0, result.output
     assert "cli: 6 epochs" in result.stdout
+    write("endless.py", STEPPER.replace("epochs=6, ridge", "ridge").replace(
+        "self.lr, self.epochs, self.ridge = lr, epochs, ridge", "self.lr, self.ridge = lr, ridge"))
+    endless = write("endless.yaml", STEPPER_CONFIG.replace("stepper:Stepper", "endless:Stepper")
+                    .replace("epochs: 6, ", ""))
+    result = runner.invoke(cli, ["babysit", str(endless)])
+    assert result.exit_code == 2 and "Stepper has no epochs parameter" in result.stderr
 
 
 def test_cli_babysit_and_resume(runner, config, write, tmp_path):
