@@ -293,16 +293,16 @@ class Population:
         if grads is not self._grads:  # gradients from elsewhere: into the flat buffer
             for i, key, _ in self._entries:
                 self._grads[i][key][...] = grads[i][key]
-        flat = self._flat
+        p, v, sq, g = self._flat
         # A few members at a time, so the update's dozen passes over the four flat buffers stay
         # in the core's cache: a large population's update would otherwise be memory-bound.
-        rows = max(1, UPDATE_BYTES // (4 * flat[0][0].nbytes))
+        rows = max(1, UPDATE_BYTES // (4 * p[0].nbytes))
         if rows >= self.size:
-            self._update(*flat, lr, b1, b2, eps)
+            self._update(p, v, sq, g, lr, b1, b2, eps)
             return
         for start in range(0, self.size, rows):
-            block = slice(start, start + rows)
-            self._update(*(x[block] for x in (*flat, lr, b1, b2, eps)))
+            b = slice(start, start + rows)
+            self._update(p[b], v[b], sq[b], g[b], lr[b], b1[b], b2[b], eps[b])
 
     def _update(self, p: np.ndarray, v: np.ndarray, sq: np.ndarray, g: np.ndarray,
                 lr: np.ndarray, b1: np.ndarray, b2: np.ndarray, eps: np.ndarray) -> None:
