@@ -35,7 +35,11 @@ CONFIGS = [dict(learning_rate=1e-3, random_state=1), dict(learning_rate=3e-3, ra
            dict(learning_rate=3e-4, lr_decay=0.5, random_state=4)]
 
 
-def test_members_equal_their_alone_runs(digits):
+@pytest.mark.parametrize("update_bytes", [2**20, 1], ids=["one update", "member by member"])
+def test_members_equal_their_alone_runs(digits, update_bytes, monkeypatch):
+    # A large population updates a few members at a time (to stay in the cache); a tiny
+    # budget takes that path here, where the update would otherwise be one block.
+    monkeypatch.setattr("hpsearch.models._network.UPDATE_BYTES", update_bytes)
     X, y = digits
     base = dict(hidden_units=32, epochs=4, batch_norm=True)
     alone = [NeuralNetClassifier(**base, **c).fit(X, y) for c in CONFIGS]
