@@ -151,7 +151,7 @@ class ParallelSpec:
     timeout: float | None = None
     address: str | None = None
     population: str | int = "auto"  # auto, off, or the most members of one population
-    population_memory: float = 8.0  # MB for one population's weights, moments, activations
+    population_memory: float = 32.0  # MB for one population's weights, moments, activations
 
 
 @dataclass(frozen=True)
@@ -458,7 +458,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
                                               and population >= 1)):
         raise check.fail(f"must be auto, off or a population size >= 1, got {population!r}",
                          "parallel.population", parallel_raw, "population")
-    memory = check.typed(parallel_raw, "parallel", "population_memory", (int, float), 8.0,
+    memory = check.typed(parallel_raw, "parallel", "population_memory", (int, float), 32.0,
                          "a number of megabytes")
     if memory <= 0:
         raise check.fail(f"must be > 0 megabytes, got {memory}", "parallel.population_memory",
