@@ -492,14 +492,21 @@ def babysit(config: str | None, params_file: str | None, from_run: str | None,
                                                           runs_dir), name=name,
                                   runs_dir=runs_dir)
     view = report.EpochView(sitter)
+    diverged = None
     try:
         why = sitter.run(on_epoch=view.epoch, on_pause=view.paused)
     except KeyboardInterrupt:
         why = "interrupted"
+    except FloatingPointError as error:  # the model's loss went to NaN or inf
+        why, diverged = "diverged", error
     try:
         report.print_out(view.summary())
     finally:
         sitter.close()
+    if diverged is not None:
+        click.echo(f"Error: {diverged}; the epochs before it are stored in {sitter.store.path}",
+                   err=True)
+        sys.exit(1)
     report.stderr.print(f"{why}: continue with hpsearch babysit --resume {sitter.store.path}"
                         if why != "done" else f"done: {sitter.store.path}")
     if why == "interrupted":

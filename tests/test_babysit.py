@@ -215,6 +215,15 @@ def test_cli_babysit_and_resume(runner, config, write, tmp_path):
     assert wrong.exit_code == 2 and "hpsearch babysit --resume" in wrong.stderr
 
 
+def test_a_diverging_model_ends_with_one_clear_line(runner, config, write):
+    write("hot.yaml", "learning_rate: 1.0e+7\noptimizer: sgd\n")
+    result = runner.invoke(cli, ["babysit", str(config), "--params", "hot.yaml"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    assert "Error: training diverged at epoch 1" in result.stderr
+    assert "lower learning_rate" in result.stderr
+
+
 def test_babysit_from_a_trial_of_a_run(runner, config, tmp_path):
     assert runner.invoke(cli, ["run", str(config), "--trials", "2", "--jobs", "1",
                                "-q"]).exit_code == 0
