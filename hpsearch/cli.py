@@ -436,11 +436,11 @@ def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
         hooks.pop("on_round")
         current, found = api.retest(run, top=top, seeds=seeds, data=spec, n_jobs=n_jobs,
                                     runs_dir=runs_dir, **hooks)
-        outcome.append(found)
+        outcome.extend((current, found))
         return current
 
     _drive(start, quiet=True)
-    report.print_out(report.retest_table(api.open_run(run, runs_dir), outcome[0]))
+    report.print_out(report.retest_table(*outcome))
 
 
 @cli.command()
