@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -462,7 +463,8 @@ def retest(
     found = [Retested(r, rank, [x for x in results if x.trial.retest_of == r.number])
              for rank, r in chosen]
     sign = -1.0 if cfg.cv.direction == "maximize" else 1.0
-    order = sorted((x for x in found if x.new_mean == x.new_mean), key=lambda x: sign * x.new_mean)
+    scored = [x for x in found if not math.isnan(x.new_mean)]
+    order = sorted(scored, key=lambda x: sign * x.new_mean)
     ranks = {x.trial.number: i + 1 for i, x in enumerate(order)}
     return current, [replace(x, new_rank=ranks.get(x.trial.number)) for x in found]
 

@@ -49,6 +49,7 @@ def importance(space: Space, results: Sequence[TrialResult], seed: int = 0) -> I
     """
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
+    from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold, cross_val_predict
 
     X, y = _data(space, results)
@@ -58,8 +59,7 @@ def importance(space: Space, results: Sequence[TrialResult], seed: int = 0) -> I
                                    n_jobs=1)
     folds = KFold(min(5, len(y)), shuffle=True, random_state=seed)
     predicted = cross_val_predict(forest, X, y, cv=folds)
-    spread = float(((y - y.mean()) ** 2).sum())
-    r2 = 1 - float(((y - predicted) ** 2).sum()) / spread if spread > 0 else 0.0
+    r2 = float(r2_score(y, predicted)) if np.ptp(y) > 0 else 0.0  # equal scores explain nothing
     forest.fit(X, y)
     drops = permutation_importance(forest, X, y, n_repeats=10, random_state=seed).importances_mean
     drops = np.clip(drops, 0, None)
