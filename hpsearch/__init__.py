@@ -17,8 +17,10 @@ _API = {
     "Space": "hpsearch.space",
     "run": "hpsearch.api",
     "open_run": "hpsearch.api",
-    "RunResult": "hpsearch.api",
+    "RunEvents": "hpsearch.api",
+    "RunResult": "hpsearch.result",
     "HPSearchError": "hpsearch.errors",
+    "InputError": "hpsearch.errors",
     "ConfigError": "hpsearch.errors",
     "TrialPruned": "hpsearch.errors",
 }

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import Config, check_name, load_config
-from hpsearch.errors import AllTrialsFailed, HPSearchError, SearchStopped
-from hpsearch.runner import backend_context, check_backend, error_summary, execute
+from hpsearch.errors import AllTrialsFailed, InputError, SearchStopped, TrialFailedError
+from hpsearch.result import RunResult
+from hpsearch.runner import backend_context, check_backend, execute
 from hpsearch.space import Space, parse_param
 from hpsearch.store import RunStore, resolve_run
-from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked, trial_seed
+from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials, ranked, trial_seed
 
 if TYPE_CHECKING:
     from hpsearch.objective import Objective
@@ -24,52 +25,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("hpsearch")
 
 __all__ = ["run", "resume", "open_run", "zoom_run", "run_next_round", "retest", "list_runs",
-           "RunResult", "Retested", "TrialFailedError"]
+           "RunResult", "RunEvents", "Retested", "TrialFailedError"]
 
 
-@dataclass
-class RunResult:
-    """A run's trials and what follows from them."""
+class RunEvents:
+    """What a running search tells whoever watches it (the CLI's progress bar, a notebook).
+    Subclass it and override what you need; each method is called in the driver, in order."""
 
-    path: Path
-    space: Space
-    direction: str
-    results: list[TrialResult] = field(default_factory=list)
-    status: str = "finished"
+    def run_started(self, run: RunResult, total: int) -> None:
+        """The run is taken and about to run trials: `total` trials when it ends (those it
+        already has included)."""
 
-    @property
-    def name(self) -> str:
-        return self.path.name
+    def round_started(self, number: int, region: Region, size: int) -> None:
+        """A round of `size` trials begins in `region` (round 1 is the whole space)."""
 
-    def ranked(self) -> list[tuple[int | None, TrialResult]]:
-        """Best first, with ranks (ties share the lowest; trials without a score last)."""
-        return ranked(self.results, self.direction)
-
-    @property
-    def best(self) -> TrialResult | None:
-        order = self.ranked()
-        return order[0][1] if order and order[0][0] is not None else None
-
-    @property
-    def failed(self) -> list[TrialResult]:
-        """Trials that failed, crashed or timed out (not the ones pruned on purpose)."""
-        return [r for r in self.results if r.status.is_failure]
-
-    @property
-    def pruned(self) -> list[TrialResult]:
-        return [r for r in self.results if r.status is Status.PRUNED]
-
-    def failure_summary(self) -> Counter[str]:
-        """How often each distinct error line occurred."""
-        return Counter(error_summary(r.error) for r in self.failed)
-
-
-class TrialFailedError(Exception):
-    """Raised by ``run(..., raise_errors=True)`` at the first failing trial (after storing it)."""
-
-    def __init__(self, result: TrialResult) -> None:
-        super().__init__(result.error)
-        self.result = result
+    def trial_done(self, result: TrialResult) -> None:
+        """A trial ended and is stored (`run.results` holds it already)."""
 
 
 def _space_of(config: Mapping[str, Any]) -> Space:
@@ -77,16 +48,13 @@ def _space_of(config: Mapping[str, Any]) -> Space:
 
 
 def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
-    """A stored run, by folder or by name under runs_dir; readable while the run is going."""
-    with RunStore.open(resolve_run(run, runs_dir)) as store:
+    """A stored run, by folder or by name under runs_dir, opened read-only: readable while the
+    run is going, and from a folder that cannot be written."""
+    with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
         config = store.config()
-        return RunResult(
-            path=store.path,
-            space=_space_of(config),
-            direction=config.get("cv", {}).get("direction", "maximize"),
-            results=store.results(),
-            status=_status(store),
-        )
+        return RunResult(store.path, _space_of(config),
+                         Direction(config.get("cv", {}).get("direction", "maximize")),
+                         store.results(), _status(store))
 
 
 def _status(store: RunStore) -> str:
@@ -109,9 +77,6 @@ def _with_overrides(cfg: Config, trials: int | None, n_jobs: int | None, seed: i
     return cfg.replace(**changes)
 
 
-Callback = Callable[[TrialResult], None]
-
-
 class _Recorder:
     """Runs trials through the runner and stores each result the moment it arrives.
 
@@ -120,17 +85,17 @@ class _Recorder:
     """
 
     def __init__(self, objective: Objective, cfg: Config, store: RunStore, result: RunResult,
-                 *, raise_errors: bool = False, on_result: Callback | None = None) -> None:
+                 events: RunEvents, *, raise_errors: bool = False) -> None:
         self.objective = objective
-        self.cfg, self.store, self.result = cfg, store, result
-        self.raise_errors, self.on_result = raise_errors, on_result
+        self.cfg, self.store, self.result, self.events = cfg, store, result, events
+        self.raise_errors = raise_errors
         self.stored = {r.number: r for r in result.results}
 
     def evaluate(self, trials: list[Trial]) -> list[TrialResult]:
         results = {t.number: self.stored[t.number] for t in trials if t.number in self.stored}
         for t in trials:
             if t.number in results and not _same_point(results[t.number].trial, t):
-                raise HPSearchError(
+                raise InputError(
                     f"{self.store.path}: trial {t.number} in the store has other params than "
                     "the run's config gives; the config or the code changed since the run "
                     "started, so it cannot be resumed")
@@ -143,25 +108,19 @@ class _Recorder:
         try:
             for trial_result in stream:
                 self.store.add(trial_result)
-                self.result.results.append(trial_result)
+                self.result.add(trial_result)
                 results[trial_result.number] = trial_result
-                if self.on_result is not None:
-                    self.on_result(trial_result)
+                self.events.trial_done(trial_result)
                 if self.raise_errors and trial_result.status is not Status.COMPLETE:
                     raise TrialFailedError(trial_result)
                 if limit is not None and len(self.result.failed) >= limit:
-                    first = error_summary(self.result.failed[0].error)
                     raise SearchStopped(
                         f"stopped after {len(self.result.failed)} failed trials "
-                        f"(search.max_failures: {limit}); first error: {first}")
+                        f"(search.max_failures: {limit}); first error: "
+                        f"{self.result.failed[0].error_line}")
         finally:
             stream.close()  # on an interrupt, this stops the workers
         return [results[t.number] for t in trials]
-
-    def finish(self, status: str) -> None:
-        self.result.status = status
-        self.store.set_meta(status=status)
-        self.store.close()
 
 
 def _same_point(stored: Trial, planned: Trial) -> bool:
@@ -169,37 +128,47 @@ def _same_point(stored: Trial, planned: Trial) -> bool:
         abs(a - b) <= 1e-9 for a, b in zip(stored.unit, planned.unit))
 
 
+@contextlib.contextmanager
+def _running(store: RunStore, cfg: Config, result: RunResult, events: RunEvents,
+             total: int) -> Iterator[None]:
+    """A taken run's life, the same for every way of running trials: marked running, the
+    backend entered, then finished, or interrupted (and resumable) by whatever stopped it; the
+    store is closed (and its lock released) either way."""
+    try:
+        store.set_meta(status="running")
+        result.status = "running"
+        events.run_started(result, total)
+        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
+            yield
+        result.status = "finished"
+    except BaseException:
+        result.status = "interrupted"
+        raise
+    finally:
+        try:
+            store.set_meta(status=result.status)
+        finally:
+            store.close()
+
+
 def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResult, *,
-            raise_errors: bool,
-            on_start: Callable[[RunResult, int], None] | None,
-            on_round: Callable[[int, Region, int], None] | None,
-            on_result: Callback | None) -> RunResult:
+            raise_errors: bool, events: RunEvents) -> RunResult:
     """The search of a config into a locked store: new, or resumed where it stopped."""
     from hpsearch.zoom import search_rounds
 
-    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, result,
-                         raise_errors=raise_errors, on_result=on_result)
+    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, result, events,
+                         raise_errors=raise_errors)
 
     def round_started(number: int, region: Region, size: int) -> None:
         store.add_round(number, "random" if number == 1 else "zoom", region, size)
-        if on_round is not None:
-            on_round(number, region, size)
+        events.round_started(number, region, size)
 
-    store.set_meta(status="running")
-    result.status = "running"
-    if on_start is not None:
-        on_start(result, cfg.search.trials)
-    try:
-        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
-            search_rounds(cfg.space, cfg.cv.direction, cfg.search.trials, cfg.search.rounds,
-                          cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
-                          on_round=round_started)
-    except BaseException:
-        recorder.finish("interrupted")
-        raise
-    recorder.finish("finished")
+    with _running(store, cfg, result, events, cfg.search.trials):
+        search_rounds(cfg.space, cfg.cv.direction, cfg.search.trials, cfg.search.rounds,
+                      cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
+                      on_round=round_started)
     if result.results and len(result.failed) == len(result.results):
-        raise AllTrialsFailed(len(result.results), error_summary(result.failed[0].error))
+        raise AllTrialsFailed(len(result.results), result.failed[0].error_line)
     return result
 
 
@@ -210,8 +179,8 @@ def _pruning(objective: Objective, cfg: Config, store: RunStore) -> Objective:
     from hpsearch.store import DB_NAME
 
     # absolute: a reused worker process may have started in another folder
-    database = str((store.path / DB_NAME).resolve())
-    return replace(objective, prune=(database, cfg.search.early_stopping))
+    return objective.with_pruning(str((store.path / DB_NAME).resolve()),
+                                  cfg.search.early_stopping)
 
 
 def _checked(cfg: Config) -> Objective:
@@ -219,15 +188,12 @@ def _checked(cfg: Config) -> Objective:
     the checked objective."""
     from hpsearch.objective import build_objective
 
-    if cfg.search.rounds > cfg.search.trials:
-        raise HPSearchError(f"search.rounds ({cfg.search.rounds}) cannot exceed search.trials "
-                            f"({cfg.search.trials}): each round needs at least one trial")
     check_backend(cfg.parallel.backend)
     objective = build_objective(cfg)
     if cfg.search.early_stopping is not None and not objective.reports_epochs:
         log.warning("search.early_stopping: %s reports no per-epoch scores, so no trial will "
                     "be stopped early (the built-in network does; a function can take a "
-                    "`report` argument)", cfg.objective.target)
+                    "`report` argument)", cfg.objective.name)
     return objective
 
 
@@ -241,9 +207,7 @@ def run(
     name: str | None = None,
     runs_dir: str | Path = "runs",
     raise_errors: bool = False,
-    on_start: Callable[[RunResult, int], None] | None = None,
-    on_round: Callable[[int, Region, int], None] | None = None,
-    on_result: Callback | None = None,
+    events: RunEvents | None = None,
 ) -> RunResult:
     """Run a search: sample the trials, train them in parallel, store each as it ends.
 
@@ -255,14 +219,13 @@ def run(
             suffix when that exists).
         raise_errors: run trials one by one in this process and raise TrialFailedError at the
             first failure, for debugging an objective.
-        on_start, on_round, on_result: progress callbacks (the run and its trial count; each
-            round's number, region and trial count; each result).
+        events: told when the run starts, each round starts and each trial ends.
 
     Returns:
         The run, with every trial's result.
 
     Raises:
-        HPSearchError: bad input, before any trial runs.
+        InputError: bad input, before any trial runs.
         AllTrialsFailed: when every trial failed (all are stored).
         SearchStopped: when search.max_failures trials failed.
         KeyboardInterrupt: after storing what finished and marking the run interrupted.
@@ -272,8 +235,8 @@ def run(
     objective = _checked(cfg)
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict())
     result = RunResult(store.path, cfg.space, cfg.cv.direction)
-    return _search(cfg, objective, store, result, raise_errors=raise_errors, on_start=on_start,
-                   on_round=on_round, on_result=on_result)
+    return _search(cfg, objective, store, result, raise_errors=raise_errors,
+                   events=events or RunEvents())
 
 
 def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
@@ -289,8 +252,8 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
     try:
         store.lock()
         if store.meta().get("mode") == "babysit":
-            raise HPSearchError(f"{store.path} is a babysat model, not a search: go on with "
-                                f"hpsearch babysit --resume {store.path}")
+            raise InputError(f"{store.path} is a babysat model, not a search: go on with "
+                             f"hpsearch babysit --resume {store.path}")
         stored = store.config()
         if data is not None:
             stored = {**stored, "data": dict(data)}
@@ -305,24 +268,12 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
 
 def _extra_round(store: RunStore, cfg: Config, objective: Objective, current: RunResult,
                  kind: str, region: Region, planned: list[Trial],
-                 on_start: Callable[[RunResult, int], None] | None,
-                 on_result: Callback | None) -> list[TrialResult]:
+                 events: RunEvents) -> list[TrialResult]:
     """One more round of a taken run (a zoom or a retest): its trials, stored as they end."""
-    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, current,
-                         on_result=on_result)
+    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, current, events)
     store.add_round(planned[0].round, kind, region, len(planned))
-    store.set_meta(status="running")
-    current.status = "running"
-    if on_start is not None:
-        on_start(current, len(current.results) + len(planned))
-    try:
-        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
-            results = recorder.evaluate(planned)
-    except BaseException:
-        recorder.finish("interrupted")
-        raise
-    recorder.finish("finished")
-    return results
+    with _running(store, cfg, current, events, len(current.results) + len(planned)):
+        return recorder.evaluate(planned)
 
 
 def resume(
@@ -330,9 +281,7 @@ def resume(
     *,
     n_jobs: int | None = None,
     runs_dir: str | Path = "runs",
-    on_start: Callable[[RunResult, int], None] | None = None,
-    on_round: Callable[[int, Region, int], None] | None = None,
-    on_result: Callback | None = None,
+    events: RunEvents | None = None,
 ) -> RunResult:
     """Continue a stopped run (Ctrl-C, a killed driver, a restart) where it stopped.
 
@@ -344,8 +293,8 @@ def resume(
         StoreError: when another process is running it.
     """
     store, cfg, objective, result = _take(run, runs_dir, n_jobs=n_jobs)
-    return _search(cfg, objective, store, result, raise_errors=False, on_start=on_start,
-                   on_round=on_round, on_result=on_result)
+    return _search(cfg, objective, store, result, raise_errors=False,
+                   events=events or RunEvents())
 
 
 def zoom_run(
@@ -363,7 +312,7 @@ def zoom_run(
         data: the same scales with narrower bounds.
 
     Raises:
-        HPSearchError: when the run has too few complete trials to zoom.
+        InputError: when the run has too few complete trials to zoom.
     """
     from hpsearch.zoom import zoom
 
@@ -372,8 +321,8 @@ def zoom_run(
         region = zoom(current.space, current.results, current.direction, top=top,
                       top_fraction=top_fraction, margin=margin)
     except ValueError as error:
-        raise HPSearchError(f"{current.path}: {error}; run more trials first") from None
-    with RunStore.open(current.path) as store:
+        raise InputError(f"{current.path}: {error}; run more trials first") from None
+    with RunStore.open(current.path, readonly=True) as store:
         config = store.config()
     config["space"] = region.space.to_yaml()
     config["search"] = {**config.get("search", {}), "rounds": 1}
@@ -387,8 +336,7 @@ def run_next_round(
     trials: int | None = None,
     n_jobs: int | None = None,
     runs_dir: str | Path = "runs",
-    on_start: Callable[[RunResult, int], None] | None = None,
-    on_result: Callback | None = None,
+    events: RunEvents | None = None,
 ) -> RunResult:
     """Run one more round of a stored run inside `region`, into the same run store.
 
@@ -396,12 +344,11 @@ def run_next_round(
     the run's first space, so that all rounds line up.
     """
     store, cfg, objective, current = _take(run, runs_dir, trials=trials, n_jobs=n_jobs)
-    number = max((r.trial.round for r in current.results), default=0) + 1
-    first = max((r.number for r in current.results), default=-1) + 1
     planned = plan_trials(region.space, cfg.search.sampler, cfg.search.trials, cfg.search.seed,
-                          round=number, first_number=first)
+                          round=current.next_round, first_number=current.next_trial)
     planned = [replace(t, unit=tuple(current.space.to_unit(t.params))) for t in planned]
-    _extra_round(store, cfg, objective, current, "zoom", region, planned, on_start, on_result)
+    _extra_round(store, cfg, objective, current, "zoom", region, planned,
+                 events or RunEvents())
     return current
 
 
@@ -428,8 +375,7 @@ def retest(
     data: Mapping[str, Any] | None = None,
     n_jobs: int | None = None,
     runs_dir: str | Path = "runs",
-    on_start: Callable[[RunResult, int], None] | None = None,
-    on_result: Callback | None = None,
+    events: RunEvents | None = None,
 ) -> tuple[RunResult, list[Retested]]:
     """Evaluate the best `top` configurations of a run again, `seeds` times each with new seeds,
     optionally on other data (a data section, as in a config) and with the objective's code as
@@ -447,9 +393,8 @@ def retest(
     chosen = [(rank, r) for rank, r in originals if rank is not None][:top]
     if not chosen:
         store.close()
-        raise HPSearchError(f"{current.path}: no complete trial to retest")
-    number = max((r.trial.round for r in current.results), default=0) + 1
-    first = max(r.number for r in current.results) + 1
+        raise InputError(f"{current.path}: no complete trial to retest")
+    number, first = current.next_round, current.next_trial
     planned: list[Trial] = []
     for _, original in chosen:
         for _ in range(seeds):
@@ -458,13 +403,12 @@ def retest(
                                    round=number, retest_of=original.number))
     d = len(cfg.space)
     region = Region((0.0,) * d, (1.0,) * d, cfg.space, source=tuple(r.number for _, r in chosen))
-    results = _extra_round(store, cfg, objective, current, "retest", region, planned, on_start,
-                           on_result)
+    results = _extra_round(store, cfg, objective, current, "retest", region, planned,
+                           events or RunEvents())
     found = [Retested(r, rank, [x for x in results if x.trial.retest_of == r.number])
              for rank, r in chosen]
-    sign = -1.0 if cfg.cv.direction == "maximize" else 1.0
     scored = [x for x in found if not math.isnan(x.new_mean)]
-    order = sorted(scored, key=lambda x: sign * x.new_mean)
+    order = sorted(scored, key=lambda x: -current.direction.gain(x.new_mean))
     ranks = {x.trial.number: i + 1 for i, x in enumerate(order)}
     return current, [replace(x, new_rank=ranks.get(x.trial.number)) for x in found]
 
@@ -478,23 +422,22 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     out = []
     for folder in run_folders(Path(runs_dir)):
         try:
-            store = RunStore.open(folder)
+            store = RunStore.open(folder, readonly=True)
         except StoreError as error:  # one unreadable run does not hide the others
             log.warning("%s", error)
             continue
         with store:
             meta = store.meta()
-            results = store.results()
-            direction = meta.get("direction", "maximize")
-            best = ranked(results, direction)
+            found = RunResult(folder, Space({}), meta.get("direction", "maximize"),
+                              store.results())
             out.append({
                 "name": folder.name,
                 "created": meta.get("created"),
-                "trials": len(results),
-                "complete": sum(r.status is Status.COMPLETE for r in results),
-                "failed": sum(r.status.is_failure for r in results),
-                "best": best[0][1].mean if best and best[0][0] is not None else None,
-                "direction": direction,
+                "trials": len(found.results),
+                "complete": found.complete,
+                "failed": len(found.failed),
+                "best": None if found.best is None else found.best.mean,
+                "direction": str(found.direction),
                 "status": _status(store),
             })
     return sorted(out, key=lambda r: -(r["created"] or 0))

@@ -20,16 +20,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hpsearch.config import Config, load_config
-from hpsearch.errors import HPSearchError, ObjectiveError
+from hpsearch.config import Config, EstimatorSpec, load_config
+from hpsearch.errors import InputError, ObjectiveError
 from hpsearch.store import RunStore
 
-__all__ = ["Babysitter", "HOT", "CONTROL_NAME", "CHECKPOINT_NAME"]
+__all__ = ["Babysitter", "CONTROL_NAME", "CHECKPOINT_NAME"]
 
-# What can change between two epochs without a new model: the built-in network's; another
-# model names its own in a `hot_params` class attribute.
-HOT = ("learning_rate", "lr_decay", "beta1", "beta2", "epsilon", "l2", "bn_momentum",
-       "batch_size", "epochs")
 STATES = ("run", "pause", "stop")
 CONTROL_NAME = "control.yaml"
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -48,7 +44,8 @@ class Babysitter:
         self.state = "run"
         self.messages: list[str] = []  # what the last control read refused or changed
         self._refused: set[tuple[str, str]] = set()
-        self.hot = tuple(k for k in getattr(model, "hot_params", HOT) if k in model.get_params())
+        self.hot = tuple(k for k in getattr(model, "hot_params", _default_hot())
+                         if k in model.get_params())
 
     # -- creating
 
@@ -80,11 +77,11 @@ class Babysitter:
             store.lock()
             meta = store.meta()
             if meta.get("mode") != "babysit":
-                raise HPSearchError(f"{store.path} is a search, not a babysat model: resume it "
+                raise InputError(f"{store.path} is a search, not a babysat model: resume it "
                                     "with hpsearch resume")
             checkpoint = store.path / CHECKPOINT_NAME
             if not checkpoint.is_file():
-                raise HPSearchError(f"{store.path} has no {CHECKPOINT_NAME} yet (it stopped "
+                raise InputError(f"{store.path} has no {CHECKPOINT_NAME} yet (it stopped "
                                     "before its first epoch ended): start it again")
             cfg = load_config(store.config())
             values = meta["params"]
@@ -192,12 +189,10 @@ class Babysitter:
         """Train one epoch, record it, save the checkpoint, then read the control file."""
         start = time.perf_counter()
         model = self.model
-        rate = float(getattr(model, "learning_rate", 0.0))
-        if hasattr(model, "lr_decay"):  # the built-in network's schedule
-            rate /= 1 + model.lr_decay * model.epoch_
         record = model.train_epoch()
         seconds = time.perf_counter() - start
-        rate = float(record.get("learning_rate", rate))  # a model may report its own
+        # the rate the model says it used, else its learning_rate parameter
+        rate = float(record.get("learning_rate", getattr(model, "learning_rate", 0.0)))
         self.store.add_epoch(record["epoch"], record["loss"], record.get("val_score"), rate,
                              seconds)
         _write_checkpoint(self.store.path / CHECKPOINT_NAME, self.model.state())
@@ -234,12 +229,20 @@ class Babysitter:
         self.store.close()
 
 
+def _default_hot() -> tuple[str, ...]:
+    """What a model without its own `hot_params` may change while it trains: what the built-in
+    network may."""
+    from hpsearch.models import NeuralNetClassifier
+
+    return NeuralNetClassifier.hot_params
+
+
 def _params(cfg: Config, given: Mapping[str, Any]) -> dict[str, Any]:
     """The model's values: the given ones, else the config's fixed ones, else each searched
     parameter's middle value."""
     unknown = [k for k in given if k not in cfg.space.scales and k not in cfg.objective.fixed]
-    values = {name: scale.from_unit(0.5) for name, scale in cfg.space.scales.items()}
-    values.update(cfg.objective.fixed)
+    values = cfg.objective.params(
+        {name: scale.from_unit(0.5) for name, scale in cfg.space.scales.items()})
     values.update(given)
     if unknown:
         import logging
@@ -252,7 +255,7 @@ def _params(cfg: Config, given: Mapping[str, Any]) -> dict[str, Any]:
 def _model(cfg: Config, values: Mapping[str, Any]) -> Any:
     from hpsearch.objective import import_target
 
-    if cfg.objective.kind != "estimator" or cfg.data is None:
+    if not isinstance(cfg.objective, EstimatorSpec) or cfg.data is None:
         raise ObjectiveError("babysit trains an estimator on data: the config needs "
                              "objective.estimator (the built-in network) and a data section")
     cls = import_target(str(cfg.objective.target), cfg.objective.path)

@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 
 import click
 
-from hpsearch.errors import HPSearchError
+from hpsearch.errors import InputError
+from hpsearch.sampling import SAMPLERS
 
 FORMATS = ("table", "csv", "json")
 
@@ -30,19 +31,20 @@ class BadInput(click.ClickException):
 
 
 class _Group(click.Group):
-    """The single error boundary: every HPSearchError becomes a clean message and exit code 2."""
+    """The single error boundary: bad input (an InputError) becomes a clean message and exit
+    code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except HPSearchError as error:
+        except InputError as error:
             raise BadInput(str(error)) from None
 
 
 # Options shared by several commands, each defined once.
 seed_option = click.option("--seed", type=int, default=None,
                            help="Run seed (default: search.seed). Fixes every sampled point.")
-sampler_option = click.option("--sampler", type=click.Choice(["random", "sobol", "grid"]),
+sampler_option = click.option("--sampler", type=click.Choice(list(SAMPLERS)),
                               default=None, help="Sampler (default: search.sampler).")
 runs_dir_option = click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
                                show_default=True, help="Folder that holds the runs.")
@@ -114,50 +116,36 @@ quiet_option = click.option("-q", "--quiet", is_flag=True,
                             help="No progress bar and no leaderboard.")
 
 
-def _drive(start: Callable[..., Any], quiet: bool) -> None:
-    """Run a search through `start(on_start=, on_round=, on_result=)` with a live progress bar,
-    then show failures and the leaderboard; map every outcome to its exit code."""
+def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
+    """Run a search through `start(events)` with a live progress bar, then show failures and
+    the leaderboard; map every outcome to its exit code."""
     from hpsearch import report
-    from hpsearch.api import TrialFailedError
-    from hpsearch.errors import AllTrialsFailed, SearchStopped
+    from hpsearch.errors import RunFailed, TrialFailedError
 
-    progress = None if quiet else report.Progress()
-    started: list[Any] = []
-
-    def on_start(result: Any, total: int) -> None:
-        started.append(result)
-        if progress is not None:
-            report.stderr.print(f"run folder: {result.path}", style="dim")
-            progress.start(result, total)
-
-    def on_round(number: int, region: Any, size: int) -> None:
-        if progress is not None and number > 1:  # round 1 is the whole space
-            progress.log(report.round_line(number, region, size, started[0].space))
+    progress = report.Progress(live=not quiet)
 
     def stop(code: int, *lines: str) -> NoReturn:
-        if progress is not None:
-            progress.stop()
+        progress.stop()
         for line in lines:
             click.echo(line, err=True)
-        if started and started[0].results and not quiet:
-            report.print_out(report.leaderboard_table(started[0], top=20))
+        if progress.run is not None and progress.run.results and not quiet:
+            report.print_out(report.leaderboard_table(progress.run, top=20))
         sys.exit(code)
 
     try:
-        result = start(on_start=on_start, on_round=on_round,
-                       on_result=progress.advance if progress is not None else None)
+        result = start(progress)
     except KeyboardInterrupt:
-        stop(130, f"Interrupted: finished trials are stored in {started[0].path}; "
-                  f"continue with: hpsearch resume {started[0].path}" if started else
-             "Interrupted")
+        stop(130, f"Interrupted: finished trials are stored in {progress.run.path}; "
+                  f"continue with: hpsearch resume {progress.run.path}"
+             if progress.run is not None else "Interrupted")
     except TrialFailedError as error:
+        where = progress.run.path if progress.run is not None else "the run"
         stop(1, str(error.result.error), f"Trial {error.result.number} failed with params "
-             f"{dict(error.result.params)}; stored in {started[0].path}")
-    except (AllTrialsFailed, SearchStopped) as error:
+             f"{dict(error.result.params)}; stored in {where}")
+    except RunFailed as error:
         stop(1, f"Error: {error}")
     finally:
-        if progress is not None:
-            progress.stop()
+        progress.stop()
     for line in report.failure_lines(result):
         click.echo(line, err=True)
     if not quiet:
@@ -195,14 +183,14 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
         if config is not None or trials or rounds or seed is not None or name or raise_errors:
             raise click.UsageError("--resume RUN takes no CONFIG and none of --trials, "
                                    "--rounds, --seed, --name, --raise: the run keeps its own")
-        _drive(lambda **hooks: api.resume(resume_run, n_jobs=n_jobs, runs_dir=runs_dir,
-                                          **hooks), quiet)
+        _drive(lambda events: api.resume(resume_run, n_jobs=n_jobs, runs_dir=runs_dir,
+                                         events=events), quiet)
         return
     if config is None:
         raise click.UsageError("give a CONFIG file, or --resume RUN")
-    _drive(lambda **hooks: api.run(config, trials=trials, rounds=rounds, n_jobs=n_jobs,
-                                   seed=seed, name=name, runs_dir=runs_dir,
-                                   raise_errors=raise_errors, **hooks), quiet)
+    _drive(lambda events: api.run(config, trials=trials, rounds=rounds, n_jobs=n_jobs,
+                                  seed=seed, name=name, runs_dir=runs_dir,
+                                  raise_errors=raise_errors, events=events), quiet)
 
 
 @cli.command()
@@ -218,7 +206,8 @@ def resume(run: str, n_jobs: int | None, runs_dir: str, quiet: bool) -> None:
     """
     from hpsearch import api
 
-    _drive(lambda **hooks: api.resume(run, n_jobs=n_jobs, runs_dir=runs_dir, **hooks), quiet)
+    _drive(lambda events: api.resume(run, n_jobs=n_jobs, runs_dir=runs_dir, events=events),
+           quiet)
 
 
 @cli.command()
@@ -283,7 +272,7 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
         raise click.BadParameter("give --top or --top-fraction, not both", param_hint="--top")
     current, region, config = zoom_run(run, top=top, top_fraction=top_fraction, margin=margin,
                                        runs_dir=runs_dir)
-    next_round = max((r.trial.round for r in current.results), default=0) + 1
+    next_round = current.next_round
     if trials is not None:
         config["search"]["trials"] = trials
     path = out or str(current.path / f"zoom-round{next_round}.yaml")
@@ -302,8 +291,8 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
         report.stderr.print(f"[yellow]warning:[/yellow] {report.escape(warning)}")
     report.stderr.print(f"zoomed config written to {path}")
     if run_it:
-        _drive(lambda on_round, **hooks: run_next_round(current.path, region, trials=trials,
-                                                        n_jobs=n_jobs, **hooks), quiet)
+        _drive(lambda events: run_next_round(current.path, region, trials=trials,
+                                             n_jobs=n_jobs, events=events), quiet)
 
 
 @cli.command()
@@ -317,14 +306,13 @@ def importance(run: str, runs_dir: str) -> None:
     """
     from hpsearch import report
     from hpsearch.api import open_run
-    from hpsearch.errors import HPSearchError
     from hpsearch.insight import importance as compute
 
     result = open_run(run, runs_dir)
     try:
         found = compute(result.space, result.results)
     except ValueError as error:
-        raise HPSearchError(f"{result.path}: {error}") from None
+        raise InputError(f"{result.path}: {error}") from None
     report.print_out(report.importance_table(result, found))
 
 
@@ -356,7 +344,7 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
     if out is not None:
         from hpsearch.plot import write_plot
 
-        with RunStore.open(result.path) as store:
+        with RunStore.open(result.path, readonly=True) as store:
             rounds = store.rounds()
         path = write_plot(result, rounds, order, out)
         report.stderr.print(f"figure written to {path}")
@@ -387,8 +375,8 @@ def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
-            raise click.BadParameter("parquet needs pyarrow: pip install pyarrow (or use "
-                                     "--format csv)", param_hint="--format") from None
+            raise click.BadParameter("parquet needs pyarrow: pip install 'hpsearch[parquet]' "
+                                     "(or use --format csv)", param_hint="--format") from None
         pq.write_table(pa.Table.from_pylist(rows), out)
         return
     text = report.dumps(rows, fmt)
@@ -432,10 +420,9 @@ def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
             spec["target"] = target
     outcome: list[Any] = []
 
-    def start(**hooks: Any) -> Any:
-        hooks.pop("on_round")
+    def start(events: Any) -> Any:
         current, found = api.retest(run, top=top, seeds=seeds, data=spec, n_jobs=n_jobs,
-                                    runs_dir=runs_dir, **hooks)
+                                    runs_dir=runs_dir, events=events)
         outcome.extend((current, found))
         return current
 
@@ -515,8 +502,6 @@ def babysit(config: str | None, params_file: str | None, from_run: str | None,
 
 def _babysit_params(params_file: str | None, from_run: str | None, trial: int | None,
                     runs_dir: str) -> dict[str, Any]:
-    from hpsearch.errors import HPSearchError
-
     if params_file is not None and from_run is not None:
         raise click.UsageError("give --params or --from-run, not both")
     if params_file is not None:
@@ -526,9 +511,9 @@ def _babysit_params(params_file: str | None, from_run: str | None, trial: int | 
             with open(params_file, encoding="utf-8") as handle:
                 values = yaml.safe_load(handle)
         except (OSError, yaml.YAMLError) as error:
-            raise HPSearchError(f"{params_file}: cannot read params ({error})") from None
+            raise InputError(f"{params_file}: cannot read params ({error})") from None
         if not isinstance(values, dict):
-            raise HPSearchError(f"{params_file}: must map parameter names to values")
+            raise InputError(f"{params_file}: must map parameter names to values")
         return values
     if from_run is not None:
         from hpsearch.api import open_run
@@ -536,12 +521,12 @@ def _babysit_params(params_file: str | None, from_run: str | None, trial: int | 
         source = open_run(from_run, runs_dir)
         if trial is None:
             if source.best is None:
-                raise HPSearchError(f"{source.path}: no complete trial to take params from")
+                raise InputError(f"{source.path}: no complete trial to take params from")
             return dict(source.best.params)
         for result in source.results:
             if result.number == trial:
                 return dict(result.params)
-        raise HPSearchError(f"{source.path}: no trial {trial}")
+        raise InputError(f"{source.path}: no trial {trial}")
     return {}
 
 

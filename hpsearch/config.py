@@ -6,26 +6,26 @@ Every error names the file, the line the YAML parser saw the key on, the key pat
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from hpsearch.errors import ConfigError
+from hpsearch.errors import ConfigError, did_you_mean
 from hpsearch.pruning import Pruner
+from hpsearch.sampling import SAMPLERS
 from hpsearch.space import Space, parse_param
+from hpsearch.trial import Direction
 
-__all__ = ["Config", "ObjectiveSpec", "DataSpec", "CVSpec", "SearchSpec", "ParallelSpec",
-           "load_config", "DATASETS", "SAMPLERS", "BACKENDS"]
+__all__ = ["Config", "ObjectiveSpec", "EstimatorSpec", "FunctionSpec", "CommandSpec",
+           "OBJECTIVES", "DataSpec", "CVSpec", "SearchSpec", "ParallelSpec", "load_config",
+           "DATASETS", "BACKENDS"]
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
-SAMPLERS = ("random", "sobol", "grid")
 BACKENDS = ("loky", "threading", "dask", "ray")
-DIRECTIONS = ("maximize", "minimize")
 SCALERS = ("none", "standard", "minmax")
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -110,12 +110,64 @@ def _parse_yaml(text: str, file: str | None) -> Any:
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
-    """What to train: ``kind`` is estimator, function or command."""
+    """What to train, as the config names it; one subclass per kind (estimator, function,
+    command). `hpsearch.objective.build_objective` turns it into the objective that runs."""
 
-    kind: str
-    target: str | tuple[str, ...]
+    target: Any  # module:name, or a command's argv
     fixed: Mapping[str, Any] = field(default_factory=dict)
     path: tuple[str, ...] = ()
+    kind: ClassVar[str]
+    example: ClassVar[str] = ""
+    takes_data: ClassVar[bool] = True
+
+    def params(self, sampled: Mapping[str, Any]) -> dict[str, Any]:
+        """A trial's values: the fixed ones, and the sampled ones on top."""
+        return {**self.fixed, **sampled}
+
+    @property
+    def name(self) -> str:
+        """How messages name it: sklearn.svm:SVC, mymodule:evaluate, the program."""
+        return str(self.target)
+
+    def to_yaml(self) -> Any:
+        return self.target
+
+
+@dataclass(frozen=True)
+class EstimatorSpec(ObjectiveSpec):
+    """A scikit-learn-style estimator class, ``module:Class``."""
+
+    kind: ClassVar[str] = "estimator"
+    example: ClassVar[str] = "sklearn.svm:SVC"
+
+
+@dataclass(frozen=True)
+class FunctionSpec(ObjectiveSpec):
+    """A Python function, ``module:func``."""
+
+    kind: ClassVar[str] = "function"
+    example: ClassVar[str] = "mymodule:evaluate"
+
+
+@dataclass(frozen=True)
+class CommandSpec(ObjectiveSpec):
+    """A program and its arguments, run without a shell; it reads its own data."""
+
+    target: tuple[str, ...] = ()
+    kind: ClassVar[str] = "command"
+    takes_data: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return self.target[0]
+
+    def to_yaml(self) -> Any:
+        return list(self.target)
+
+
+OBJECTIVES: dict[str, type[ObjectiveSpec]] = {
+    spec.kind: spec for spec in (EstimatorSpec, FunctionSpec, CommandSpec)
+}
 
 
 @dataclass(frozen=True)
@@ -130,7 +182,7 @@ class DataSpec:
 class CVSpec:
     folds: int = 5
     scoring: str | None = None
-    direction: str = "maximize"
+    direction: Direction = Direction.MAXIMIZE
     shuffle: bool = True
 
 
@@ -174,11 +226,7 @@ class Config:
 
         `load_config` reads it back to an equal config.
         """
-        objective: dict[str, Any] = {
-            self.objective.kind: list(self.objective.target)
-            if isinstance(self.objective.target, tuple)
-            else self.objective.target
-        }
+        objective: dict[str, Any] = {self.objective.kind: self.objective.to_yaml()}
         if self.objective.fixed:
             objective["fixed"] = dict(self.objective.fixed)
         if self.objective.path:
@@ -186,7 +234,7 @@ class Config:
         out: dict[str, Any] = {"name": self.name, "objective": objective}
         if self.data is not None:
             out["data"] = {k: v for k, v in vars(self.data).items() if v is not None}
-        out["cv"] = dict(vars(self.cv))
+        out["cv"] = {**vars(self.cv), "direction": str(self.cv.direction)}
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
         if self.search.early_stopping is not None:
             out["search"]["early_stopping"] = dict(vars(self.search.early_stopping))
@@ -204,7 +252,12 @@ class Config:
             if isinstance(value, Mapping) and dataclasses.is_dataclass(current):
                 value = dataclasses.replace(current, **value)  # type: ignore[type-var]
             updates[key] = value
-        return dataclasses.replace(self, **updates)
+        changed = dataclasses.replace(self, **updates)
+        if changed.search.rounds > changed.search.trials:
+            raise ConfigError(f"cannot exceed search.trials ({changed.search.trials}): each round "
+                              f"needs at least one trial, got {changed.search.rounds}",
+                              file=self.source, key="search.rounds")
+        return changed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,11 +296,10 @@ class _Checker:
         allowed = SECTIONS[section]
         for key in raw:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"did you mean '{close[0]}'? " if close else ""
                 where = f"{section}." if section else ""
                 raise self.fail(
-                    f"unknown key {key!r}; {hint}allowed {'here' if section else 'at the top'}: "
+                    f"unknown key {key!r}; {did_you_mean(key, allowed)}allowed "
+                    f"{'here' if section else 'at the top'}: "
                     f"{', '.join(allowed)}",
                     f"{where}{key}", raw, key,
                 )
@@ -268,14 +320,14 @@ class _Checker:
             )
         return value
 
-    def one_of(self, raw: Mapping[str, Any], section: str, key: str, options: tuple[str, ...],
+    def one_of(self, raw: Mapping[str, Any], section: str, key: str, options: Any,
                default: str) -> str:
+        options = tuple(options)
         value = self.typed(raw, section, key, str, default, "one of " + ", ".join(options))
         if value not in options:
-            close = difflib.get_close_matches(str(value), options, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
             raise self.fail(
-                f"unknown value {value!r}; {hint}choose one of: {', '.join(options)}",
+                f"unknown value {value!r}; {did_you_mean(value, options)}choose one of: "
+                f"{', '.join(options)}",
                 _path(section, key), raw, key,
             )
         return value
@@ -290,7 +342,7 @@ class _Checker:
 
 def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> ObjectiveSpec:
     section = check.section(raw, "objective")
-    kinds = [k for k in ("estimator", "function", "command") if k in section]
+    kinds = [k for k in OBJECTIVES if k in section]
     if len(kinds) != 1:
         found = f"; found {', '.join(kinds)}" if kinds else ""
         raise check.fail(
@@ -298,25 +350,25 @@ def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> Objective
             f"command ([program, args, ...]){found}",
             "objective", raw, "objective" if "objective" in raw else None,
         )
-    kind = kinds[0]
-    value = section[kind]
-    target: str | tuple[str, ...]
-    if kind == "command":
+    spec = OBJECTIVES[kinds[0]]
+    value = section[spec.kind]
+    key = f"objective.{spec.kind}"
+    target: Any
+    if spec is CommandSpec:
         if isinstance(value, str):
             raise check.fail(
                 "must be a list of arguments, run without a shell, e.g. "
                 '[python, train.py, --lr, "{lr}"]',
-                "objective.command", section, kind,
+                key, section, spec.kind,
             )
         if not isinstance(value, list) or not value:
-            raise check.fail(f"must be a non-empty list of arguments, got {value!r}",
-                             "objective.command", section, kind)
+            raise check.fail(f"must be a non-empty list of arguments, got {value!r}", key,
+                             section, spec.kind)
         target = tuple(str(v) for v in value)
     else:
         if not isinstance(value, str) or not re.fullmatch(r"[\w.]+[:.]\w+", value.strip()):
-            example = "sklearn.svm:SVC" if kind == "estimator" else "mymodule:evaluate"
-            raise check.fail(f"must be module:name, such as {example}, got {value!r}",
-                             f"objective.{kind}", section, kind)
+            raise check.fail(f"must be module:name, such as {spec.example}, got {value!r}",
+                             key, section, spec.kind)
         target = value.strip()
     fixed = section.get("fixed") or {}
     if not isinstance(fixed, Mapping):
@@ -328,7 +380,7 @@ def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> Objective
         raise check.fail("must be a folder or a list of folders", "objective.path", section,
                          "path")
     resolved = tuple(str((base / p).resolve()) for p in paths) or (str(base),)
-    return ObjectiveSpec(kind, target, dict(fixed), resolved)
+    return spec(target, dict(fixed), resolved)
 
 
 def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | None:
@@ -409,7 +461,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         raise check.fail(error.message, "name", raw, "name") from None
     objective = _objective(check, raw, base)
     data = _data(check, raw, base)
-    if data is not None and objective.kind == "command":
+    if data is not None and not objective.takes_data:
         raise check.fail(
             "a command objective reads its own data; remove the data section or use a function",
             "data", raw, "data",
@@ -418,7 +470,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
     cv = CVSpec(
         folds=check.at_least(cv_raw, "cv", "folds", 2, 5),
         scoring=check.typed(cv_raw, "cv", "scoring", str, None, "a scikit-learn scorer name"),
-        direction=check.one_of(cv_raw, "cv", "direction", DIRECTIONS, "maximize"),
+        direction=Direction(check.one_of(cv_raw, "cv", "direction", Direction, "maximize")),
         shuffle=check.typed(cv_raw, "cv", "shuffle", bool, True, "true or false"),
     )
     search_raw = check.section(raw, "search")
@@ -431,6 +483,10 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         if search_raw.get("max_failures") is not None else None,
         early_stopping=_early_stopping(check, search_raw),
     )
+    if search.rounds > search.trials:
+        raise check.fail(f"cannot exceed search.trials ({search.trials}): each round needs at "
+                         f"least one trial, got {search.rounds}", "search.rounds", search_raw,
+                         "rounds")
     parallel_raw = check.section(raw, "parallel")
     n_jobs = check.typed(parallel_raw, "parallel", "n_jobs", int, -1,
                          "a whole number (-1 for all cores)")
@@ -467,7 +523,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
                             timeout=None if timeout is None else float(timeout), address=address,
                             population=population, population_memory=float(memory))
     space = _space(check, raw, objective.fixed)
-    if objective.kind == "command":
+    if isinstance(objective, CommandSpec):
         _check_placeholders(check, raw, objective, space)
     return Config(
         name=name, objective=objective, space=space, data=data, cv=cv, search=search,
@@ -491,9 +547,8 @@ def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | None:
     check.known_keys(spec, section)
     method = str(spec.get("method", "asha")).lower()
     if method not in EARLY_STOPPING:
-        close = difflib.get_close_matches(method, list(EARLY_STOPPING), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise check.fail(f"unknown method {spec.get('method')!r}; {hint}choose asha or median",
+        raise check.fail(f"unknown method {spec.get('method')!r}; "
+                         f"{did_you_mean(method, EARLY_STOPPING)}choose asha or median",
                          section, raw, "early_stopping")
     defaults = Pruner()
     return Pruner(
@@ -513,14 +568,13 @@ def check_name(name: str) -> str:
     return name
 
 
-def _check_placeholders(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec,
+def _check_placeholders(check: _Checker, raw: Mapping[str, Any], objective: CommandSpec,
                         space: Space) -> None:
     known = set(space.scales) | set(objective.fixed) | {"trial", "seed"}
     for arg in objective.target:
         for name in re.findall(r"\{(\w+)\}", arg):
             if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f"did you mean '{{{close[0]}}}'? " if close else ""
+                hint = did_you_mean(f"{{{name}}}", [f"{{{k}}}" for k in sorted(known)])
                 raise check.fail(
                     f"placeholder {{{name}}} names no parameter; {hint}known: "
                     + ", ".join(f"{{{k}}}" for k in sorted(known)),

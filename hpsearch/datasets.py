@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from hpsearch.config import DataSpec
-from hpsearch.errors import ObjectiveError
+from hpsearch.errors import ObjectiveError, did_you_mean
 
 __all__ = ["load"]
 
@@ -57,13 +57,8 @@ def _load_csv(path: str, target: str) -> tuple[np.ndarray, np.ndarray]:
         raise ObjectiveError(f"{path}: needs a header row and at least one data row")
     header, body = [h.strip() for h in rows[0]], rows[1:]
     if target not in header:
-        import difflib
-
-        close = difflib.get_close_matches(target, header, n=1)
-        hint = f" did you mean '{close[0]}'?" if close else ""
-        raise ObjectiveError(
-            f"{path}: no column '{target}' (data.target);{hint} columns: {', '.join(header)}"
-        )
+        raise ObjectiveError(f"{path}: no column '{target}' (data.target); "
+                             f"{did_you_mean(target, header)}columns: {', '.join(header)}")
     t = header.index(target)
     features = [i for i in range(len(header)) if i != t]
     X = np.empty((len(body), len(features)))

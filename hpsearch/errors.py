@@ -1,13 +1,51 @@
-"""One exception hierarchy. Each error formats its own short message; the CLI prints it as is."""
+"""One exception hierarchy. Each error formats its own short message; the CLI prints it as is.
+
+    HPSearchError                every error hpsearch raises on purpose
+    ├── InputError               bad input, caught before it costs anything: exit code 2
+    │   ├── ConfigError          a config file's mistake, with file:line and key
+    │   ├── ObjectiveError       an objective that cannot be set up
+    │   └── StoreError           a run folder that cannot be created, found or read
+    ├── RunFailed                a search that ran and did not succeed: exit code 1
+    │   ├── AllTrialsFailed
+    │   ├── SearchStopped
+    │   └── TrialFailedError
+    ├── CommandFailed            inside a trial: a command objective that failed
+    └── TrialPruned              inside a trial: early stopping stops it
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["HPSearchError", "InputError", "ConfigError", "ObjectiveError", "StoreError",
+           "RunFailed", "AllTrialsFailed", "SearchStopped", "TrialFailedError", "CommandFailed",
+           "TrialPruned", "did_you_mean"]
+
+
+def did_you_mean(word: Any, options: Iterable[Any] | Mapping[Any, Any], *, n: int = 1,
+                 end: str = " ") -> str:
+    """"did you mean 'log'? " when an option is close to `word` (up to n of them), else "".
+
+    With a mapping, `word` is matched against its keys and the values are shown (an alias is
+    matched, its canonical name suggested)."""
+    shown = options if isinstance(options, Mapping) else {o: o for o in options}
+    texts = {str(k): v for k, v in shown.items()}
+    close = difflib.get_close_matches(str(word), list(texts), n=n)
+    return f"did you mean {', '.join(repr(str(texts[c])) for c in close)}?{end}" if close else ""
+
 
 class HPSearchError(Exception):
-    """Base of every error a user can cause. The CLI maps it to exit code 2."""
+    """Base of every error hpsearch raises on purpose."""
 
 
-class ConfigError(HPSearchError):
+class InputError(HPSearchError):
+    """Bad input (a config, an objective, a run folder, an option): the CLI prints the message in
+    one or two lines and exits with code 2."""
+
+
+class ConfigError(InputError):
     """A mistake in a config file: names the file, the line, the key, and the fix.
 
     Args:
@@ -39,17 +77,22 @@ class ConfigError(HPSearchError):
         return f"{where}:{key} {self.message}"
 
 
-class ObjectiveError(HPSearchError):
+class ObjectiveError(InputError):
     """The objective cannot be set up: a module that does not import, a missing command, bad
     data."""
 
 
-class StoreError(HPSearchError):
+class StoreError(InputError):
     """A run store that cannot be created, found or read."""
 
 
-class AllTrialsFailed(Exception):
-    """Every trial of a run failed; carries the first error. Not bad input: exit code 1."""
+class RunFailed(HPSearchError):
+    """A search that ran and did not succeed: the CLI exits with code 1. Every finished trial is
+    stored."""
+
+
+class AllTrialsFailed(RunFailed):
+    """Every trial of a run failed; carries the first error."""
 
     def __init__(self, count: int, first_error: str) -> None:
         super().__init__(count, first_error)
@@ -63,11 +106,28 @@ class AllTrialsFailed(Exception):
         )
 
 
-class SearchStopped(Exception):
-    """A search stopped early by a limit of the config (search.max_failures). Exit code 1."""
+class SearchStopped(RunFailed):
+    """A search stopped early by a limit of the config (search.max_failures)."""
 
 
-class TrialPruned(Exception):
+class TrialFailedError(RunFailed):
+    """Raised by ``run(..., raise_errors=True)`` at the first trial that did not complete (after
+    storing it); carries its result."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(result.error)
+        self.result = result
+
+
+class CommandFailed(HPSearchError):
+    """A command objective that failed; carries the tail of its stderr."""
+
+    def __init__(self, reason: str, stderr: str = "") -> None:
+        tail = "\n".join(stderr.strip().splitlines()[-20:])
+        super().__init__(reason + (f"\n--- stderr (last lines) ---\n{tail}" if tail else ""))
+
+
+class TrialPruned(HPSearchError):
     """Raised by ``report(epoch, score)`` inside an objective when early stopping stops the
     trial; the trial is recorded as pruned with the epoch it reached."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.space import Space
-from hpsearch.trial import Status, TrialResult
+from hpsearch.trial import Direction, Status, TrialResult
 
 __all__ = ["Importance", "importance", "profile"]
 
@@ -35,9 +35,9 @@ class Importance:
 
 
 def _data(space: Space, results: Sequence[TrialResult]) -> tuple[np.ndarray, np.ndarray]:
+    """The complete trials' stored unit coordinates and mean scores."""
     done = [r for r in results if r.status is Status.COMPLETE]
-    X = np.array([space.to_unit(r.params) for r in done], dtype=float).reshape(len(done),
-                                                                                len(space))
+    X = np.array([r.trial.unit for r in done], dtype=float).reshape(len(done), len(space))
     return X, np.array([r.mean for r in done])
 
 
@@ -69,11 +69,10 @@ def importance(space: Space, results: Sequence[TrialResult], seed: int = 0) -> I
 
 
 def profile(space: Space, results: Sequence[TrialResult], name: str, bins: int,
-            direction: str) -> list[float | None]:
+            direction: Direction) -> list[float | None]:
     """The best score in each of `bins` equal slices of the parameter's u range (None where no
     complete trial fell): the score-vs-parameter relation, in the parameter's own scale."""
     X, y = _data(space, results)
     column = X[:, space.dims.index(name)]
     index = np.minimum((column * bins).astype(int), bins - 1)
-    best = max if direction == "maximize" else min
-    return [best(y[index == b]) if np.any(index == b) else None for b in range(bins)]
+    return [direction.best(y[index == b]) if np.any(index == b) else None for b in range(bins)]

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpsearch.errors import HPSearchError
-from hpsearch.space import Choice, Int, Log, OneMinusLog, Space
+from hpsearch.errors import InputError
+from hpsearch.space import Space
 from hpsearch.trial import Status
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def _matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise HPSearchError("plots need matplotlib: pip install 'hpsearch[plot]' (without it, "
+        raise InputError("plots need matplotlib: pip install 'hpsearch[plot]' (without it, "
                             "hpsearch plot RUN shows a terminal view)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -33,34 +33,21 @@ def _matplotlib() -> Any:
 
 
 def _axis_values(space: Space, name: str, params: Mapping[str, Any]) -> Any:
-    """The value as plotted: 1 − β for one_minus_log (on a log axis), an index for a choice."""
-    scale = space.scales[name]
-    value = params[name]
-    if isinstance(scale, OneMinusLog):
-        return 1 - value
-    if isinstance(scale, Choice):
-        return scale.index(value)
-    return value
+    """The value as plotted on its scale's axis."""
+    return space.scales[name].plot_value(params[name])
 
 
 def _set_axis(ax: Any, space: Space, name: str, axis: str = "x") -> None:
     scale = space.scales[name]
-    set_scale = ax.set_xscale if axis == "x" else ax.set_yscale
-    set_label = ax.set_xlabel if axis == "x" else ax.set_ylabel
-    if isinstance(scale, (Log, OneMinusLog)) or (isinstance(scale, Int) and scale.log):
-        set_scale("log")
-    if isinstance(scale, OneMinusLog):
-        set_label(f"1 − {name} (log)")
-        if axis == "x":
-            ax.invert_xaxis()  # β grows to the right
-    elif isinstance(scale, Choice):
-        ticks = range(len(scale.values))
-        (ax.set_xticks if axis == "x" else ax.set_yticks)(list(ticks))
-        (ax.set_xticklabels if axis == "x" else ax.set_yticklabels)([str(v) for v in
-                                                                     scale.values])
-        set_label(name)
-    else:
-        set_label(name + (" (log)" if isinstance(scale, Log) else ""))
+    if scale.log_axis:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    ticks = scale.ticks()
+    if ticks is not None:
+        (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks[0])
+        (ax.set_xticklabels if axis == "x" else ax.set_yticklabels)(ticks[1])
+    (ax.set_xlabel if axis == "x" else ax.set_ylabel)(scale.axis_label(name))
+    if axis == "x" and scale.reversed_axis:
+        ax.invert_xaxis()
 
 
 def figure(run: RunResult, rounds: list[dict[str, Any]], order: list[str]) -> Any:
@@ -132,7 +119,7 @@ def write_plot(run: RunResult, rounds: list[dict[str, Any]], order: list[str],
     path = Path(out)
     kind = path.suffix.lower()
     if kind not in (".png", ".svg", ".html"):
-        raise HPSearchError(f"--out {out}: write a .png, .svg or .html file")
+        raise InputError(f"--out {out}: write a .png, .svg or .html file")
     fig = figure(run, rounds, order)
     plt = _matplotlib()
     try:
@@ -145,7 +132,7 @@ def write_plot(run: RunResult, rounds: list[dict[str, Any]], order: list[str],
         else:
             fig.savefig(path, dpi=100)
     except OSError as error:
-        raise HPSearchError(f"cannot write {path}: {error}") from None
+        raise InputError(f"cannot write {path}: {error}") from None
     finally:
         plt.close(fig)
     return path

@@ -16,10 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hpsearch.api import Retested, RunResult
+from hpsearch.api import Retested, RunEvents, RunResult
 from hpsearch.insight import Importance
-from hpsearch.runner import error_summary
-from hpsearch.space import Choice, Fixed, Scale, Space
+from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
 from hpsearch.zoom import Region
 
@@ -77,8 +76,7 @@ def points_table(rows: Sequence[Mapping[str, Any]], space: Space) -> Table:
     table = Table(title=f"{len(rows)} points", title_justify="left")
     table.add_column("#", justify="right", style="dim")
     for name, scale in space.scales.items():
-        kind = scale.kind + (" log" if getattr(scale, "log", False) else "")
-        table.add_column(f"{escape(name)}\n[dim]{kind}[/dim]", justify="right")
+        table.add_column(f"{escape(name)}\n[dim]{scale.label}[/dim]", justify="right")
     for i, row in enumerate(rows):
         shown = space.format(row)
         table.add_row(str(i), *(escape(shown[name]) for name in space.scales))
@@ -125,7 +123,7 @@ def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, A
             "params": dict(result.params),
             "scores": list(result.scores),
             "duration": result.duration,
-            "error": error_summary(result.error) or None,
+            "error": result.error_line or None,
         })
     return rows
 
@@ -149,12 +147,11 @@ def leaderboard_table(run: RunResult, top: int | None = None) -> Table:
     """The rich leaderboard: rank, trial, each param on its scale, mean ± std, time."""
     order = run.ranked()
     shown = order[:top]
-    done = sum(1 for _, r in order if r.status is Status.COMPLETE)
     failed, pruned = len(run.failed), len(run.pruned)
-    arrow = "higher" if run.direction == "maximize" else "lower"
-    title = (f"{escape(run.name)}: {len(order)} trials, {done} complete"
+    title = (f"{escape(run.name)}: {len(order)} trials, {run.complete} complete"
              + (f", {pruned} pruned early" if pruned else "")
-             + (f", {failed} failed" if failed else "") + f"  [dim]({arrow} is better)[/dim]")
+             + (f", {failed} failed" if failed else "")
+             + f"  [dim]({run.direction.word} is better)[/dim]")
     table = Table(title=title, title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("trial", justify="right", style="dim")
@@ -178,7 +175,7 @@ def leaderboard_table(run: RunResult, top: int | None = None) -> Table:
             cells.append(f"[dim]pruned at epoch {result.extra.get('epoch', '?')}[/dim]")
         else:
             cells.append(f"[red]{escape(result.status.value)}: "
-                         f"{escape(error_summary(result.error)[:60])}[/red]")
+                         f"{escape(result.error_line[:60])}[/red]")
         cells.append(_seconds(result.duration))
         table.add_row(*cells, style="bold green" if rank == 1 else None)
     if top is not None and len(order) > top:
@@ -213,10 +210,12 @@ def failure_lines(run: RunResult) -> list[str]:
     return lines
 
 
-class Progress:
-    """A live progress bar on stderr: done/total, elapsed, ETA and the best score so far."""
+class Progress(RunEvents):
+    """A run watched on stderr: its folder, a live progress bar (done/total, elapsed, ETA, the
+    best score so far) and a line per round; with live=False it only keeps the run. Each
+    trial's update costs the same however many trials the run has."""
 
-    def __init__(self) -> None:
+    def __init__(self, live: bool = True) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -232,31 +231,36 @@ class Progress:
             TextColumn("{task.fields[best]}"), console=stderr, transient=False,
         )
         self._task: Any = None
-        self._run: RunResult | None = None
+        self.run: RunResult | None = None
+        self._live = live
         self._started = False
 
-    def start(self, run: RunResult, total: int) -> None:
-        self._run = run
-        completed = len(run.results)
+    def run_started(self, run: RunResult, total: int) -> None:
+        self.run = run
+        if not self._live:
+            return
+        stderr.print(f"run folder: {escape(str(run.path))}", style="dim")
         self._bar.start()
         self._started = True
-        self._task = self._bar.add_task(escape(run.name), total=total, completed=completed,
-                                        best="")
+        self._task = self._bar.add_task(escape(run.name), total=total,
+                                        completed=len(run.results), best="")
 
-    def advance(self, result: TrialResult) -> None:
-        assert self._run is not None
-        best = self._run.best
+    def round_started(self, number: int, region: Region, size: int) -> None:
+        if self._started and number > 1 and self.run is not None:  # round 1: the whole space
+            self._bar.console.print(escape(round_line(number, region, size, self.run.space)),
+                                    style="dim")
+
+    def trial_done(self, result: TrialResult) -> None:
+        if not self._started or self.run is None:
+            return
+        best = self.run.best
         text = "" if best is None else f"best {_score(best.mean)} (trial {best.number})"
-        failed, pruned = len(self._run.failed), len(self._run.pruned)
+        failed, pruned = len(self.run.failed), len(self.run.pruned)
         if pruned:
             text += f" [dim]{pruned} pruned[/dim]"
         if failed:
             text += f" [red]{failed} failed[/red]"
         self._bar.update(self._task, advance=1, best=text)
-
-    def log(self, text: str) -> None:
-        """A line above the bar."""
-        self._bar.console.print(escape(text), style="dim")
 
     def stop(self) -> None:
         if self._started:
@@ -266,16 +270,6 @@ class Progress:
 
 # ---------------------------------------------------------------------------------------------
 # Zoom
-
-
-def range_text(scale: Scale) -> str:
-    """A scale's range as a person reads it: 1.00e-04..1.00e+00, 2..4, [relu, tanh]."""
-    if isinstance(scale, Choice):
-        return "[" + ", ".join(map(str, scale.values)) + "]"
-    if isinstance(scale, Fixed):
-        return str(scale.value)
-    low, high = scale.low, scale.high  # type: ignore[attr-defined]
-    return f"{scale.format(low)}..{scale.format(high)}"
 
 
 def zoom_table(space: Space, region: Region, title: str) -> Table:
@@ -288,13 +282,9 @@ def zoom_table(space: Space, region: Region, title: str) -> Table:
         if scale.is_fixed:
             continue
         new = region.space.scales[name]
-        if isinstance(scale, Choice):
-            shrink = f"{len(scale.values)} → {len(getattr(new, 'values', (new,)))} options"
-        else:
-            factor = region.shrink(name, space.dims)
-            shrink = "fixed" if factor == float("inf") else f"×{factor:.3g}"
-        table.add_row(escape(name), scale.kind, escape(range_text(scale)),
-                      escape(range_text(new)), shrink)
+        shrink = scale.shrink_text(new, region.shrink(name, space.dims))
+        table.add_row(escape(name), scale.kind, escape(scale.range_text()),
+                      escape(new.range_text()), shrink)
     return table
 
 
@@ -303,7 +293,7 @@ def round_line(number: int, region: Region, size: int, space: Space) -> str:
     parts = []
     for name in space.dims:
         if region.shrink(name, space.dims) > 1.0001:
-            parts.append(f"{name} {range_text(region.space.scales[name])}")
+            parts.append(f"{name} {region.space.scales[name].range_text()}")
     return f"round {number}: {size} trials in " + (", ".join(parts) or "the whole space")
 
 
@@ -348,16 +338,13 @@ def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table
     values = [v for p in profiles.values() for v in p if v is not None]
     if not values:
         return table
-    low, high = min(values), max(values)
+    gains = [run.direction.gain(v) for v in values]
+    low, high = min(gains), max(gains)
     for name, slices in profiles.items():
-        scale = run.space.scales[name]
-        if run.direction == "minimize":
-            slices = [None if v is None else low + high - v for v in slices]
-        bar = "".join("·" if v is None else _BLOCKS[1 + round((v - low) / (high - low or 1) * 7)]
-                      for v in slices)
-        ends = range_text(scale).split("..") if not isinstance(scale, Choice) else \
-            [str(scale.values[0]), str(scale.values[-1])]
-        table.add_row(escape(name), escape(ends[0]), bar, escape(ends[-1]))
+        bar = "".join("·" if v is None else _BLOCKS[
+            1 + round((run.direction.gain(v) - low) / (high - low or 1) * 7)] for v in slices)
+        ends = run.space.scales[name].ends()
+        table.add_row(escape(name), escape(ends[0]), bar, escape(ends[1]))
     return table
 
 
@@ -378,7 +365,7 @@ def export_rows(run: RunResult) -> list[dict[str, Any]]:
                     for i in range(folds)})
         row.update({"mean_score": _plain(result.mean), "std_score": _plain(result.std),
                     "rank_score": ranks.get(result.number), "duration": result.duration,
-                    "error": error_summary(result.error) or None})
+                    "error": result.error_line or None})
         rows.append(row)
     return rows
 

@@ -22,11 +22,18 @@ import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
-from hpsearch.errors import TrialPruned
-from hpsearch.trial import Outcome, Status, Trial, TrialResult
+from hpsearch.errors import InputError
+from hpsearch.trial import (
+    Outcome,
+    Status,
+    Trial,
+    TrialCrashed,
+    TrialResult,
+    TrialTimedOut,
+    result_of_error,
+)
 
-__all__ = ["run_trial", "run_trial_isolated", "execute", "backend_context", "check_backend",
-           "error_summary"]
+__all__ = ["run_trial", "run_trial_isolated", "execute", "backend_context", "check_backend"]
 
 log = logging.getLogger("hpsearch")
 
@@ -35,16 +42,14 @@ BACKEND_EXTRAS = {"dask": ("distributed", "dask"), "ray": ("ray", "ray")}
 
 
 def check_backend(backend: str) -> None:
-    """Raise HPSearchError, naming the extra to install, when a backend's package is missing."""
+    """Raise InputError, naming the extra to install, when a backend's package is missing."""
     import importlib.util
-
-    from hpsearch.errors import HPSearchError
 
     if backend in BACKEND_EXTRAS:
         module, extra = BACKEND_EXTRAS[backend]
         if importlib.util.find_spec(module) is None:
-            raise HPSearchError(f"parallel.backend: {backend} is not installed; install it "
-                                f"with: pip install 'hpsearch[{extra}]'")
+            raise InputError(f"parallel.backend: {backend} is not installed; install it "
+                             f"with: pip install 'hpsearch[{extra}]'")
 
 
 Objective = Callable[[Trial], Outcome | tuple[float, ...]]
@@ -60,15 +65,8 @@ def run_trial(objective: Objective, trial: Trial) -> TrialResult:
         outcome = objective(trial)
         if not isinstance(outcome, Outcome):
             outcome = Outcome(tuple(outcome))
-    except TrialPruned as pruned:
-        return TrialResult(trial, Status.PRUNED, (), time.perf_counter() - start, pruned.reason,
-                           extra={"epoch": pruned.epoch})
     except Exception as error:
-        from hpsearch.objective import CommandFailed
-
-        text = f"{type(error).__name__}: {error}" if isinstance(error, CommandFailed) \
-            else traceback.format_exc()
-        return TrialResult(trial, Status.FAILED, (), time.perf_counter() - start, text.strip())
+        return result_of_error(trial, error, time.perf_counter() - start)
     return TrialResult(trial, Status.COMPLETE, outcome.scores, time.perf_counter() - start,
                        extra=outcome.extra)
 
@@ -109,11 +107,11 @@ def run_trial_isolated(objective: Objective, trial: Trial,
         elapsed = time.perf_counter() - start
         if not ready:  # past its time
             _kill_group(process.pid)
-            return TrialResult(trial, Status.TIMEOUT, (), elapsed,
-                               f"timed out after {timeout:g} s (parallel.timeout); its processes "
-                               "were killed")
+            return result_of_error(trial, TrialTimedOut(
+                f"timed out after {timeout:g} s (parallel.timeout); its processes were killed"),
+                elapsed)
         process.join()
-        return TrialResult(trial, Status.CRASHED, (), elapsed, _death(process.exitcode))
+        return result_of_error(trial, TrialCrashed(_death(process.exitcode)), elapsed)
     finally:
         if process.is_alive():  # interrupted while waiting
             _kill_group(process.pid)
@@ -142,49 +140,14 @@ def run_chunk(objective: Any, trials: list[Trial], size: int) -> list[TrialResul
     population code itself fail, the trials run one by one, so none is lost."""
     if size == 0 or len(trials) == 0:
         return [run_trial(objective, t) for t in trials]
+    from hpsearch import population
+
     try:
-        return objective.population(trials, size)
+        return population.train(objective, trials, size)
     except Exception:
         log.warning("population training failed (%s); running its %d trials one by one",
                     traceback.format_exc().strip().splitlines()[-1], len(trials))
         return [run_trial(objective, t) for t in trials]
-
-
-def _population_chunks(objective: Any, trials: list[Trial], workers: int,
-                       setting: str | int, memory_mb: float) -> list[tuple[list[Trial], int]]:
-    """The eligible trials in chunks of one population each, spread over the workers; each
-    chunk with its population size (members = trials x folds)."""
-    if setting == "off" or not hasattr(objective, "population_key"):
-        return []
-    groups: dict[tuple[Any, ...], list[Trial]] = {}
-    for trial in trials:
-        key = objective.population_key(trial)
-        if key is not None:
-            groups.setdefault(key, []).append(trial)
-    if not groups:
-        return []
-    # Members train together only with equally many training rows: a trial contributes at
-    # most `share` members (folds of one size) to any one population.
-    share = objective.members_per_population()
-    chunks = []
-    for members in groups.values():
-        if setting == "auto":  # as many as fit the memory budget, at most 64
-            each = max(objective.member_bytes(t) for t in members)
-            size = int(max(1, min(64, memory_mb * 2**20 // each)))
-        else:
-            size = int(setting)
-        per_chunk = max(1, min(max(1, size // share), -(-len(members) // workers)))
-        chunks += [(members[i:i + per_chunk], size)
-                   for i in range(0, len(members), per_chunk)]
-    return chunks
-
-
-def error_summary(error: str | None) -> str:
-    """One line of an error text: a traceback's final line, or a reason's first."""
-    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
 
 
 def _workers(n_jobs: int) -> int:
@@ -268,8 +231,11 @@ def execute(
     """
     trials = list(trials)
     isolate = isolate or timeout is not None
-    chunks = [] if isolate or in_process or population is None else \
-        _population_chunks(objective, trials, _workers(n_jobs), *population)
+    chunks: list[tuple[list[Trial], int]] = []
+    if not (isolate or in_process or population is None or not trials):
+        from hpsearch.population import plan
+
+        chunks = plan(objective, trials, _workers(n_jobs), *population)  # type: ignore[arg-type]
     if chunks:  # the eligible trials train as populations, the others one by one
         grouped = {t.number for chunk in chunks for t in chunk[0]}
         chunks += [([t], 0) for t in trials if t.number not in grouped]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from hpsearch.errors import ConfigError
+from hpsearch.errors import ConfigError, did_you_mean
 
 __all__ = [
     "Scale",
@@ -60,9 +60,23 @@ def _bin(u: float, count: int) -> int:
 
 
 class Scale:
-    """A hyperparameter's scale: a pair of maps between its values and u in [0, 1]."""
+    """A hyperparameter's scale: a pair of maps between its values and u in [0, 1].
+
+    It answers every question the rest of hpsearch asks about a parameter (how to show a value,
+    its range, how to narrow it, how to plot it), so that adding a scale is one class here.
+    """
 
     kind: ClassVar[str]
+    # The YAML spelling: the keys it takes (those in `optional` may be left out), and which key
+    # the short form's argument fills ({log: [1.0e-4, 1]} gives low and high).
+    fields: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
+    short: ClassVar[str] = "range"
+
+    @classmethod
+    def build(cls, fields: Mapping[str, Any]) -> Scale:
+        """The scale from its YAML keys, checked (ConfigError naming the key)."""
+        raise NotImplementedError
 
     def to_unit(self, value: Any) -> float:
         raise NotImplementedError
@@ -70,8 +84,10 @@ class Scale:
     def from_unit(self, u: float) -> Any:
         raise NotImplementedError
 
-    def narrow(self, u_low: float, u_high: float) -> Scale:
-        """The same kind of scale restricted to the values of u in [u_low, u_high]."""
+    def narrow(self, u_low: float, u_high: float, seen: Sequence[Any] | None = None) -> Scale:
+        """The same kind of scale restricted to the values of u in [u_low, u_high]; `seen`, the
+        values of the trials the region was drawn around, narrows what has no order (a choice
+        keeps the options seen)."""
         raise NotImplementedError
 
     def to_yaml(self) -> Any:
@@ -82,9 +98,65 @@ class Scale:
         """The value as a person reads it on this scale (3.2e-03 for log, 0.9973 for β)."""
         return str(value)
 
+    def ends(self) -> tuple[str, str]:
+        """The two ends of the range as a person reads them."""
+        raise NotImplementedError
+
+    def range_text(self) -> str:
+        """The range as a person reads it: 1.00e-04..1.00e+00, 2..4, [relu, tanh]."""
+        low, high = self.ends()
+        return f"{low}..{high}"
+
+    @property
+    def label(self) -> str:
+        """The scale's name as shown beside a parameter ('int log' for log-spaced integers)."""
+        return self.kind
+
     @property
     def is_fixed(self) -> bool:
         return False
+
+    @property
+    def ordered(self) -> bool:
+        """Whether its values lie along a line, so that 'at the edge of the range' means
+        something (not so for a choice)."""
+        return True
+
+    @property
+    def discrete(self) -> bool:
+        """Whether it takes finitely many values (integers, options, a step)."""
+        return False
+
+    def snap(self, u: float) -> float:
+        """u moved to the centre of the values it stands for: equal values, equal u."""
+        return self.to_unit(self.from_unit(u)) if self.discrete else float(u)
+
+    # -- plotting: the axis a value is drawn on
+
+    @property
+    def log_axis(self) -> bool:
+        """Whether a plot of this parameter uses a log axis."""
+        return False
+
+    def plot_value(self, value: Any) -> Any:
+        """The value as plotted (1 − β for one_minus_log, an option's index for a choice)."""
+        return value
+
+    def axis_label(self, name: str) -> str:
+        return name + (" (log)" if self.log_axis else "")
+
+    @property
+    def reversed_axis(self) -> bool:
+        """Whether the axis runs the other way, so that the value still grows along it."""
+        return False
+
+    def ticks(self) -> tuple[list[Any], list[str]] | None:
+        """Tick positions and labels when the axis needs its own (a choice's options)."""
+        return None
+
+    def shrink_text(self, narrowed: Scale, factor: float) -> str:
+        """How much a zoom narrowed it, given the factor in u."""
+        return "fixed" if factor == math.inf else f"×{factor:.3g}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +167,16 @@ class Uniform(Scale):
     high: float
     step: float | None = None
     kind: ClassVar[str] = "uniform"
+    linear: ClassVar[bool] = True  # a step then makes equal bins of u, one per multiple
+    fields: ClassVar[tuple[str, ...]] = ("low", "high", "step")
+    optional: ClassVar[tuple[str, ...]] = ("step",)
+
+    @classmethod
+    def build(cls, fields: Mapping[str, Any]) -> Scale:
+        step = fields.get("step")
+        return cls(_number(fields["low"], "low", cls.kind),
+                   _number(fields["high"], "high", cls.kind),
+                   None if step is None else _number(step, "step", cls.kind))
 
     def __post_init__(self) -> None:
         if not self.low < self.high:
@@ -121,7 +203,7 @@ class Uniform(Scale):
 
     def from_unit(self, u: float) -> float:
         u = _clip01(float(u))
-        if self.step is not None and self.kind == "uniform":
+        if self.step is not None and self.linear:
             return self.low + _bin(u, self._grid_count()) * self.step
         a, b = self._pos(self.low), self._pos(self.high)
         value = self._value(a + u * (b - a))
@@ -133,11 +215,18 @@ class Uniform(Scale):
         a, b = self._pos(self.low), self._pos(self.high)
         return _clip01((self._pos(float(value)) - a) / (b - a))
 
-    def narrow(self, u_low: float, u_high: float) -> Scale:
+    def narrow(self, u_low: float, u_high: float, seen: Sequence[Any] | None = None) -> Scale:
         low, high = self.from_unit(u_low), self.from_unit(u_high)
         if not low < high:
             return Fixed(low)
         return type(self)(low, high, self.step if self.step and self.step <= high - low else None)
+
+    @property
+    def discrete(self) -> bool:
+        return self.step is not None
+
+    def ends(self) -> tuple[str, str]:
+        return self.format(self.low), self.format(self.high)
 
     def to_yaml(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"scale": self.kind, "low": self.low, "high": self.high}
@@ -154,6 +243,7 @@ class Log(Uniform):
     """10^(a + u·(b − a)) with a, b the log10 of the bounds: each decade gets the same share."""
 
     kind: ClassVar[str] = "log"
+    linear: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.low <= 0:
@@ -173,6 +263,10 @@ class Log(Uniform):
     def format(self, value: Any) -> str:
         return f"{value:.2e}"
 
+    @property
+    def log_axis(self) -> bool:
+        return True
+
 
 @dataclass(frozen=True)
 class OneMinusLog(Uniform):
@@ -182,6 +276,9 @@ class OneMinusLog(Uniform):
     """
 
     kind: ClassVar[str] = "one_minus_log"
+    linear: ClassVar[bool] = False
+    fields: ClassVar[tuple[str, ...]] = ("low", "high")
+    optional: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         for field, value in (("low", self.low), ("high", self.high)):
@@ -207,6 +304,20 @@ class OneMinusLog(Uniform):
         text = f"{value:.{digits}f}".rstrip("0")
         return text + "0" * max(0, 6 - len(text))
 
+    @property
+    def log_axis(self) -> bool:
+        return True
+
+    def plot_value(self, value: Any) -> Any:
+        return 1 - value
+
+    def axis_label(self, name: str) -> str:
+        return f"1 − {name} (log)"
+
+    @property
+    def reversed_axis(self) -> bool:
+        return True  # 1 − β is plotted: reversed, β grows along the axis
+
 
 @dataclass(frozen=True)
 class Int(Scale):
@@ -217,6 +328,17 @@ class Int(Scale):
     log: bool = False
     step: int | None = None
     kind: ClassVar[str] = "int"
+    fields: ClassVar[tuple[str, ...]] = ("low", "high", "log", "step")
+    optional: ClassVar[tuple[str, ...]] = ("log", "step")
+
+    @classmethod
+    def build(cls, fields: Mapping[str, Any]) -> Scale:
+        log = fields.get("log", False)
+        if not isinstance(log, bool):
+            raise ConfigError(f"log must be true or false, got {log!r}", key="log")
+        step = fields.get("step")
+        return cls(_integer(fields["low"], "low"), _integer(fields["high"], "high"), log,
+                   None if step is None else _integer(step, "step"))
 
     def __post_init__(self) -> None:
         if not self.low < self.high:
@@ -260,13 +382,28 @@ class Int(Scale):
         a, b = self._log_bounds()
         return _clip01((math.log(max(float(value), 0.5)) - a) / (b - a))
 
-    def narrow(self, u_low: float, u_high: float) -> Scale:
+    def narrow(self, u_low: float, u_high: float, seen: Sequence[Any] | None = None) -> Scale:
         # Rounded outwards: the new range holds every integer the region touches.
         low, high = self.from_unit(u_low), self.from_unit(u_high)
         if low == high:
             return Fixed(low)
         step = self.step if self.step and self.step <= high - low else None
         return Int(low, high, self.log, step)
+
+    def ends(self) -> tuple[str, str]:
+        return str(self.low), str(self.high)
+
+    @property
+    def label(self) -> str:
+        return "int log" if self.log else "int"
+
+    @property
+    def discrete(self) -> bool:
+        return True
+
+    @property
+    def log_axis(self) -> bool:
+        return self.log
 
     def to_yaml(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"scale": "int", "low": self.low, "high": self.high}
@@ -283,6 +420,17 @@ class Choice(Scale):
 
     values: tuple[Any, ...]
     kind: ClassVar[str] = "choice"
+    fields: ClassVar[tuple[str, ...]] = ("values",)
+    short: ClassVar[str] = "values"
+
+    @classmethod
+    def build(cls, fields: Mapping[str, Any]) -> Scale:
+        values = fields["values"]
+        if not isinstance(values, list):
+            raise ConfigError(
+                f"values must be a list for scale 'choice', got {values!r}", key="values"
+            )
+        return cls(tuple(values))
 
     def __post_init__(self) -> None:
         if not self.values:
@@ -302,11 +450,42 @@ class Choice(Scale):
                 return i
         return self.values.index(value)
 
-    def narrow(self, u_low: float, u_high: float) -> Scale:
-        return self
+    def narrow(self, u_low: float, u_high: float, seen: Sequence[Any] | None = None) -> Scale:
+        """The options seen among `seen`, or without it the options whose share of u meets
+        [u_low, u_high]."""
+        k = len(self.values)
+        if seen is not None:
+            keep = {self.index(value) for value in seen}
+        else:
+            keep = {j for j in range(k) if j + 1 > u_low * k and j < u_high * k}
+        return Choice(tuple(v for j, v in enumerate(self.values) if j in keep))
 
     def to_yaml(self) -> dict[str, Any]:
         return {"scale": "choice", "values": list(self.values)}
+
+    def ends(self) -> tuple[str, str]:
+        return str(self.values[0]), str(self.values[-1])
+
+    def range_text(self) -> str:
+        return "[" + ", ".join(map(str, self.values)) + "]"
+
+    @property
+    def ordered(self) -> bool:
+        return False
+
+    @property
+    def discrete(self) -> bool:
+        return True
+
+    def plot_value(self, value: Any) -> Any:
+        return self.index(value)
+
+    def ticks(self) -> tuple[list[Any], list[str]] | None:
+        return list(range(len(self.values))), [str(v) for v in self.values]
+
+    def shrink_text(self, narrowed: Scale, factor: float) -> str:
+        left = len(narrowed.values) if isinstance(narrowed, Choice) else 1
+        return f"{len(self.values)} → {left} options"
 
 
 @dataclass(frozen=True)
@@ -315,6 +494,12 @@ class Fixed(Scale):
 
     value: Any
     kind: ClassVar[str] = "fixed"
+    fields: ClassVar[tuple[str, ...]] = ("value",)
+    short: ClassVar[str] = "value"
+
+    @classmethod
+    def build(cls, fields: Mapping[str, Any]) -> Scale:
+        return cls(fields["value"])
 
     def from_unit(self, u: float) -> Any:
         return self.value
@@ -322,8 +507,14 @@ class Fixed(Scale):
     def to_unit(self, value: Any) -> float:
         return 0.5
 
-    def narrow(self, u_low: float, u_high: float) -> Scale:
+    def narrow(self, u_low: float, u_high: float, seen: Sequence[Any] | None = None) -> Scale:
         return self
+
+    def ends(self) -> tuple[str, str]:
+        return str(self.value), str(self.value)
+
+    def range_text(self) -> str:
+        return str(self.value)
 
     def to_yaml(self) -> Any:
         if isinstance(self.value, (list, dict)):
@@ -335,13 +526,9 @@ class Fixed(Scale):
         return True
 
 
+# Every scale by its YAML name: a new scale is a class above and its entry here.
 SCALES: dict[str, type[Scale]] = {
-    "uniform": Uniform,
-    "log": Log,
-    "one_minus_log": OneMinusLog,
-    "int": Int,
-    "choice": Choice,
-    "fixed": Fixed,
+    cls.kind: cls for cls in (Uniform, Log, OneMinusLog, Int, Choice, Fixed)
 }
 
 # Names other tools use for the same meaning.
@@ -373,81 +560,31 @@ _MISLEADING: dict[str, str] = {
     "both bounds: write {scale: int, low: 16, high: 1024, log: true}",
 }
 
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "uniform": ("low", "high", "step"),
-    "log": ("low", "high", "step"),
-    "one_minus_log": ("low", "high"),
-    "int": ("low", "high", "log", "step"),
-    "choice": ("values",),
-    "fixed": ("value",),
-}
-_OPTIONAL = ("step", "log")
-
-
 def scale_name(name: Any) -> str:
     """The canonical scale name for a YAML spelling, or a ConfigError with a suggestion."""
-    import difflib
-
     text = str(name).strip().lower()
     text = ALIASES.get(text, text)
     if text in SCALES:
         return text
     if text in _MISLEADING:
         raise ConfigError(_MISLEADING[text], key="scale")
-    known = list(SCALES) + list(ALIASES)
-    close = difflib.get_close_matches(text, known, n=1)
-    hint = f"did you mean '{ALIASES.get(close[0], close[0])}'? " if close else ""
+    hint = did_you_mean(text, {**{scale: scale for scale in SCALES}, **ALIASES})
     raise ConfigError(
         f"unknown scale {name!r}; {hint}scales are: {', '.join(SCALES)}", key="scale"
     )
 
 
-def _unknown_field(scale: str, field: Any) -> ConfigError:
-    import difflib
-
-    allowed = _FIELDS[scale]
-    close = difflib.get_close_matches(str(field), allowed, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return ConfigError(
-        f"unknown key {field!r} for scale '{scale}'; {hint}it takes: {', '.join(allowed)}",
-        key=str(field),
-    )
-
-
 def _build(scale: str, fields: Mapping[str, Any]) -> Scale:
+    cls = SCALES[scale]
     for field in fields:
-        if field not in _FIELDS[scale]:
-            raise _unknown_field(scale, field)
-    for field in _FIELDS[scale]:
-        if field not in fields and field not in _OPTIONAL:
-            raise ConfigError(f"scale '{scale}' needs '{field}'", key=field)
-    if scale == "choice":
-        values = fields["values"]
-        if not isinstance(values, list):
+        if field not in cls.fields:
             raise ConfigError(
-                f"values must be a list for scale 'choice', got {values!r}", key="values"
-            )
-        return Choice(tuple(values))
-    if scale == "fixed":
-        return Fixed(fields["value"])
-    if scale == "int":
-        log = fields.get("log", False)
-        if not isinstance(log, bool):
-            raise ConfigError(f"log must be true or false, got {log!r}", key="log")
-        step = fields.get("step")
-        return Int(
-            _integer(fields["low"], "low"),
-            _integer(fields["high"], "high"),
-            log,
-            None if step is None else _integer(step, "step"),
-        )
-    low = _number(fields["low"], "low", scale)
-    high = _number(fields["high"], "high", scale)
-    if scale == "one_minus_log":
-        return OneMinusLog(low, high)
-    step = fields.get("step")
-    cls = Log if scale == "log" else Uniform
-    return cls(low, high, None if step is None else _number(step, "step", scale))
+                f"unknown key {field!r} for scale '{scale}'; {did_you_mean(field, cls.fields)}"
+                f"it takes: {', '.join(cls.fields)}", key=str(field))
+    for field in cls.fields:
+        if field not in fields and field not in cls.optional:
+            raise ConfigError(f"scale '{scale}' needs '{field}'", key=field)
+    return cls.build(fields)
 
 
 def parse_param(spec: Any) -> Scale:
@@ -459,7 +596,7 @@ def parse_param(spec: Any) -> Scale:
         other plain value (fixed).
     """
     if isinstance(spec, list):
-        return _build("choice", {"values": spec})
+        return _build(Choice.kind, {"values": spec})
     if not isinstance(spec, Mapping):
         return Fixed(spec)
     if "scale" in spec:
@@ -478,10 +615,8 @@ def parse_param(spec: Any) -> Scale:
     name = scale_name(key)
     rest = {k: v for k, v in spec.items() if k != key}
     arg = spec[key]
-    if name == "choice":
-        return _build(name, {"values": arg, **rest})
-    if name == "fixed":
-        return _build(name, {"value": arg, **rest})
+    if SCALES[name].short != "range":  # {choice: [a, b]}, {fixed: 3}
+        return _build(name, {SCALES[name].short: arg, **rest})
     if not (isinstance(arg, list) and len(arg) == 2):
         raise ConfigError(
             f"the short form takes [low, high], as in {{{key}: [1, 10]}}; got {arg!r}",
@@ -518,6 +653,14 @@ class Space:
 
     def to_unit(self, params: Mapping[str, Any]) -> list[float]:
         return [self.scales[name].to_unit(params[name]) for name in self.dims]
+
+    def snap(self, u: Sequence[float]) -> tuple[float, ...]:
+        """A point with each coordinate at the centre of the value it stands for."""
+        return tuple(self.scales[name].snap(x) for name, x in zip(self.dims, u, strict=True))
+
+    def searched(self) -> dict[str, Scale]:
+        """The searched (not fixed) parameters' scales, in the config's order."""
+        return {name: scale for name, scale in self.scales.items() if not scale.is_fixed}
 
     def to_yaml(self) -> dict[str, Any]:
         return {name: scale.to_yaml() for name, scale in self.scales.items()}

@@ -2,7 +2,8 @@
 
 The only module that touches the database. Each trial's row is committed the moment its result
 arrives, in WAL mode, so a crash loses only trials that were running and `hpsearch leaderboard`
-can read a run while it is going.
+can read a run while it is going. Commands that only read open the store read-only: they never
+write to a run, not even its schema.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from hpsearch.trial import Status, Trial, TrialResult
 if TYPE_CHECKING:
     from hpsearch.zoom import Region
 
-__all__ = ["RunStore", "resolve_run"]
+__all__ = ["RunStore", "EpochScores", "resolve_run", "run_folders"]
 
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
@@ -68,6 +70,40 @@ CREATE TABLE IF NOT EXISTS changes (  -- babysitting: hot changes, from the epoc
     epoch INTEGER NOT NULL, name TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL
 );
 """
+_INTERMEDIATE = """
+CREATE TABLE IF NOT EXISTS intermediate (  -- early stopping: the score a trial reported per epoch
+    trial INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (trial, epoch)
+);
+"""
+BUSY_SECONDS = 30  # how long a writer waits for another's short write before giving up
+
+
+def _connect(database: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the settings every user of a run's database shares.
+
+    A read-only connection writes nothing, not even a file beside the database: while a run is
+    written (its -wal file exists) it reads through the writer's shared memory; otherwise
+    nobody has the database open, and it is read as immutable (also on a volume that cannot
+    be written).
+    """
+    if readonly:
+        path = urllib.parse.quote(str(database.resolve()))
+        if database.with_name(database.name + "-wal").exists():
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_SECONDS,
+                                 isolation_level=None)
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.OperationalError:  # its -shm cannot be opened from here
+                db.close()
+        return sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
+    db = sqlite3.connect(database, timeout=BUSY_SECONDS, isolation_level=None)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+    # WAL with NORMAL sync: each commit survives a crash or kill of this process (not a power
+    # cut), for a fraction of a millisecond instead of an fsync per trial.
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
 
 
 def _finite(x: float) -> float | None:
@@ -77,13 +113,10 @@ def _finite(x: float) -> float | None:
 class RunStore:
     """One run's folder. Create with `RunStore.create`, read with `RunStore.open`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self._db = sqlite3.connect(path / DB_NAME, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        # WAL with NORMAL sync: each commit survives a crash or kill of this process (not a
-        # power cut), for a fraction of a millisecond instead of an fsync per trial.
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        self.readonly = readonly
+        self._db = _connect(path / DB_NAME, readonly=readonly)
         self._lock: Any = None
 
     # -- the writer's lock
@@ -119,11 +152,13 @@ class RunStore:
         if self._lock is not None:
             return True
         try:
-            with open(self.path / LOCK_NAME, "a+") as handle:
+            with open(self.path / LOCK_NAME) as handle:  # read only: a reader writes nothing
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 fcntl.flock(handle, fcntl.LOCK_UN)
         except BlockingIOError:
             return True
+        except OSError:  # no lock file: nobody ever took the run for writing
+            return False
         return False
 
     # -- creating and opening
@@ -149,38 +184,55 @@ class RunStore:
         store = cls(folder)
         store.lock()
         store._db.execute("PRAGMA journal_mode = WAL")
-        store._db.executescript(_SCHEMA)
+        store._db.executescript(_SCHEMA + _INTERMEDIATE)
         store._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         store.set_meta(name=folder.name, created=time.time(), status="running",
                        direction=config.get("cv", {}).get("direction", "maximize"))
         return store
 
     @classmethod
-    def open(cls, path: str | Path) -> RunStore:
+    def open(cls, path: str | Path, *, readonly: bool = False) -> RunStore:
+        """An existing run. Read-only, it writes nothing; to write, its tables are made sure of
+        and a store of an earlier version is brought up to date.
+
+        Raises:
+            StoreError: naming the run and what is wrong with it.
+        """
         folder = Path(path)
         if not (folder / DB_NAME).is_file():
             raise StoreError(f"{folder} is not a run folder (it has no {DB_NAME})")
         store = None
         try:
-            store = cls(folder)
+            store = cls(folder, readonly=readonly)
             version = store._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                store.close()
                 raise StoreError(
                     f"{folder}: its store was written by a newer hpsearch (store version "
                     f"{version}; this one reads up to {SCHEMA_VERSION}); upgrade hpsearch to "
                     "open it")
-            # A run created this very moment may not have its tables yet: make sure they exist
-            # (idempotent), so a reader never fails on a young run; and bring a store of an
-            # earlier version up to date.
-            store._db.executescript(_SCHEMA)
-            if version < SCHEMA_VERSION:
-                store._upgrade()
+            if not readonly:
+                # A run created this very moment may not have its tables yet (idempotent).
+                store._db.executescript(_SCHEMA)
+                if version < SCHEMA_VERSION:
+                    store._upgrade()
         except sqlite3.DatabaseError as error:
             if store is not None:
                 store.close()
             raise StoreError(f"{folder}: cannot read its store {DB_NAME} ({error})") from None
+        except BaseException:
+            if store is not None:
+                store.close()
+            raise
         return store
+
+    def _select(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Rows of a query; none from a table a young (or read-only, older) run lacks yet."""
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error) or "no such column" in str(error):
+                return []
+            raise
 
     def _upgrade(self) -> None:
         """Bring a store written by an earlier hpsearch to SCHEMA_VERSION, in place."""
@@ -212,7 +264,7 @@ class RunStore:
             )
 
     def meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        return {k: json.loads(v) for k, v in self._select("SELECT key, value FROM meta")}
 
     def config(self) -> dict[str, Any]:
         """The resolved config the run was started with."""
@@ -241,9 +293,12 @@ class RunStore:
 
     def results(self) -> list[TrialResult]:
         """Every stored trial, by number."""
-        rows = self._db.execute(
+        # a store of version 0, read without upgrading it, has no retest_of column
+        columns = {row[1] for row in self._select("PRAGMA table_info(trials)")}
+        retest_of = "retest_of" if "retest_of" in columns else "NULL"
+        rows = self._select(
             "SELECT number, round, status, params, unit, seed, scores, duration, error, extra, "
-            "retest_of FROM trials ORDER BY number"
+            f"{retest_of} FROM trials ORDER BY number"
         )
         return [_result(*row) for row in rows]
 
@@ -257,7 +312,7 @@ class RunStore:
 
     def rounds(self) -> list[dict[str, Any]]:
         """Each round's kind, space (as YAML data), region corners and source trials."""
-        rows = self._db.execute(
+        rows = self._select(
             "SELECT round, kind, space, lo, hi, source, trials FROM rounds ORDER BY round")
         return [{"round": r, "kind": k, "space": json.loads(sp), "lo": json.loads(lo),
                  "hi": json.loads(hi), "source": json.loads(src), "trials": n}
@@ -270,9 +325,9 @@ class RunStore:
                              (epoch, loss, val_score, learning_rate, seconds))
 
     def epochs(self) -> list[dict[str, Any]]:
-        cursor = self._db.execute("SELECT * FROM epochs ORDER BY epoch")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor]
+        names = ("epoch", "loss", "val_score", "learning_rate", "seconds")
+        rows = self._select(f"SELECT {', '.join(names)} FROM epochs ORDER BY epoch")
+        return [dict(zip(names, row)) for row in rows]
 
     def add_change(self, epoch: int, name: str, old: Any, new: Any) -> None:
         with self._db:
@@ -280,9 +335,42 @@ class RunStore:
                              (epoch, name, json.dumps(old), json.dumps(new)))
 
     def changes(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT epoch, name, old, new FROM changes ORDER BY rowid")
+        rows = self._select("SELECT epoch, name, old, new FROM changes ORDER BY rowid")
         return [{"epoch": e, "name": n, "old": json.loads(o), "new": json.loads(v)}
                 for e, n, o, v in rows]
+
+
+class EpochScores:
+    """The per-epoch scores early stopping compares, shared by every worker of a run through its
+    database (WAL: many readers, short writes). Opened lazily in the worker that reports."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._db: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = _connect(Path(self.database))
+            self._db.executescript(_INTERMEDIATE)
+        return self._db
+
+    def add(self, trial: int, epoch: int, value: float) -> None:
+        """Record a trial's score at an epoch; committed before this returns."""
+        db = self._connection()
+        with db:
+            db.execute("INSERT OR REPLACE INTO intermediate VALUES (?, ?, ?)",
+                       (trial, epoch, value))
+
+    def others(self, trial: int, epoch: int) -> list[float]:
+        """The scores every other trial reported at that epoch."""
+        rows = self._connection().execute(
+            "SELECT value FROM intermediate WHERE epoch = ? AND trial != ?", (epoch, trial))
+        return [value for (value,) in rows]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 def _result(number: int, round_: int, status: str, params: str, unit: str, seed: int,

@@ -1,18 +1,51 @@
-"""Trial records: what a trial is asked to do, what it gave back, and how results rank."""
+"""Trial records: what a trial is asked to do, what it gave back, how results rank, and which way
+is better."""
 
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import statistics
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hpsearch.space import Space
 
-__all__ = ["Status", "Trial", "Outcome", "TrialResult", "plan_trials", "trials_at", "trial_seed",
-           "ranked"]
+__all__ = ["Direction", "Status", "Trial", "Outcome", "TrialResult", "plan_trials", "trials_at",
+           "trial_seed", "ranked", "as_scores", "result_of_error", "TrialCrashed",
+           "TrialTimedOut"]
+
+
+class Direction(enum.StrEnum):
+    """Which way a score is better. The one place that knows the sign of a minimizer."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+    @property
+    def sign(self) -> float:
+        """+1 or −1: a score times the sign is larger when the score is better."""
+        return 1.0 if self is Direction.MAXIMIZE else -1.0
+
+    @property
+    def word(self) -> str:
+        """'higher' or 'lower': which scores are better, as a person says it."""
+        return "higher" if self is Direction.MAXIMIZE else "lower"
+
+    def gain(self, score: Any) -> Any:
+        """The score on a scale where larger is better (numbers or numpy arrays)."""
+        return self.sign * score
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score a is strictly better than score b."""
+        return self.sign * a > self.sign * b
+
+    def best(self, scores: Iterable[float]) -> float:
+        """The best of some scores."""
+        return max(scores) if self is Direction.MAXIMIZE else min(scores)
 
 
 class Status(enum.StrEnum):
@@ -36,7 +69,7 @@ class Trial:
 
     number: int
     params: Mapping[str, Any]
-    unit: tuple[float, ...]
+    unit: tuple[float, ...]  # the point of the run's first space's unit cube
     seed: int
     round: int = 1
     retest_of: int | None = None  # the trial whose configuration this one evaluates again
@@ -70,15 +103,54 @@ class TrialResult:
     def params(self) -> Mapping[str, Any]:
         return self.trial.params
 
-    @property
+    @functools.cached_property
     def mean(self) -> float:
         return statistics.fmean(self.scores) if self.status is Status.COMPLETE else math.nan
 
-    @property
+    @functools.cached_property
     def std(self) -> float:
         if self.status is not Status.COMPLETE:
             return math.nan
         return statistics.pstdev(self.scores) if len(self.scores) > 1 else 0.0
+
+    @property
+    def error_line(self) -> str:
+        """One line of the error: a traceback's final line, or a reason's first ('' if none)."""
+        lines = [line.strip() for line in (self.error or "").strip().splitlines()
+                 if line.strip()]
+        if not lines:
+            return ""
+        return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+
+
+class TrialCrashed(Exception):
+    """The process that ran a trial died before it returned (a signal, an exit)."""
+
+
+class TrialTimedOut(Exception):
+    """A trial ran past parallel.timeout and its processes were killed."""
+
+
+def result_of_error(trial: Trial, error: BaseException, duration: float) -> TrialResult:
+    """The result of a trial that ended with `error`: the one map from an exception to a status.
+
+    Pruned by early stopping, crashed, timed out, or failed: a command's own failure keeps its
+    short reason and stderr, anything else its traceback.
+    """
+    from hpsearch.errors import CommandFailed, TrialPruned
+
+    if isinstance(error, TrialPruned):
+        return TrialResult(trial, Status.PRUNED, (), duration, error.reason,
+                           extra={"epoch": error.epoch})
+    if isinstance(error, TrialCrashed):
+        return TrialResult(trial, Status.CRASHED, (), duration, str(error))
+    if isinstance(error, TrialTimedOut):
+        return TrialResult(trial, Status.TIMEOUT, (), duration, str(error))
+    if isinstance(error, CommandFailed):
+        text = f"{type(error).__name__}: {error}"
+    else:
+        text = "".join(traceback.format_exception(error))
+    return TrialResult(trial, Status.FAILED, (), duration, text.strip())
 
 
 def trial_seed(run_seed: int, number: int) -> int:
@@ -104,22 +176,25 @@ def plan_trials(
 
 def trials_at(space: Space, points: Iterable[Sequence[float]], seed: int, *, round: int = 1,
               first_number: int = 0) -> list[Trial]:
-    """Trials for given points of the space's unit cube, numbered from first_number."""
+    """Trials for given points of the space's unit cube, numbered from first_number.
+
+    Each trial keeps its point snapped to its values (an integer or a choice at the centre of
+    its bin), so equal values have equal coordinates wherever they are read.
+    """
     trials = []
     for i, u in enumerate(points):
         number = first_number + i
-        unit = tuple(float(x) for x in u)
+        unit = space.snap(u)
         trials.append(Trial(number, space.from_unit(unit), unit, trial_seed(seed, number), round))
     return trials
 
 
-def ranked(results: Iterable[TrialResult], direction: str) -> list[tuple[int | None, TrialResult]]:
+def ranked(results: Iterable[TrialResult], direction: Direction
+           ) -> list[tuple[int | None, TrialResult]]:
     """Results best first with their rank (ties share the lowest rank, as scikit-learn's
     ``rankdata(method="min")``); trials with no score come last, with rank None."""
-    sign = -1.0 if direction == "maximize" else 1.0
-    scored = sorted(
-        (r for r in results if not math.isnan(r.mean)), key=lambda r: (sign * r.mean, r.number)
-    )
+    scored = sorted((r for r in results if not math.isnan(r.mean)),
+                    key=lambda r: (-direction.gain(r.mean), r.number))
     unscored = sorted((r for r in results if math.isnan(r.mean)), key=lambda r: r.number)
     out: list[tuple[int | None, TrialResult]] = []
     for position, result in enumerate(scored):

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpsearch.space import Choice, Fixed, Int, Space
-from hpsearch.trial import Status, Trial, TrialResult, plan_trials, trials_at
+from hpsearch.space import Space
+from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials, trials_at
 
 __all__ = ["Region", "zoom", "CoarseToFine", "round_sizes", "search_rounds"]
 
@@ -49,42 +49,34 @@ class Region:
         return math.inf if width <= 0 else 1.0 / width
 
 
-def _complete(results: Sequence[TrialResult], direction: str) -> list[TrialResult]:
+def _complete(results: Sequence[TrialResult], direction: Direction) -> list[TrialResult]:
+    """The complete trials, best first (the lower number first among equals)."""
     done = [r for r in results if r.status is Status.COMPLETE]
-    sign = -1.0 if direction == "maximize" else 1.0
-    return sorted(done, key=lambda r: (sign * r.mean, r.number))
+    return sorted(done, key=lambda r: (-direction.gain(r.mean), r.number))
 
 
-def _units(space: Space, results: Sequence[TrialResult]) -> np.ndarray:
-    """The trials' points in the unit cube of `space` (from their values, so trials of any round
-    and any narrower space line up)."""
-    return np.array([space.to_unit(r.params) for r in results], dtype=float).reshape(
-        len(results), len(space))
+def _units(results: Sequence[TrialResult], d: int) -> np.ndarray:
+    """The trials' stored points of the run's first space's unit cube, shape (n, d)."""
+    return np.array([r.trial.unit for r in results], dtype=float).reshape(len(results), d)
 
 
 def _narrowed(space: Space, lo: np.ndarray, hi: np.ndarray,
               best: Sequence[TrialResult] | None = None) -> Space:
-    """The space of the box [lo, hi]. A choice keeps the options seen among `best`, or, without
-    them, the options whose share of u meets the box."""
+    """The space of the box [lo, hi]; what has no order (a choice) keeps the values seen among
+    `best`, or, without them, those whose share of u meets the box."""
     scales = {}
     for name, scale in space.scales.items():
         if scale.is_fixed:
             scales[name] = scale
             continue
         i = space.dims.index(name)
-        if isinstance(scale, Choice):
-            k = len(scale.values)
-            if best is not None:
-                keep = {scale.index(r.params[name]) for r in best}
-            else:
-                keep = {j for j in range(k) if j + 1 > lo[i] * k and j < hi[i] * k}
-            scales[name] = Choice(tuple(v for j, v in enumerate(scale.values) if j in keep))
-        else:
-            scales[name] = scale.narrow(float(lo[i]), float(hi[i]))
+        seen = None if best is None else [r.params[name] for r in best]
+        scales[name] = scale.narrow(float(lo[i]), float(hi[i]), seen)
     return Space(scales)
 
 
-def zoom(space: Space, results: Sequence[TrialResult], direction: str, *, top: int | None = None,
+def zoom(space: Space, results: Sequence[TrialResult], direction: Direction, *,
+         top: int | None = None,
          top_fraction: float | None = None, margin: float = 0.25) -> Region:
     """The region around a run's best trials.
 
@@ -100,14 +92,14 @@ def zoom(space: Space, results: Sequence[TrialResult], direction: str, *, top: i
     Raises:
         ValueError: with fewer than two complete trials.
     """
-    ranked = _complete(results, direction)
+    ranked = _complete(results, Direction(direction))
     if len(ranked) < 2:
         raise ValueError(f"only {len(ranked)} complete trial(s): zoom needs at least 2")
     if top is None:
         fraction = 0.2 if top_fraction is None else top_fraction
         top = max(3, math.ceil(fraction * len(ranked)))
     best = ranked[: max(2, min(top, len(ranked)))]
-    u = _units(space, best)
+    u = _units(best, len(space))
     lo, hi = u.min(axis=0), u.max(axis=0)
     pad = np.maximum(margin * (hi - lo), 0.02)
     lo, hi = np.clip(lo - pad, 0, 1), np.clip(hi + pad, 0, 1)
@@ -116,7 +108,7 @@ def zoom(space: Space, results: Sequence[TrialResult], direction: str, *, top: i
         warnings.append(f"only {len(ranked)} complete trials: the region is a rough guess")
     for i, name in enumerate(space.dims):
         scale = space.scales[name]
-        if isinstance(scale, Choice):
+        if not scale.ordered:
             continue
         spread = u[:, i].max() - u[:, i].min()
         bound = None
@@ -161,10 +153,11 @@ class CoarseToFine:
     a region that misses the optimum can still be corrected.
     """
 
-    def __init__(self, space: Space, direction: str, *, side: float = 0.5, shrink: float = 0.6,
+    def __init__(self, space: Space, direction: Direction, *, side: float = 0.5,
+                 shrink: float = 0.6,
                  global_share: float = 0.05, gamma: float = 0.15) -> None:
         self.space = space
-        self.direction = direction
+        self.direction = Direction(direction)
         self.side = side
         self.shrink = shrink
         self.global_share = global_share
@@ -175,10 +168,9 @@ class CoarseToFine:
         gets the same region."""
         side = self.side
         rounds = sorted({r.trial.round for r in results})
-        sign = 1.0 if self.direction == "maximize" else -1.0
         best = -math.inf
         for r in rounds:
-            scores = [sign * t.mean for t in results
+            scores = [self.direction.gain(t.mean) for t in results
                       if t.trial.round == r and t.status is Status.COMPLETE]
             round_best = max(scores, default=-math.inf)
             if r > rounds[0] and round_best <= best:
@@ -192,11 +184,11 @@ class CoarseToFine:
         ranked = _complete(results, self.direction)
         if not ranked:  # nothing to learn from yet: the whole space
             return Region((0.0,) * d, (1.0,) * d, self.space)
-        centre = np.array(self.space.to_unit(ranked[0].params))
+        centre = _units(ranked[:1], d)[0]
         half = np.full(d, self._side(results) / 2)
         n_top = max(3, math.ceil(self.gamma * len(ranked)))
         if len(ranked) > n_top:
-            spread = _units(self.space, ranked[:n_top]).std(axis=0)
+            spread = _units(ranked[:n_top], d).std(axis=0)
             half = np.clip(2 * spread, 0.25 * half, half)
         lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
         return Region(tuple(map(float, lo)), tuple(map(float, hi)),
@@ -216,14 +208,14 @@ class CoarseToFine:
         else:
             inside = lo + rng.random((n - n_global, d)) * (hi - lo)
         points = np.vstack([rng.random((n_global, d)), inside])
-        return region, _snap(self.space, points)
+        return region, points
 
 
 MODEL_TRIALS = 300  # the Gaussian process learns from at most this many trials nearest the box
 CANDIDATES = 200  # random candidates in the box per dimension (at most 1,000)
 
 
-def _thompson(space: Space, done: Sequence[TrialResult], direction: str, lo: np.ndarray,
+def _thompson(space: Space, done: Sequence[TrialResult], direction: Direction, lo: np.ndarray,
               hi: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """n points of the box [lo, hi], each where one draw of a Gaussian process of the score is
     best (Thompson sampling, as in TuRBO): the draws differ, so a round's points spread over the
@@ -233,9 +225,8 @@ def _thompson(space: Space, done: Sequence[TrialResult], direction: str, lo: np.
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-    X = _units(space, done)
-    sign = 1.0 if direction == "maximize" else -1.0
-    y = sign * np.array([r.mean for r in done])
+    X = _units(done, len(space))
+    y = direction.gain(np.array([r.mean for r in done]))
     if len(done) > MODEL_TRIALS:  # a local model: the trials nearest the box's centre
         centre = (lo + hi) / 2
         nearest = np.argsort(np.abs(X - centre).max(axis=1))[:MODEL_TRIALS]
@@ -254,16 +245,7 @@ def _thompson(space: Space, done: Sequence[TrialResult], direction: str, lo: np.
     return candidates[np.argmax(draws.reshape(len(candidates), n), axis=0)]
 
 
-def _snap(space: Space, points: np.ndarray) -> np.ndarray:
-    """Points moved to the centre of their int or choice bin, so that equal values have equal u."""
-    for i, name in enumerate(space.dims):
-        scale = space.scales[name]
-        if isinstance(scale, (Int, Choice)) and not isinstance(scale, Fixed):
-            points[:, i] = [scale.to_unit(scale.from_unit(x)) for x in points[:, i]]
-    return points
-
-
-def search_rounds(space: Space, direction: str, total: int, rounds: int, seed: int,
+def search_rounds(space: Space, direction: Direction, total: int, rounds: int, seed: int,
                   evaluate: Callable[[list[Trial]], Sequence[TrialResult]], *,
                   sampler: str = "random",
                   on_round: Callable[[int, Region, int], None] | None = None

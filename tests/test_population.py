@@ -125,8 +125,9 @@ def test_members_stop_at_their_own_epochs_and_on_request(digits):
 
 
 def test_memory_per_member_grows_with_the_network():
-    small = member_bytes(NeuralNetClassifier(hidden_units=32, batch_size=16), 64, 10)
-    large = member_bytes(NeuralNetClassifier(hidden_units=256, batch_size=128), 64, 10)
+    small = member_bytes(NeuralNetClassifier(hidden_units=32, batch_size=16).get_params(), 64, 10)
+    large = member_bytes(NeuralNetClassifier(hidden_units=256, batch_size=128).get_params(), 64,
+                         10)
     assert 10_000 < small < large and large > 10 * small
 
 

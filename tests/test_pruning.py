@@ -12,25 +12,28 @@ from hpsearch.cli import cli
 from hpsearch.config import load_config
 from hpsearch.errors import ConfigError, TrialPruned
 from hpsearch.pruning import Pruner, Reporter
+from hpsearch.trial import Direction
+
+MAXIMIZE, MINIMIZE = Direction.MAXIMIZE, Direction.MINIMIZE
 
 
 def test_asha_keeps_the_top_third_at_each_rung():
     rule = Pruner("asha", min_epochs=2, reduction=3)
     others = [0.1, 0.2, 0.3, 0.4, 0.5]
-    assert rule.reason(2, 0.35, others, "maximize") is not None  # rung 2: top 2 of 6 go on
-    assert rule.reason(2, 0.45, others, "maximize") is None
-    assert rule.reason(2, 0.55, others, "maximize") is None
-    assert rule.reason(3, 0.0, others, "maximize") is None  # not a rung
-    assert rule.reason(6, 0.0, [], "maximize") is None  # the first at a rung goes on
-    assert rule.reason(6, 0.05, others, "minimize") is None
-    assert rule.reason(1, 0.0, others, "maximize") is None  # before min_epochs
+    assert rule.reason(2, 0.35, others, MAXIMIZE) is not None  # rung 2: top 2 of 6 go on
+    assert rule.reason(2, 0.45, others, MAXIMIZE) is None
+    assert rule.reason(2, 0.55, others, MAXIMIZE) is None
+    assert rule.reason(3, 0.0, others, MAXIMIZE) is None  # not a rung
+    assert rule.reason(6, 0.0, [], MAXIMIZE) is None  # the first at a rung goes on
+    assert rule.reason(6, 0.05, others, MINIMIZE) is None
+    assert rule.reason(1, 0.0, others, MAXIMIZE) is None  # before min_epochs
 
 
 def test_median_rule_waits_for_enough_trials():
     rule = Pruner("median", min_epochs=2, startup=4)
-    assert rule.reason(3, 0.1, [0.5, 0.6, 0.7], "maximize") is None
-    assert "median" in rule.reason(3, 0.1, [0.5, 0.6, 0.7, 0.8], "maximize")
-    assert rule.reason(3, 0.9, [0.5, 0.6, 0.7, 0.8], "maximize") is None
+    assert rule.reason(3, 0.1, [0.5, 0.6, 0.7], MAXIMIZE) is None
+    assert "median" in rule.reason(3, 0.1, [0.5, 0.6, 0.7, 0.8], MAXIMIZE)
+    assert rule.reason(3, 0.9, [0.5, 0.6, 0.7, 0.8], MAXIMIZE) is None
 
 
 def curves(n: int, epochs: int, seed: int) -> np.ndarray:
@@ -49,7 +52,7 @@ def test_prunes_bad_trials_and_never_the_best(tmp_path, method, seed):
     values = curves(30, 20, seed)
     pruned = {}
     for trial, curve in enumerate(values):
-        report = Reporter(str(tmp_path / "db.sqlite"), trial, rule, "maximize")
+        report = Reporter(str(tmp_path / "db.sqlite"), trial, rule, MAXIMIZE)
         try:
             for epoch, value in enumerate(curve, start=1):
                 report(epoch, value)

@@ -5,5 +5,7 @@ into a config's ``objective.estimator``.
 """
 
 from hpsearch.models._estimator import NeuralNetClassifier, NeuralNetRegressor
+from hpsearch.models._together import fit_together, member_bytes, population_key
 
-__all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
+__all__ = ["NeuralNetClassifier", "NeuralNetRegressor", "fit_together", "population_key",
+           "member_bytes"]

@@ -12,7 +12,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hpsearch.models._network import ACTIVATIONS, OPTIMIZERS, Hyper, Population
 
-__all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
+__all__ = ["NeuralNetClassifier", "NeuralNetRegressor", "hidden_sizes"]
+
+
+def hidden_sizes(hidden_layers: Any, hidden_units: Any) -> list[int]:
+    """The units of each hidden layer: hidden_layers times hidden_units, or the list given."""
+    if isinstance(hidden_units, Integral):
+        return [int(hidden_units)] * int(hidden_layers)
+    return [int(u) for u in hidden_units]
 
 
 class _NeuralNet(BaseEstimator):
@@ -43,6 +50,9 @@ class _NeuralNet(BaseEstimator):
     _task = "classification"
     _data: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     _validation: tuple[np.ndarray, Any] | None
+    # What may change between two epochs (babysitting's hot changes): every scalar
+    # hyperparameter, the batch size and the number of epochs.
+    hot_params = (*Hyper.names(), "batch_size", "epochs")
 
     def __init__(
         self,
@@ -135,15 +145,7 @@ class _NeuralNet(BaseEstimator):
                  f"{self.hidden_units!r}")
 
     def _hidden(self) -> list[int]:
-        units = self.hidden_units
-        if isinstance(units, Integral):
-            return [int(units)] * int(self.hidden_layers)
-        return [int(u) for u in units]  # type: ignore[union-attr]
-
-    def _hyper(self) -> Hyper:
-        return Hyper(*(np.array([float(getattr(self, name))]) for name in
-                       ("learning_rate", "lr_decay", "beta1", "beta2", "epsilon", "l2",
-                        "bn_momentum")))
+        return hidden_sizes(self.hidden_layers, self.hidden_units)
 
     def _seed(self) -> int:
         if self.random_state is None:
@@ -202,7 +204,7 @@ class _NeuralNet(BaseEstimator):
         self.net_ = Population(
             [X.shape[1], *self._hidden(), Y.shape[1]], task=self._task,
             activation=self.activation, init=init, optimizer=self.optimizer,
-            batch_norm=self.batch_norm, hyper=self._hyper(), seeds=[seed], dtype=dtype,
+            batch_norm=self.batch_norm, hyper=Hyper.of([self]), seeds=[seed], dtype=dtype,
         )
         self._data = (X.astype(dtype), Y.astype(dtype), rows[None, :])
         self.history_: list[dict[str, float]] = []
@@ -211,10 +213,12 @@ class _NeuralNet(BaseEstimator):
 
     def train_epoch(self) -> dict[str, float]:
         """Train one more epoch with the current hyperparameters (set_params between epochs
-        changes them: a hot change); returns and records its loss and validation score."""
+        changes them: a hot change); records its loss and validation score in history_, and
+        returns them with the learning rate the epoch used."""
         assert self._data is not None, "call begin() first"
         X, Y, rows = self._data
-        self.net_.hyper = self._hyper()
+        self.net_.hyper = Hyper.of([self])
+        rate = float(self.net_.hyper.rate(self.epoch_)[0])
         with np.errstate(all="ignore"):
             loss = float(self.net_.train_epoch(X, Y, rows, int(self.batch_size),
                                                self.epoch_)[0])
@@ -226,7 +230,7 @@ class _NeuralNet(BaseEstimator):
         if self._validation is not None:
             record["val_score"] = float(self.score(*self._validation))
         self.history_.append(record)
-        return record
+        return {**record, "learning_rate": rate}
 
     def end(self) -> None:
         """Drop the training data `begin` kept: a fitted model carries only its weights."""

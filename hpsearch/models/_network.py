@@ -49,7 +49,9 @@ def _act_grad(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Hyper:
-    """Per-member scalar hyperparameters, each an array of length K."""
+    """Per-member scalar hyperparameters, each an array of length K. Its fields are the one list
+    of the network's scalar hyperparameters: the ones a member may differ in from the others of
+    its population, and (with batch_size and epochs) the ones babysitting may change."""
 
     learning_rate: np.ndarray
     lr_decay: np.ndarray
@@ -59,8 +61,22 @@ class Hyper:
     l2: np.ndarray
     bn_momentum: np.ndarray
 
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(cls.__dataclass_fields__)
+
+    @classmethod
+    def of(cls, models: Sequence[Any]) -> Hyper:
+        """The hyperparameters of some models (anything with these attributes), one per member."""
+        return cls(*(np.array([float(getattr(m, name)) for m in models])
+                     for name in cls.names()))
+
+    def rate(self, epoch: int) -> np.ndarray:
+        """Each member's learning rate in an epoch (from 0): α0 / (1 + decay·epoch)."""
+        return self.learning_rate / (1.0 + self.lr_decay * epoch)
+
     def take(self, keep: np.ndarray) -> Hyper:
-        return Hyper(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+        return Hyper(*(getattr(self, name)[keep] for name in self.names()))
 
 
 class Population:
@@ -283,7 +299,7 @@ class Population:
         """One update of every member: its own learning rate, decayed as α0 / (1 + decay·epoch)."""
         self.steps += 1
         h = self.hyper
-        lr, eps = h.learning_rate / (1.0 + h.lr_decay * epoch), h.epsilon
+        lr, eps = h.rate(epoch), h.epsilon
         if self.optimizer == "adam":  # bias corrections folded into the step size
             t = self.steps
             second = np.sqrt(1 - h.beta2**t)

@@ -12,13 +12,13 @@ population, which is compacted so no arithmetic is spent on them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from hpsearch.models._estimator import _NeuralNet
+from hpsearch.models._estimator import _NeuralNet, hidden_sizes
 from hpsearch.models._network import Hyper, Population
 
 __all__ = ["fit_together", "population_key", "member_bytes"]
@@ -26,24 +26,32 @@ __all__ = ["fit_together", "population_key", "member_bytes"]
 OnEpoch = Callable[[int, dict[str, float]], bool]
 
 
-def population_key(model: _NeuralNet) -> tuple[Any, ...] | None:
-    """What models must share to train together; None when the model cannot (early stopping
-    with its own validation split)."""
-    if model.early_stopping:
+def population_key(estimator: type, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """What networks must share to train together, from the class and its full params; None
+    when they cannot: another estimator, early stopping with its own validation split, or
+    params its constructor would refuse (alone, it fails with a clear error)."""
+    if not (isinstance(estimator, type) and issubclass(estimator, _NeuralNet)):
         return None
-    init = model.init if model.init != "auto" else ("he" if model.activation == "relu"
-                                                    else "xavier")
-    return (type(model).__name__, len(model._hidden()), model.activation, init,
-            model.optimizer, int(model.batch_size), bool(model.batch_norm), model.dtype)
+    try:
+        if params["early_stopping"]:
+            return None
+        activation = params["activation"]
+        init = params["init"] if params["init"] != "auto" else ("he" if activation == "relu"
+                                                                else "xavier")
+        layers = len(hidden_sizes(params["hidden_layers"], params["hidden_units"]))
+        return (estimator.__name__, layers, activation, init, params["optimizer"],
+                int(params["batch_size"]), bool(params["batch_norm"]), params["dtype"])
+    except (KeyError, TypeError, ValueError):  # a subclass's own params, or bad values
+        return None
 
 
-def member_bytes(model: _NeuralNet, features: int, outputs: int) -> int:
+def member_bytes(params: Mapping[str, Any], features: int, outputs: int) -> int:
     """Memory one member needs: weights with their two optimizer moments and gradients, and
     the activations of one mini-batch kept for the backward pass."""
-    sizes = [features, *model._hidden(), outputs]
+    sizes = [features, *hidden_sizes(params["hidden_layers"], params["hidden_units"]), outputs]
     weights = sum(a * b + 3 * b for a, b in zip(sizes, sizes[1:]))
-    activations = int(model.batch_size) * sum(sizes) * 6
-    return (4 * weights + activations) * np.dtype(model.dtype).itemsize
+    activations = int(params["batch_size"]) * sum(sizes) * 6
+    return (4 * weights + activations) * np.dtype(params["dtype"]).itemsize
 
 
 def fit_together(
@@ -79,7 +87,7 @@ def fit_together(
         except (TypeError, ValueError) as error:
             outcome[i] = error
             continue
-        key = population_key(model)
+        key = population_key(type(model), model.get_params())
         if key is None:
             try:
                 model.fit(X, y)
@@ -118,11 +126,11 @@ def _train(chunk: list[int], models: Sequence[_NeuralNet],
     source = np.array([sources[id(data[i][0])] for i in chunk])
     hidden = [models[i]._hidden() for i in chunk]
     widest = [max(h[layer] for h in hidden) for layer in range(len(hidden[0]))]
-    init = population_key(first)[3]  # type: ignore[index]
+    init = population_key(type(first), first.get_params())[3]  # type: ignore[index]
     net = Population(
         [X.shape[2], *widest, Y.shape[2]], task=first._task, activation=first.activation,
         init=init, optimizer=first.optimizer, batch_norm=first.batch_norm,
-        hyper=_hyper([models[i] for i in chunk]), seeds=[models[i]._seed() for i in chunk],
+        hyper=Hyper.of([models[i] for i in chunk]), seeds=[models[i]._seed() for i in chunk],
         dtype=dtype, hidden=hidden,
     )
     members = np.array(chunk)
@@ -189,9 +197,3 @@ def _crop(value: np.ndarray, key: str, layer: int, width: list[int]) -> np.ndarr
         rows = width[layer - 1] if layer > 0 else value.shape[1]
         return value[:, :rows, :out].copy()
     return value[..., :out].copy()
-
-
-def _hyper(models: Sequence[_NeuralNet]) -> Hyper:
-    return Hyper(*(np.array([float(getattr(m, name)) for m in models]) for name in
-                   ("learning_rate", "lr_decay", "beta1", "beta2", "epsilon", "l2",
-                    "bn_momentum")))
