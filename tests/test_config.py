@@ -77,6 +77,8 @@ BAD = [
     ("data: {path: nope.csv, target: y}\nspace: {x: [1, 2]}\n", 3, "data.path", "not found"),
     ("space: {x: [1, 2]}\nspace: {y: [1, 2]}\n", 4, None, "duplicate key 'space'"),
     ("space: {x: 3}\n", 3, "space", "every parameter is fixed"),
+    ("search:\n  trials: 4\n  rounds: 5\nspace: {x: [1, 2]}\n", 5, "search.rounds",
+     "cannot exceed search.trials"),
 ]
 
 

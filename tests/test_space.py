@@ -9,6 +9,7 @@ import pytest
 
 from hpsearch.errors import ConfigError
 from hpsearch.space import Choice, Fixed, Int, Log, OneMinusLog, Space, Uniform, parse_param
+from hpsearch.trial import plan_trials
 
 N = 20_000
 # Binomial standard error of a share p over N draws is sqrt(p(1-p)/N) <= 0.0036; 0.02 is > 5 sigma.
@@ -196,3 +197,70 @@ def test_space_dims_are_sorted_and_skip_fixed():
     assert list(params) == ["z", "epochs", "a"]  # the config's order for display
     assert space.to_unit(params) == pytest.approx([1 / 6, 1.0])
     assert math.isclose(space.to_unit({"a": 3, "z": 1e-3, "epochs": 5})[1], 0.0)
+
+
+def test_each_scale_answers_how_to_show_narrow_and_plot_it():
+    log, beta, layers = Log(1e-4, 1.0), OneMinusLog(0.9, 0.999), Int(16, 256, log=True)
+    act = Choice(("relu", "tanh", "sigmoid"))
+    assert log.range_text() == "1.00e-04..1.00e+00" and log.ends() == ("1.00e-04", "1.00e+00")
+    assert layers.range_text() == "16..256" and layers.label == "int log"
+    assert act.range_text() == "[relu, tanh, sigmoid]" and act.ends() == ("relu", "sigmoid")
+    assert Fixed(5).range_text() == "5"
+    # discrete scales snap u to the centre of its value; continuous ones leave it
+    assert Int(1, 4).snap(0.3) == pytest.approx(0.375) and act.snap(0.9) == pytest.approx(5 / 6)
+    assert log.snap(0.123) == 0.123 and Uniform(0, 1, 0.5).snap(0.1) == pytest.approx(0.0)
+    # a choice has no order: narrowing keeps the options seen among the best
+    assert act.narrow(0.0, 0.2, seen=["tanh", "relu", "tanh"]) == Choice(("relu", "tanh"))
+    assert act.narrow(0.0, 0.2) == Choice(("relu",)) and not act.ordered and log.ordered
+    assert act.shrink_text(Choice(("relu",)), 1.0) == "3 → 1 options"
+    assert log.shrink_text(log, 4.0) == "×4" and log.shrink_text(log, math.inf) == "fixed"
+    # the axis a plot draws it on: 1 − β on a reversed log axis, options as ticks
+    assert (beta.plot_value(0.99), beta.log_axis, beta.reversed_axis) == \
+        (pytest.approx(0.01), True, True)
+    assert beta.axis_label("beta1") == "1 − beta1 (log)" and log.axis_label("lr") == "lr (log)"
+    assert act.plot_value("sigmoid") == 2 and act.ticks() == ([0, 1, 2],
+                                                               ["relu", "tanh", "sigmoid"])
+    assert layers.log_axis and not Int(1, 4).log_axis and Uniform(0, 1).ticks() is None
+
+
+def test_adding_a_scale_is_one_class(monkeypatch, tmp_path):
+    """A square-root scale, written as one class and registered: a search runs on it, and
+    zoom, the leaderboard, importance and the plots all handle it."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    import hpsearch
+    from hpsearch import report, space
+    from hpsearch.api import zoom_run
+    from hpsearch.insight import importance
+
+    @dataclass(frozen=True)
+    class Sqrt(Uniform):
+        """Uniform in the square root of the value."""
+
+        kind: ClassVar[str] = "sqrt"
+        linear: ClassVar[bool] = False
+
+        def _pos(self, value: float) -> float:
+            return math.sqrt(value)
+
+        def _value(self, pos: float) -> float:
+            return pos * pos
+
+    monkeypatch.setitem(space.SCALES, "sqrt", Sqrt)
+    assert parse_param({"sqrt": [0, 100]}) == Sqrt(0.0, 100.0)
+    (tmp_path / "f.py").write_text("def evaluate(p):\n    return -abs(p['x'] - 25)\n")
+    cfg = {"name": "sq", "objective": {"function": "f:evaluate", "path": [str(tmp_path)]},
+           "search": {"trials": 30, "seed": 0, "rounds": 3}, "parallel": {"n_jobs": 1},
+           "space": {"x": {"scale": "sqrt", "low": 0, "high": 100},
+                     "y": {"uniform": [0, 1]}}}
+    run = hpsearch.run(cfg, runs_dir=tmp_path / "runs")
+    drawn = [t.params["x"] for t in plan_trials(run.space, "random", N, 0)]
+    assert np.mean(np.array(drawn) < 25) == pytest.approx(0.5, abs=TOL)  # half below 5²
+    assert abs(run.best.params["x"] - 25) < 5
+    _, region, config = zoom_run("sq", runs_dir=tmp_path / "runs")
+    assert config["space"]["x"]["scale"] == "sqrt" and isinstance(region.space.scales["x"], Sqrt)
+    assert importance(run.space, run.results).shares["x"] > 0.5
+    for renderable in (report.leaderboard_table(run), report.profile_table(run, ["x", "y"]),
+                       report.zoom_table(run.space, region, "zoom")):
+        report.print_out(renderable)

@@ -129,6 +129,16 @@ def test_export_round_trips(runner, drive, tmp_path):
     assert out.read_text() == invoke(runner, "export", drive).stdout
 
 
+def test_export_to_parquet_reads_back(runner, drive, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")  # the parquet extra; the test extra has it
+    invoke(runner, "export", drive, "--format", "parquet", "--out", tmp_path / "t.parquet")
+    table = pq.read_table(tmp_path / "t.parquet").to_pylist()
+    rows = json.loads(invoke(runner, "export", drive, "--format", "json").stdout)
+    assert table == rows
+    no_out = runner.invoke(cli, ["export", drive, "--format", "parquet"])
+    assert no_out.exit_code == 2 and "give --out" in no_out.stderr
+
+
 def test_retest_stores_a_marked_round_and_compares(runner, drive):
     result = invoke(runner, "retest", drive, "--top", "3", "--seeds", "2")
     assert "old rank" in result.stdout and "new score" in result.stdout
