@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import Config, check_name, load_config
-from hpsearch.errors import AllTrialsFailed, InputError, SearchStopped, TrialFailedError
+from hpsearch.errors import (
+    AllTrialsFailed,
+    InputError,
+    NoTrialCompleted,
+    SearchStopped,
+    TrialFailedError,
+)
 from hpsearch.result import RunResult
-from hpsearch.runner import backend_context, check_backend, execute
+from hpsearch.runner import Backend, backend_context, check_backend, execute
 from hpsearch.space import Space, parse_param
 from hpsearch.store import RunStore, resolve_run
 from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials, ranked, trial_seed
@@ -130,7 +136,7 @@ def _same_point(stored: Trial, planned: Trial) -> bool:
 
 @contextlib.contextmanager
 def _running(store: RunStore, cfg: Config, result: RunResult, events: RunEvents,
-             total: int) -> Iterator[None]:
+             total: int) -> Iterator[Backend]:
     """A taken run's life, the same for every way of running trials: marked running, the
     backend entered, then finished, or interrupted (and resumable) by whatever stopped it; the
     store is closed (and its lock released) either way."""
@@ -138,8 +144,9 @@ def _running(store: RunStore, cfg: Config, result: RunResult, events: RunEvents,
         store.set_meta(status="running")
         result.status = "running"
         events.run_started(result, total)
-        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs, cfg.parallel.address):
-            yield
+        with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs,
+                             cfg.parallel.address) as backend:
+            yield backend
         result.status = "finished"
     except BaseException:
         result.status = "interrupted"
@@ -156,31 +163,44 @@ def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResul
     """The search of a config into a locked store: new, or resumed where it stopped."""
     from hpsearch.zoom import search_rounds
 
-    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, result, events,
-                         raise_errors=raise_errors)
-
     def round_started(number: int, region: Region, size: int) -> None:
         store.add_round(number, "random" if number == 1 else "zoom", region, size)
         events.round_started(number, region, size)
 
-    with _running(store, cfg, result, events, cfg.search.trials):
+    with _running(store, cfg, result, events, cfg.search.trials) as backend:
+        recorder = _Recorder(_wired(objective, cfg, store, backend), cfg, store, result, events,
+                             raise_errors=raise_errors)
         search_rounds(cfg.space, cfg.cv.direction, cfg.search.trials, cfg.search.rounds,
                       cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
                       on_round=round_started)
-    if result.results and len(result.failed) == len(result.results):
-        raise AllTrialsFailed(len(result.results), result.failed[0].error_line)
+    _check_outcome(result)
     return result
 
 
-def _pruning(objective: Objective, cfg: Config, store: RunStore) -> Objective:
-    """The objective with early stopping wired to the run's store, when the config asks."""
-    if cfg.search.early_stopping is None:
-        return objective
-    from hpsearch.store import DB_NAME
+def _check_outcome(result: RunResult) -> None:
+    """A run that stored trials but completed none failed: say why."""
+    if not result.results or result.complete:
+        return
+    if len(result.failed) == len(result.results):
+        raise AllTrialsFailed(len(result.results), result.failed[0].error_line)
+    raise NoTrialCompleted(result)
 
-    # absolute: a reused worker process may have started in another folder
-    return objective.with_pruning(str((store.path / DB_NAME).resolve()),
-                                  cfg.search.early_stopping)
+
+def _wired(objective: Objective, cfg: Config, store: RunStore, backend: Backend) -> Objective:
+    """The objective told where its trials' reports and output go: the run folder when the
+    workers see it, else back through the backend (a dask cluster)."""
+    from hpsearch.objective import Channel
+    from hpsearch.pruning import SharedScores
+    from hpsearch.store import DB_NAME, LOGS_NAME, EpochScores
+
+    pruner = cfg.search.early_stopping
+    folder = store.path.resolve()  # absolute: a reused worker may have started elsewhere
+    scores: Any = None
+    if pruner is not None:
+        scores = backend.shared(SharedScores) if backend.remote else \
+            EpochScores(str(folder / DB_NAME))
+    logs = None if backend.remote else str(folder / LOGS_NAME)
+    return objective.with_channel(Channel(logs, scores, pruner))
 
 
 def _checked(cfg: Config) -> Objective:
@@ -218,7 +238,8 @@ def run(
         runs_dir: the folder that holds the runs; this one goes to ``runs_dir/<name>`` (with a
             suffix when that exists).
         raise_errors: run trials one by one in this process and raise TrialFailedError at the
-            first failure, for debugging an objective.
+            first failure, for debugging an objective; the run is scratch: the next such run
+            of the same name replaces it.
         events: told when the run starts, each round starts and each trial ends.
 
     Returns:
@@ -233,7 +254,7 @@ def run(
     cfg = config if isinstance(config, Config) else load_config(config)
     cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
     objective = _checked(cfg)
-    store = RunStore.create(runs_dir, cfg.name, cfg.to_dict())
+    store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors)
     result = RunResult(store.path, cfg.space, cfg.cv.direction)
     return _search(cfg, objective, store, result, raise_errors=raise_errors,
                    events=events or RunEvents())
@@ -270,9 +291,9 @@ def _extra_round(store: RunStore, cfg: Config, objective: Objective, current: Ru
                  kind: str, region: Region, planned: list[Trial],
                  events: RunEvents) -> list[TrialResult]:
     """One more round of a taken run (a zoom or a retest): its trials, stored as they end."""
-    recorder = _Recorder(_pruning(objective, cfg, store), cfg, store, current, events)
     store.add_round(planned[0].round, kind, region, len(planned))
-    with _running(store, cfg, current, events, len(current.results) + len(planned)):
+    with _running(store, cfg, current, events, len(current.results) + len(planned)) as backend:
+        recorder = _Recorder(_wired(objective, cfg, store, backend), cfg, store, current, events)
         return recorder.evaluate(planned)
 
 

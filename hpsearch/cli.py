@@ -8,6 +8,7 @@ inside the commands, so ``hpsearch --help`` stays fast.
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -120,9 +121,10 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
     """Run a search through `start(events)` with a live progress bar, then show failures and
     the leaderboard; map every outcome to its exit code."""
     from hpsearch import report
-    from hpsearch.errors import RunFailed, TrialFailedError
+    from hpsearch.errors import AllTrialsFailed, RunFailed, TrialFailedError
 
     progress = report.Progress(live=not quiet)
+    failures = (lambda: report.failure_lines(progress.run) if progress.run else [])
 
     def stop(code: int, *lines: str) -> NoReturn:
         progress.stop()
@@ -139,11 +141,16 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
                   f"continue with: hpsearch resume {progress.run.path}"
              if progress.run is not None else "Interrupted")
     except TrialFailedError as error:
+        failed = error.result
         where = progress.run.path if progress.run is not None else "the run"
-        stop(1, str(error.result.error), f"Trial {error.result.number} failed with params "
-             f"{dict(error.result.params)}; stored in {where}")
+        ran = [f"It ran: {shlex.join(failed.extra['argv'])}"] if "argv" in failed.extra else []
+        stop(1, str(failed.error), *ran, f"Trial {failed.number} {failed.status.value} with "
+             f"params {dict(failed.params)}; stored in {where}")
+    except AllTrialsFailed as error:
+        stop(1, *failures(), f"Error: {error.summary}", "Rerun with --raise to stop at the "
+             "first failure with its full output (traceback, or the command's stderr).")
     except RunFailed as error:
-        stop(1, f"Error: {error}")
+        stop(1, *failures(), f"Error: {error}")
     finally:
         progress.stop()
     for line in report.failure_lines(result):
@@ -428,6 +435,45 @@ def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
 
     _drive(start, quiet=True)
     report.print_out(report.retest_table(*outcome))
+
+
+@cli.command()
+@click.argument("run")
+@click.argument("trial", type=click.IntRange(min=0))
+@click.option("-f", "--follow", is_flag=True,
+              help="Keep printing as the trial prints, until it ends.")
+@runs_dir_option
+def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
+    """Print what TRIAL of RUN printed (stdout and stderr of a command; prints and warnings of
+    a function or an estimator), also while it runs.
+
+    Kept in RUN/logs/TRIAL.log, bounded: beyond 1 MB, the start and the latest output, with a
+    line saying what was left out.
+    """
+    from hpsearch.api import open_run
+    from hpsearch.store import LOGS_NAME
+
+    result = open_run(run, runs_dir)
+    path = result.path / LOGS_NAME / f"{trial}.log"
+
+    def ended() -> bool:
+        current = open_run(result.path)
+        return current.status != "running" or any(r.number == trial for r in current.results)
+
+    if follow:
+        from hpsearch.logs import follow as follow_log
+
+        follow_log(path, ended, lambda data: (sys.stdout.buffer.write(data),
+                                              sys.stdout.buffer.flush()))
+        return
+    if path.is_file():
+        sys.stdout.buffer.write(path.read_bytes())
+        sys.stdout.buffer.flush()
+    elif ended() and not any(r.number == trial for r in result.results):
+        raise InputError(f"{result.path}: no trial {trial} (its trials: 0 to "
+                         f"{result.next_trial - 1})")
+    else:
+        click.echo(f"trial {trial} printed nothing" + ("" if ended() else " yet"), err=True)
 
 
 @cli.command()

@@ -30,13 +30,13 @@ SCALERS = ("none", "standard", "minmax")
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "": ("name", "objective", "data", "cv", "search", "parallel", "space"),
-    "objective": ("estimator", "function", "command", "fixed", "path"),
+    "objective": ("estimator", "function", "command", "fixed", "path", "env", "grace"),
     "data": ("dataset", "path", "target", "scale"),
     "cv": ("folds", "scoring", "direction", "shuffle"),
     "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
-                 "population_memory"),
+                 "population_memory", "devices", "devices_per_trial", "device_variable"),
 }
 
 
@@ -151,9 +151,13 @@ class FunctionSpec(ObjectiveSpec):
 
 @dataclass(frozen=True)
 class CommandSpec(ObjectiveSpec):
-    """A program and its arguments, run without a shell; it reads its own data."""
+    """A program and its arguments, run without a shell; it reads its own data. `env` adds
+    environment variables (with the same {placeholders}); `grace` is how long a stopped
+    command has after SIGTERM before SIGKILL."""
 
     target: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    grace: float = 5.0
     kind: ClassVar[str] = "command"
     takes_data: ClassVar[bool] = False
 
@@ -204,6 +208,14 @@ class ParallelSpec:
     address: str | None = None
     population: str | int = "auto"  # auto, off, or the most members of one population
     population_memory: float = 32.0  # MB for one population's weights, moments, activations
+    devices: tuple[str | int, ...] | None = None  # accelerators handed out to running trials
+    devices_per_trial: int = 1
+    device_variable: str = "CUDA_VISIBLE_DEVICES"
+
+    @property
+    def slots(self) -> int | None:
+        """How many trials can hold devices at once (None without devices)."""
+        return None if self.devices is None else len(self.devices) // self.devices_per_trial
 
 
 @dataclass(frozen=True)
@@ -231,6 +243,10 @@ class Config:
             objective["fixed"] = dict(self.objective.fixed)
         if self.objective.path:
             objective["path"] = list(self.objective.path)
+        if isinstance(self.objective, CommandSpec):
+            if self.objective.env:
+                objective["env"] = dict(self.objective.env)
+            objective["grace"] = self.objective.grace
         out: dict[str, Any] = {"name": self.name, "objective": objective}
         if self.data is not None:
             out["data"] = {k: v for k, v in vars(self.data).items() if v is not None}
@@ -238,7 +254,8 @@ class Config:
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
         if self.search.early_stopping is not None:
             out["search"]["early_stopping"] = dict(vars(self.search.early_stopping))
-        out["parallel"] = {k: v for k, v in vars(self.parallel).items() if v is not None}
+        out["parallel"] = {k: list(v) if isinstance(v, tuple) else v
+                           for k, v in vars(self.parallel).items() if v is not None}
         out["space"] = self.space.to_yaml()
         return out
 
@@ -257,6 +274,10 @@ class Config:
             raise ConfigError(f"cannot exceed search.trials ({changed.search.trials}): each round "
                               f"needs at least one trial, got {changed.search.rounds}",
                               file=self.source, key="search.rounds")
+        slots, n_jobs = changed.parallel.slots, changed.parallel.n_jobs
+        if slots is not None and (n_jobs == -1 or n_jobs > slots):
+            raise ConfigError(f"{n_jobs} workers but {slots} device slots: give at most that",
+                              file=self.source, key="parallel.n_jobs")
         return changed
 
 
@@ -380,7 +401,26 @@ def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> Objective
         raise check.fail("must be a folder or a list of folders", "objective.path", section,
                          "path")
     resolved = tuple(str((base / p).resolve()) for p in paths) or (str(base),)
-    return spec(target, dict(fixed), resolved)
+    if spec is not CommandSpec:
+        for key in ("env", "grace"):
+            if key in section:
+                raise check.fail(f"applies to command objectives only (a {spec.kind} runs "
+                                 "inside hpsearch's workers; it can set os.environ itself)",
+                                 f"objective.{key}", section, key)
+        return spec(target, dict(fixed), resolved)
+    env = section.get("env") or {}
+    if not isinstance(env, Mapping) or not all(
+            isinstance(k, str) and re.fullmatch(r"[A-Za-z_]\w*", k)
+            and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+            for k, v in env.items()):
+        raise check.fail("must map variable names to values, e.g. env: {MY_TAG: \"t{trial}\"}, "
+                         f"got {env!r}", "objective.env", section, "env")
+    grace = check.typed(section, "objective", "grace", (int, float), 5.0, "a number of seconds")
+    if grace <= 0:
+        raise check.fail(f"must be > 0 seconds, got {grace}", "objective.grace", section,
+                         "grace")
+    return CommandSpec(target, dict(fixed), resolved, {k: str(v) for k, v in env.items()},
+                       float(grace))
 
 
 def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | None:
@@ -487,13 +527,35 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         raise check.fail(f"cannot exceed search.trials ({search.trials}): each round needs at "
                          f"least one trial, got {search.rounds}", "search.rounds", search_raw,
                          "rounds")
+    parallel = _parallel(check, raw, objective)
+    space = _space(check, raw, objective.fixed)
+    if isinstance(objective, CommandSpec):
+        _check_placeholders(check, raw, objective, space)
+    return Config(
+        name=name, objective=objective, space=space, data=data, cv=cv, search=search,
+        parallel=parallel, source=file, base_dir=str(base),
+    )
+
+
+def _parallel(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec) -> ParallelSpec:
     parallel_raw = check.section(raw, "parallel")
-    n_jobs = check.typed(parallel_raw, "parallel", "n_jobs", int, -1,
+    devices, per_trial, variable = _devices(check, parallel_raw, objective)
+    slots = None if devices is None else len(devices) // per_trial
+    n_jobs = check.typed(parallel_raw, "parallel", "n_jobs", int, -1 if slots is None else slots,
                          "a whole number (-1 for all cores)")
     if n_jobs == 0 or n_jobs < -1:
         raise check.fail(f"must be >= 1, or -1 for all cores, got {n_jobs}", "parallel.n_jobs",
                          parallel_raw, "n_jobs")
+    if slots is not None and (n_jobs == -1 or n_jobs > slots):
+        raise check.fail(f"{n_jobs} workers but {slots} device slots ({len(devices or ())} "
+                         f"devices, {per_trial} per trial): leave n_jobs out (it defaults to "
+                         "the slots) or give it at most that", "parallel.n_jobs", parallel_raw,
+                         "n_jobs")
     backend = check.one_of(parallel_raw, "parallel", "backend", BACKENDS, "loky")
+    if devices is not None and backend == "threading" and not isinstance(objective, CommandSpec):
+        raise check.fail("threads share one environment, so a function or an estimator cannot "
+                         "get its own devices there: use backend loky (commands can use "
+                         "threading)", "parallel.devices", parallel_raw, "devices")
     timeout = check.typed(parallel_raw, "parallel", "timeout", (int, float), None,
                           "a number of seconds")
     if timeout is not None and timeout <= 0:
@@ -519,16 +581,37 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
     if memory <= 0:
         raise check.fail(f"must be > 0 megabytes, got {memory}", "parallel.population_memory",
                          parallel_raw, "population_memory")
-    parallel = ParallelSpec(n_jobs=n_jobs, backend=backend,
-                            timeout=None if timeout is None else float(timeout), address=address,
-                            population=population, population_memory=float(memory))
-    space = _space(check, raw, objective.fixed)
-    if isinstance(objective, CommandSpec):
-        _check_placeholders(check, raw, objective, space)
-    return Config(
-        name=name, objective=objective, space=space, data=data, cv=cv, search=search,
-        parallel=parallel, source=file, base_dir=str(base),
-    )
+    return ParallelSpec(n_jobs=n_jobs, backend=backend,
+                        timeout=None if timeout is None else float(timeout), address=address,
+                        population=population, population_memory=float(memory),
+                        devices=devices, devices_per_trial=per_trial, device_variable=variable)
+
+
+def _devices(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec
+             ) -> tuple[tuple[str | int, ...] | None, int, str]:
+    """parallel.devices, devices_per_trial and device_variable, checked together."""
+    devices = raw.get("devices")
+    per_trial = check.at_least(raw, "parallel", "devices_per_trial", 1, 1)
+    variable = check.typed(raw, "parallel", "device_variable", str, "CUDA_VISIBLE_DEVICES",
+                           "an environment variable's name")
+    if not re.fullmatch(r"[A-Za-z_]\w*", variable):
+        raise check.fail(f"must be an environment variable's name, got {variable!r}",
+                         "parallel.device_variable", raw, "device_variable")
+    if devices is None:
+        return None, per_trial, variable
+    if isinstance(devices, (int, str)) and not isinstance(devices, bool):
+        devices = [devices]
+    if not isinstance(devices, list) or not devices or not all(
+            isinstance(d, (int, str)) and not isinstance(d, bool) for d in devices):
+        raise check.fail(f"must be a list of device ids, such as [0, 1, 2, 3], got {devices!r}",
+                         "parallel.devices", raw, "devices")
+    if len(set(map(str, devices))) != len(devices):
+        raise check.fail(f"lists a device twice: {devices!r}", "parallel.devices", raw,
+                         "devices")
+    if per_trial > len(devices):
+        raise check.fail(f"{per_trial} devices per trial, but only {len(devices)} devices",
+                         "parallel.devices_per_trial", raw, "devices_per_trial")
+    return tuple(devices), per_trial, variable
 
 
 EARLY_STOPPING = {"asha": "asha", "successive_halving": "asha", "median": "median"}
@@ -571,15 +654,16 @@ def check_name(name: str) -> str:
 def _check_placeholders(check: _Checker, raw: Mapping[str, Any], objective: CommandSpec,
                         space: Space) -> None:
     known = set(space.scales) | set(objective.fixed) | {"trial", "seed"}
-    for arg in objective.target:
-        for name in re.findall(r"\{(\w+)\}", arg):
-            if name not in known:
-                hint = did_you_mean(f"{{{name}}}", [f"{{{k}}}" for k in sorted(known)])
-                raise check.fail(
-                    f"placeholder {{{name}}} names no parameter; {hint}known: "
-                    + ", ".join(f"{{{k}}}" for k in sorted(known)),
-                    "objective.command", raw.get("objective"), "command",
-                )
+    for key, texts in (("command", objective.target), ("env", objective.env.values())):
+        for text in texts:
+            for name in re.findall(r"\{(\w+)\}", text):
+                if name not in known:
+                    hint = did_you_mean(f"{{{name}}}", [f"{{{k}}}" for k in sorted(known)])
+                    raise check.fail(
+                        f"placeholder {{{name}}} names no parameter; {hint}known: "
+                        + ", ".join(f"{{{k}}}" for k in sorted(known)),
+                        f"objective.{key}", raw.get("objective"), key,
+                    )
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> Config:

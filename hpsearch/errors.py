@@ -7,6 +7,7 @@
     │   └── StoreError           a run folder that cannot be created, found or read
     ├── RunFailed                a search that ran and did not succeed: exit code 1
     │   ├── AllTrialsFailed
+    │   ├── NoTrialCompleted
     │   ├── SearchStopped
     │   └── TrialFailedError
     ├── CommandFailed            inside a trial: a command objective that failed
@@ -20,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = ["HPSearchError", "InputError", "ConfigError", "ObjectiveError", "StoreError",
-           "RunFailed", "AllTrialsFailed", "SearchStopped", "TrialFailedError", "CommandFailed",
+           "RunFailed", "AllTrialsFailed", "NoTrialCompleted", "SearchStopped",
+           "TrialFailedError", "CommandFailed",
            "TrialPruned", "did_you_mean"]
 
 
@@ -99,11 +101,32 @@ class AllTrialsFailed(RunFailed):
         self.count = count
         self.first_error = first_error
 
+    @property
+    def summary(self) -> str:
+        return (f"All {self.count} trials failed; the objective is likely misconfigured. "
+                f"First error: {self.first_error}")
+
     def __str__(self) -> str:
-        return (
-            f"All {self.count} trials failed; the objective is likely misconfigured. "
-            f"First error: {self.first_error}\nRerun with --raise to see the full traceback."
-        )
+        return (f"{self.summary}\nRerun with raise_errors=True to stop at the first failure "
+                "with its full traceback.")
+
+
+class NoTrialCompleted(RunFailed):
+    """No trial of a run completed, some of them pruned by early stopping; carries the run."""
+
+    def __init__(self, run: Any) -> None:
+        super().__init__(run)
+        self.run = run
+
+    def __str__(self) -> str:
+        pruned, failed = len(self.run.pruned), len(self.run.failed)
+        best = sorted(self.run.pruned, key=lambda r: (-r.extra.get("epoch", 0), r.number))[:3]
+        shown = ", ".join(f"trial {r.number} (epoch {r.extra.get('epoch', '?')})" for r in best)
+        return (f"no trial completed: {pruned} pruned by early stopping"
+                + (f" and {failed} failed" if failed else "")
+                + f"; the furthest: {shown}. Early stopping compares trials with each other: "
+                "give them more epochs before the first cut (search.early_stopping.min_epochs) "
+                "or run more trials")
 
 
 class SearchStopped(RunFailed):
@@ -120,11 +143,16 @@ class TrialFailedError(RunFailed):
 
 
 class CommandFailed(HPSearchError):
-    """A command objective that failed; carries the tail of its stderr."""
+    """A command objective that failed: its reason, the exact argv and the last lines of its
+    stderr (kept in `details` as well, for the run's summary)."""
 
-    def __init__(self, reason: str, stderr: str = "") -> None:
-        tail = "\n".join(stderr.strip().splitlines()[-20:])
-        super().__init__(reason + (f"\n--- stderr (last lines) ---\n{tail}" if tail else ""))
+    def __init__(self, reason: str, stderr: str = "", argv: list[str] | None = None) -> None:
+        tail = stderr.strip().splitlines()[-20:]
+        text = reason + ("\n--- stderr (last lines) ---\n" + "\n".join(tail) if tail else "")
+        super().__init__(text)
+        self.details: dict[str, Any] = {"stderr": tail}
+        if argv is not None:
+            self.details["argv"] = list(argv)
 
 
 class TrialPruned(HPSearchError):

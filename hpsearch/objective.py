@@ -1,27 +1,36 @@
 """The three kinds of objective, one class each behind one small protocol.
 
 An objective is a small picklable object: ``objective(trial)`` runs one trial in a worker and
-returns its `Outcome` (fold scores, and what else it reported) or raises. `build_objective`
-chooses the class for a config once, and checks in the parent everything that can be checked
-before any trial runs (the module imports, the class is an estimator, the command exists, the data
-loads, the scorer is known), so a mistake costs one clear message instead of a run of failed
-trials. Workers load modules and data once per process.
+returns its `TrialResult`, never raising: its scores, what else it reported (per-epoch reports,
+a learning curve, metrics), its output in its log, or the error that ended it.
+`build_objective` chooses the class for a config once, and checks in the parent everything that
+can be checked before any trial runs (the module imports, the class is an estimator, the command
+exists, the data loads, the scorer is known), so a mistake costs one clear message instead of a
+run of failed trials. Workers load modules and data once per process.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import functools
 import importlib
 import inspect
 import json
+import math
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from hpsearch.config import (
     CommandSpec,
@@ -32,14 +41,24 @@ from hpsearch.config import (
     FunctionSpec,
     ObjectiveSpec,
 )
+from hpsearch.devices import DeviceSlots
 from hpsearch.errors import CommandFailed, ObjectiveError, did_you_mean
+from hpsearch.logs import TrialLog, capture
 from hpsearch.pruning import Pruner, Reporter
-from hpsearch.trial import Outcome, Trial, as_scores
+from hpsearch.trial import (
+    Outcome,
+    Status,
+    Trial,
+    TrialResult,
+    as_scores,
+    metrics_of,
+    result_of_error,
+)
 
 __all__ = ["Objective", "EstimatorObjective", "FunctionObjective", "CommandObjective",
-           "build_objective", "import_target", "folds_of", "scaled"]
+           "Channel", "build_objective", "import_target", "folds_of", "scaled", "mean_history"]
 
-Report = Callable[[int, float], None]
+Report = Callable[..., None]
 
 
 def import_target(target: str, paths: Sequence[str] = ()) -> Any:
@@ -123,17 +142,23 @@ def _takes(func: Callable[..., Any], name: str) -> bool:
         return False
 
 
-def _no_report(epoch: int, value: float) -> None:
-    """`report` when early stopping is off: the trial always goes on."""
+@dataclass(frozen=True)
+class Channel:
+    """Where a running trial's reports and output go."""
+
+    logs: str | None = None  # the run's logs folder, written as trials print; None: returned
+    scores: Any = None  # the scoreboard early stopping shares reports on (None: no early stopping)
+    pruner: Pruner | None = None
 
 
 @dataclass(frozen=True)
 class Objective:
     """What a trial runs; one subclass per kind.
 
-    ``objective(trial)`` returns the trial's Outcome or raises. A subclass implements
-    `evaluate`, says whether it `reports_epochs` (so that early stopping can stop its trials),
-    and `check`s in the parent what can be checked before any trial.
+    A subclass implements `evaluate`, says whether it `reports_epochs` (so that early stopping
+    can stop its trials), and `check`s in the parent what can be checked before any trial.
+    ``objective(trial)`` wraps `evaluate` in the trial's session (its reports, its log, its
+    devices) and returns the TrialResult.
     """
 
     spec: ObjectiveSpec
@@ -141,18 +166,24 @@ class Objective:
     data: DataSpec | None = None
     cv: CVSpec = CVSpec()
     cv_seed: int = 0
-    # early stopping: the run's database (where workers share per-epoch scores) and the rule
-    prune: tuple[str, Pruner] | None = None
+    channel: Channel = Channel()
+    devices: DeviceSlots | None = None
+    in_process: ClassVar[bool] = True  # its code runs inside the worker (not a command)
 
-    def __call__(self, trial: Trial) -> Outcome:
-        report = self.reporter(trial)
+    def __call__(self, trial: Trial) -> TrialResult:
+        session = Session(self, trial)
+        start = time.perf_counter()
         try:
-            return self.evaluate(self.spec.params(trial.params), trial, report)
-        finally:
-            if isinstance(report, Reporter):
-                report.close()
+            with session.running():
+                outcome = self.evaluate(self.spec.params(trial.params), trial, session)
+        except Exception as error:
+            result = result_of_error(trial, error, time.perf_counter() - start)
+        else:
+            result = TrialResult(trial, Status.COMPLETE, outcome.scores,
+                                 time.perf_counter() - start, extra=outcome.extra)
+        return session.finish(result)
 
-    def evaluate(self, params: dict[str, Any], trial: Trial, report: Report) -> Outcome:
+    def evaluate(self, params: dict[str, Any], trial: Trial, session: Session) -> Outcome:
         raise NotImplementedError
 
     @property
@@ -163,15 +194,8 @@ class Objective:
     def check(self, config: Config) -> None:
         """Raise ObjectiveError, naming the fix, for what would make every trial fail."""
 
-    def reporter(self, trial: Trial) -> Report:
-        """The trial's ``report(epoch, score)``: shared with the run when early stopping is on
-        (a retest is never stopped), a no-op otherwise."""
-        if self.prune is None or trial.retest_of is not None:
-            return _no_report
-        return Reporter(self.prune[0], trial.number, self.prune[1], self.cv.direction)
-
-    def with_pruning(self, database: str, pruner: Pruner) -> Objective:
-        return dataclasses.replace(self, prune=(database, pruner))
+    def with_channel(self, channel: Channel) -> Objective:
+        return dataclasses.replace(self, channel=channel)
 
     @property
     def target(self) -> Any:
@@ -183,6 +207,58 @@ class Objective:
             from hpsearch.datasets import load
 
             load(self.data)
+
+
+class Session:
+    """One trial while it runs: the `report` of each fold, its log, its devices; `finish` puts
+    what it gathered into the trial's result."""
+
+    def __init__(self, objective: Objective, trial: Trial) -> None:
+        self.objective, self.trial = objective, trial
+        self.reporters: list[Reporter] = []
+        logs = objective.channel.logs
+        self.log = TrialLog(None if logs is None else Path(logs) / f"{trial.number}.log")
+
+    def reporter(self, fold: int | None = None) -> Reporter:
+        """``report(epoch, score, **metrics)`` for a fold (None: the objective validates on its
+        own): kept as the learning curve, and shared for early stopping when that is on (a
+        retest is never stopped)."""
+        channel = self.objective.channel
+        pruned = channel.pruner is not None and self.trial.retest_of is None
+        reporter = Reporter(self.trial.number, fold, self.objective.cv.direction,
+                            channel.pruner if pruned else None, channel.scores if pruned else None)
+        self.reporters.append(reporter)
+        return reporter
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """In-process code gets the worker's own devices, and its prints and warnings go to the
+        trial's log."""
+        if not self.objective.in_process:
+            yield
+            return
+        if self.objective.devices is not None:
+            self.objective.devices.pin()
+        with capture(self.log):
+            yield
+
+    def finish(self, result: TrialResult) -> TrialResult:
+        scores = self.objective.channel.scores
+        if hasattr(scores, "close"):
+            scores.close()
+        records = tuple(r for reporter in self.reporters for r in reporter.records)
+        extra = dict(result.extra)
+        if records and "history" not in extra:
+            folds: dict[int, list[dict[str, Any]]] = {}
+            for r in records:
+                folds.setdefault(r["fold"], []).append(
+                    {k: v for k, v in r.items() if k != "fold" and _is_number(v)})
+            extra["history"] = mean_history(list(folds.values()))
+        return dataclasses.replace(result, extra=extra, reports=records, log=self.log.close())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -227,7 +303,7 @@ class EstimatorObjective(Objective):
 
         return float(check_scoring(model, scoring=self.cv.scoring)(model, X, y))
 
-    def evaluate(self, params: dict[str, Any], trial: Trial, report: Report) -> Outcome:
+    def evaluate(self, params: dict[str, Any], trial: Trial, session: Session) -> Outcome:
         from sklearn.base import is_classifier
         from sklearn.model_selection import cross_validate
 
@@ -235,8 +311,8 @@ class EstimatorObjective(Objective):
 
         assert self.data is not None
         estimator = self.build(trial)
-        if report is not _no_report and self.reports_epochs:
-            return self._by_epoch(estimator, report)
+        if self.channel.pruner is not None and trial.retest_of is None and self.reports_epochs:
+            return self._by_epoch(estimator, session.reporter(0))
         X, y = load(self.data)
         folds = folds_of(self.data, self.cv, self.cv_seed, is_classifier(estimator))
         done = cross_validate(self.pipeline(estimator), X, y, cv=folds, scoring=self.cv.scoring,
@@ -309,24 +385,32 @@ class FunctionObjective(Objective):
     def reports_epochs(self) -> bool:
         return _takes(self.target, "report")
 
-    def evaluate(self, params: dict[str, Any], trial: Trial, report: Report) -> Outcome:
+    def evaluate(self, params: dict[str, Any], trial: Trial, session: Session) -> Outcome:
         func = self.target
         extra: dict[str, Any] = {"seed": trial.seed} if _takes(func, "seed") else {}
-        if _takes(func, "report"):
-            extra["report"] = report
+        reports = _takes(func, "report")
         if self.data is None:
-            return Outcome(as_scores(func(params, **extra)))
+            if reports:
+                extra["report"] = session.reporter(None)
+            value = func(params, **extra)
+            return Outcome(as_scores(value), _with_metrics({}, [metrics_of(value)]))
         from hpsearch.datasets import load
 
         X, y = load(self.data)
         scores: list[float] = []
-        for train, test in folds_of(self.data, self.cv, self.cv_seed, _is_classification(y)):
+        metrics = []
+        for fold, (train, test) in enumerate(
+                folds_of(self.data, self.cv, self.cv_seed, _is_classification(y))):
+            if reports:  # each fold its own: compared only with the same fold of other trials
+                extra["report"] = session.reporter(fold)
             X_train, X_val = scaled(self.data.scale, X[train], X[test])
-            fold = as_scores(func(params, X_train, y[train], X_val, y[test], **extra))
-            if len(fold) != 1:
-                raise ValueError(f"returned {len(fold)} scores for one fold; return one number")
-            scores.append(fold[0])
-        return Outcome(tuple(scores))
+            value = func(params, X_train, y[train], X_val, y[test], **extra)
+            got = as_scores(value)
+            if len(got) != 1:
+                raise ValueError(f"returned {len(got)} scores for one fold; return one number")
+            scores.append(got[0])
+            metrics.append(metrics_of(value))
+        return Outcome(tuple(scores), _with_metrics({}, metrics))
 
     def check(self, config: Config) -> None:
         if not callable(import_target(str(self.spec.target), self.spec.path)):
@@ -336,37 +420,43 @@ class FunctionObjective(Objective):
 
 @dataclass(frozen=True)
 class CommandObjective(Objective):
-    """Any program, run without a shell from the config's folder: ``{name}`` in its arguments is
-    each param's value (and ``{trial}``, ``{seed}``); its last stdout line is JSON with ``score``
-    or ``scores``."""
+    """Any program, run without a shell from the config's folder: ``{name}`` in its arguments
+    and in objective.env is each param's value (and ``{trial}``, ``{seed}``).
+
+    Its stdout is read as it comes: a JSON line with an ``epoch`` key reports that epoch's
+    ``score`` (its other keys are that epoch's metrics), for early stopping and the learning
+    curve; the trial's result is the last JSON line with ``score`` (or ``scores``) and no
+    epoch, or else the last report's score; keys beside the score are the trial's metrics.
+    A command stopped early gets SIGTERM, and SIGKILL after objective.grace seconds; so does
+    everything it started, its whole process group.
+    """
+
+    in_process: ClassVar[bool] = False
+
+    def _substitute(self, text: str, values: Mapping[str, Any]) -> str:
+        """{name} replaced by its value, in one pass: a value that holds braces is kept as is."""
+        return re.sub(r"\{(\w+)\}",
+                      lambda m: _as_text(values[m.group(1)]) if m.group(1) in values
+                      else m.group(0), text)
 
     def command_line(self, params: Mapping[str, Any], trial: Trial) -> list[str]:
         values = {**params, "trial": trial.number, "seed": trial.seed}
-        argv = []
-        for arg in self.spec.target:
-            for name, value in values.items():
-                arg = arg.replace("{" + name + "}", _as_text(value))
-            argv.append(arg)
-        return argv
+        return [self._substitute(arg, values) for arg in self.spec.target]
 
-    def evaluate(self, params: dict[str, Any], trial: Trial, report: Report) -> Outcome:
+    def environment(self, params: Mapping[str, Any], trial: Trial) -> dict[str, str]:
+        """objective.env with its placeholders filled in."""
+        values = {**params, "trial": trial.number, "seed": trial.seed}
+        env = getattr(self.spec, "env", {})
+        return {name: self._substitute(text, values) for name, text in env.items()}
+
+    def evaluate(self, params: dict[str, Any], trial: Trial, session: Session) -> Outcome:
         argv = self.command_line(params, trial)
-        done = subprocess.run(
-            argv, cwd=self.base_dir, capture_output=True, text=True, errors="replace",
-            stdin=subprocess.DEVNULL,
-        )
-        if done.returncode != 0:
-            raise CommandFailed(f"exited with code {done.returncode}", done.stderr)
-        lines = [line for line in done.stdout.splitlines() if line.strip()]
-        if not lines:
-            raise CommandFailed("printed no score: its last stdout line must be JSON such as "
-                                '{"score": 0.93}', done.stderr)
-        try:
-            return Outcome(as_scores(json.loads(lines[-1])))
-        except (ValueError, TypeError) as error:
-            raise CommandFailed(
-                f"last stdout line is not a JSON score ({error}): {lines[-1][:200]!r}", done.stderr
-            ) from None
+        slot: contextlib.AbstractContextManager[dict[str, str]] = \
+            self.devices.slot() if self.devices is not None else contextlib.nullcontext({})
+        with slot as devices:
+            env = {**os.environ, **self.environment(params, trial), **devices}
+            return _Command(argv, self.base_dir, env, session,
+                            getattr(self.spec, "grace", 5.0)).run()
 
     def check(self, config: Config) -> None:
         program = self.spec.target[0]
@@ -379,6 +469,121 @@ class CommandObjective(Objective):
                 f"objective.command: program {program!r} not found (looked on PATH and in "
                 f"{self.base_dir}); give its path or install it"
             )
+
+
+MAX_LINE = 1 << 16  # longer stdout lines are read in pieces (never a report)
+STDERR_LINES = 20  # the last lines of stderr a failure shows
+
+
+class _Command:
+    """One run of a command: its stdout read line by line as it comes (reports, the result),
+    stdout and stderr into the trial's log, stopped with its process group when the trial is
+    pruned or interrupted."""
+
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], session: Session,
+                 grace: float) -> None:
+        self.argv, self.cwd, self.env, self.session, self.grace = argv, cwd, env, session, grace
+        self.report = session.reporter(None)
+        self.final: dict[str, Any] | None = None
+        self.last_report: dict[str, Any] | None = None
+        self.ignored = 0
+        self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+
+    def run(self) -> Outcome:
+        process = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        assert process.stdout is not None and process.stderr is not None
+        errors = threading.Thread(target=self._drain_stderr, args=(process.stderr,),
+                                  daemon=True)
+        errors.start()
+        try:
+            for line in iter(lambda: process.stdout.readline(MAX_LINE), b""):  # type: ignore
+                self.session.log.write(line)
+                self._line(line)
+            code = process.wait()
+        except BaseException:  # pruned, interrupted: the command and all it started stop
+            _stop(process, self.grace)
+            raise
+        finally:
+            errors.join(timeout=self.grace)
+            process.stdout.close()
+            process.stderr.close()
+        if self.ignored:
+            self.session.log.write(f"[hpsearch: ignored {self.ignored} stdout lines that looked "
+                                   "like JSON reports but were not]\n")
+        stderr = "\n".join(self.stderr)
+        if code != 0:
+            reason = f"exited with code {code}" if code > 0 else \
+                f"killed by {signal.Signals(-code).name}"
+            raise CommandFailed(reason, stderr, self.argv)
+        result = self.final or self.last_report
+        if result is None:
+            raise CommandFailed('printed no score: print a JSON line such as {"score": 0.93} '
+                                '(or per epoch {"epoch": 3, "score": 0.91})', stderr, self.argv)
+        try:
+            scores = as_scores(result)
+        except ValueError as error:
+            raise CommandFailed(f"its result is not a score ({error})", stderr, self.argv) \
+                from None
+        metrics = {k: v for k, v in result.items() if k not in ("score", "scores", "epoch")}
+        extra: dict[str, Any] = {"metrics": metrics} if self.final is not None and metrics else {}
+        if self.ignored:
+            extra["ignored_lines"] = self.ignored
+        return Outcome(scores, extra)
+
+    def _drain_stderr(self, stream: Any) -> None:
+        for line in iter(lambda: stream.readline(MAX_LINE), b""):
+            self.session.log.write(line)
+            self.stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+    def _line(self, raw: bytes) -> None:
+        """One stdout line: a report, a result, or output."""
+        text = raw.strip()
+        if not text.startswith(b"{"):
+            return
+        try:
+            data = json.loads(text)
+        except ValueError:
+            self.ignored += 1
+            return
+        if not isinstance(data, dict):
+            return
+        if "epoch" in data:
+            if not (_is_number(data["epoch"]) and _is_number(data.get("score"))
+                    and math.isfinite(data["score"])):
+                self.ignored += 1
+                return
+            self.last_report = data
+            self.report(data["epoch"], data["score"], **{k: v for k, v in data.items()
+                                                         if k not in ("epoch", "score")})
+        elif "score" in data or "scores" in data:
+            self.final = data
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to the command's process group; SIGKILL to what is left after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _with_metrics(extra: dict[str, Any], per_fold: list[dict[str, Any]]) -> dict[str, Any]:
+    """The metrics a function returned beside its score, averaged over the folds (numbers), or
+    the first fold's (anything else)."""
+    names = dict.fromkeys(k for metrics in per_fold for k in metrics)
+    if not names:
+        return extra
+    merged = {}
+    for name in names:
+        values = [m[name] for m in per_fold if name in m]
+        merged[name] = sum(values) / len(values) if all(map(_is_number, values)) else values[0]
+    return {**extra, "metrics": merged}
 
 
 def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
@@ -426,7 +631,10 @@ def build_objective(config: Config) -> Objective:
         ObjectiveError: with a one-line message naming what is wrong and the fix.
     """
     cls = _CLASSES[type(config.objective)]
+    parallel = config.parallel
+    devices = None if parallel.devices is None else DeviceSlots.of(
+        list(parallel.devices), parallel.devices_per_trial, parallel.device_variable)
     objective = cls(config.objective, config.base_dir, config.data, config.cv,
-                    config.search.seed)
+                    config.search.seed, devices=devices)
     objective.check(config)
     return objective

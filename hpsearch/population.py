@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from hpsearch.objective import EstimatorObjective, Objective, mean_history
+from hpsearch.objective import EstimatorObjective, Objective, Session, mean_history
 from hpsearch.trial import Status, Trial, TrialResult, as_scores, result_of_error
 
 __all__ = ["plan", "train"]
@@ -77,6 +77,9 @@ def train(objective: EstimatorObjective, trials: list[Trial], max_size: int
     from hpsearch.models import fit_together
 
     start = time.perf_counter()
+    if objective.devices is not None:
+        objective.devices.pin()
+    sessions = {t.number: Session(objective, t) for t in trials}
     models, data, validation, owners = [], [], [], []
     failed: dict[int, BaseException] = {}
     folds: list[tuple[Any, Any, Any, Any]] = []
@@ -90,10 +93,11 @@ def train(objective: EstimatorObjective, trials: list[Trial], max_size: int
         for index, (X_train, y_train, X_val, y_val) in enumerate(folds):
             models.append(clone(estimator))
             data.append((X_train, y_train))
-            watched = objective.prune is not None and index == 0 and trial.retest_of is None
+            watched = objective.channel.pruner is not None and index == 0 \
+                and trial.retest_of is None
             validation.append((X_val, y_val) if watched else None)
             owners.append((trial, index))
-    reporters = {t.number: objective.reporter(t) for t in trials}
+    reporters = {t.number: sessions[t.number].reporter(0) for t in trials}
     stopped: dict[int, BaseException] = {}
 
     def on_epoch(i: int, record: dict[str, float]) -> bool:
@@ -108,14 +112,8 @@ def train(objective: EstimatorObjective, trials: list[Trial], max_size: int
                 return True
         return False
 
-    try:
-        errors = fit_together(models, data, validation=validation, on_epoch=on_epoch,
-                              max_size=max_size)
-    finally:
-        for report in reporters.values():
-            close = getattr(report, "close", None)
-            if close is not None:
-                close()
+    errors = fit_together(models, data, validation=validation, on_epoch=on_epoch,
+                          max_size=max_size)
     per_member = (time.perf_counter() - start) / max(1, len(models))
     results = []
     for trial in trials:
@@ -129,9 +127,9 @@ def train(objective: EstimatorObjective, trials: list[Trial], max_size: int
             scores = as_scores([objective.score(models[i], *folds[owners[i][1]][2:])
                                 for i in mine])
         except Exception as ended:
-            results.append(result_of_error(trial, ended, duration))
+            results.append(sessions[trial.number].finish(result_of_error(trial, ended, duration)))
             continue
         history = mean_history([models[i].history_ for i in mine])
-        results.append(TrialResult(trial, Status.COMPLETE, scores, duration,
-                                   extra={"history": history}))
+        results.append(sessions[trial.number].finish(
+            TrialResult(trial, Status.COMPLETE, scores, duration, extra={"history": history})))
     return results

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -122,6 +123,7 @@ def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, A
             "std_score": _plain(result.std),
             "params": dict(result.params),
             "scores": list(result.scores),
+            "metrics": dict(result.extra.get("metrics", {})),
             "duration": result.duration,
             "error": result.error_line or None,
         })
@@ -129,14 +131,17 @@ def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, A
 
 
 def flat_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows for csv: params as param_<name> columns, fold scores as split<i>_score columns."""
+    """Rows for csv: params as param_<name> columns, fold scores as split<i>_score columns,
+    metrics as metric_<name> columns."""
     folds = max((len(r["scores"]) for r in rows), default=0)
     out = []
     for row in rows:
-        flat = {k: v for k, v in row.items() if k not in ("params", "scores", "error", "duration")}
+        flat = {k: v for k, v in row.items()
+                if k not in ("params", "scores", "metrics", "error", "duration")}
         flat.update({f"param_{k}": v for k, v in row["params"].items()})
         flat.update({f"split{i}_score": (row["scores"][i] if i < len(row["scores"]) else None)
                      for i in range(folds)})
+        flat.update({f"metric_{k}": v for k, v in row["metrics"].items()})
         flat["duration"] = row["duration"]
         flat["error"] = row["error"]
         out.append(flat)
@@ -197,16 +202,26 @@ def markdown(run: RunResult, top: int | None = None) -> str:
 
 
 def failure_lines(run: RunResult) -> list[str]:
-    """'3 of 20 trials failed', then each distinct error with its count, most frequent first."""
+    """'3 of 20 trials failed', then each distinct error with its count, most frequent first;
+    for a command, the exact argv of its first trial (ready to paste into a shell) and the last
+    lines of its stderr."""
     lines = []
     if run.pruned:
         lines.append(f"{len(run.pruned)} of {len(run.results)} trials stopped early as hopeless "
                      "(search.early_stopping)")
+    ignored = [r for r in run.results if r.extra.get("ignored_lines")]
+    if ignored:
+        lines.append(f"{len(ignored)} trials printed lines that looked like JSON reports but "
+                     f"were not, ignored (e.g. trial {ignored[0].number}: see its log)")
     if not run.failed:
         return lines
     lines.append(f"{len(run.failed)} of {len(run.results)} trials failed:")
     for text, count in run.failure_summary().most_common(5):
         lines.append(f"  {count}× {text}")
+        first = next(r for r in run.failed if r.error_line == text)
+        if "argv" in first.extra:
+            lines.append(f"     trial {first.number} ran: {shlex.join(first.extra['argv'])}")
+        lines += [f"     | {line}" for line in first.extra.get("stderr", [])[-3:]]
     return lines
 
 
@@ -350,7 +365,8 @@ def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table
 
 def export_rows(run: RunResult) -> list[dict[str, Any]]:
     """One flat row per trial, by number, ready for pandas: trial, round, status, retest,
-    params as param_<name>, split<i>_score, mean_score, std_score, rank_score, duration, error."""
+    params as param_<name>, split<i>_score, mean_score, std_score, rank_score, metrics as
+    metric_<name>, duration, error."""
     ranks = {r.number: rank for rank, r in run.ranked()}
     folds = max((len(r.scores) for r in run.results), default=0)
     rows = []
@@ -364,8 +380,9 @@ def export_rows(run: RunResult) -> list[dict[str, Any]]:
         row.update({f"split{i}_score": result.scores[i] if i < len(result.scores) else None
                     for i in range(folds)})
         row.update({"mean_score": _plain(result.mean), "std_score": _plain(result.std),
-                    "rank_score": ranks.get(result.number), "duration": result.duration,
-                    "error": result.error_line or None})
+                    "rank_score": ranks.get(result.number)})
+        row.update({f"metric_{k}": v for k, v in result.extra.get("metrics", {}).items()})
+        row.update({"duration": result.duration, "error": result.error_line or None})
         rows.append(row)
     return rows
 

@@ -20,6 +20,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from hpsearch.errors import InputError
@@ -52,21 +53,24 @@ def check_backend(backend: str) -> None:
                              f"with: pip install 'hpsearch[{extra}]'")
 
 
-Objective = Callable[[Trial], Outcome | tuple[float, ...]]
+Objective = Callable[[Trial], TrialResult | Outcome | tuple[float, ...]]
 
 
 def run_trial(objective: Objective, trial: Trial) -> TrialResult:
     """Run one trial in this process; any exception becomes a failed result.
 
-    The objective returns an Outcome, or just its fold scores.
+    The objective returns the TrialResult (hpsearch's objectives), an Outcome, or just its fold
+    scores.
     """
     start = time.perf_counter()
     try:
         outcome = objective(trial)
-        if not isinstance(outcome, Outcome):
-            outcome = Outcome(tuple(outcome))
     except Exception as error:
         return result_of_error(trial, error, time.perf_counter() - start)
+    if isinstance(outcome, TrialResult):
+        return outcome
+    if not isinstance(outcome, Outcome):
+        outcome = Outcome(tuple(outcome))
     return TrialResult(trial, Status.COMPLETE, outcome.scores, time.perf_counter() - start,
                        extra=outcome.extra)
 
@@ -163,8 +167,26 @@ def _pool_died(error: BaseException) -> bool:
     return isinstance(error, BrokenProcessPool) or type(error).__name__ in names
 
 
+@dataclass
+class Backend:
+    """The backend a run's trials are on. `remote`: its workers may run where the run folder
+    is not (a dask cluster), so what trials share or print travels through the backend."""
+
+    name: str
+    client: Any = None  # dask's
+
+    @property
+    def remote(self) -> bool:
+        return self.client is not None
+
+    def shared(self, cls: type) -> Any:
+        """An instance of `cls` that every worker calls, held by the cluster (a dask actor)."""
+        return self.client.submit(cls, actor=True).result()
+
+
 @contextlib.contextmanager
-def backend_context(backend: str, n_jobs: int, address: str | None = None) -> Iterator[None]:
+def backend_context(backend: str, n_jobs: int, address: str | None = None
+                    ) -> Iterator[Backend]:
     """The joblib backend for a whole run, set from the outside as joblib asks of libraries:
     `execute` calls inside it share its workers (and, for dask, its cluster)."""
     from joblib import parallel_config
@@ -179,7 +201,7 @@ def backend_context(backend: str, n_jobs: int, address: str | None = None) -> It
                 cores = os.cpu_count() or 1
                 stack.enter_context(threadpool_limits(max(1, cores // _workers(n_jobs))))
             stack.enter_context(parallel_config(backend=backend, n_jobs=n_jobs))
-            yield
+            yield Backend(backend)
         return
     if backend == "dask":
         from distributed import Client, LocalCluster
@@ -194,7 +216,7 @@ def backend_context(backend: str, n_jobs: int, address: str | None = None) -> It
                 client = stack.enter_context(Client(cluster))
             log.info("dask cluster: %s", client.dashboard_link or client.scheduler.address)
             stack.enter_context(parallel_config(backend="dask", n_jobs=n_jobs))
-            yield
+            yield Backend(backend, client)
         return
     import ray
     from ray.util.joblib import register_ray
@@ -203,7 +225,7 @@ def backend_context(backend: str, n_jobs: int, address: str | None = None) -> It
     ray.init(address=address, ignore_reinit_error=True, include_dashboard=False)
     try:
         with parallel_config(backend="ray", n_jobs=n_jobs):
-            yield
+            yield Backend(backend)
     finally:
         ray.shutdown()
 

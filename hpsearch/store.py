@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sqlite3
+import threading
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +33,11 @@ __all__ = ["RunStore", "EpochScores", "resolve_run", "run_folders"]
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
 LOCK_NAME = "lock"
+LOGS_NAME = "logs"
 # The store's layout, kept in SQLite's user_version. 0: written before it was versioned (trials
-# may lack retest_of); 1: every table below. A newer layout is refused by name, never misread.
-SCHEMA_VERSION = 1
+# may lack retest_of); 1: reports keyed by trial and epoch only; 2: every table below, reports
+# keyed by trial, fold and epoch. A newer layout is refused by name, never misread.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,9 +75,13 @@ CREATE TABLE IF NOT EXISTS changes (  -- babysitting: hot changes, from the epoc
 );
 """
 _INTERMEDIATE = """
-CREATE TABLE IF NOT EXISTS intermediate (  -- early stopping: the score a trial reported per epoch
-    trial INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL NOT NULL,
-    PRIMARY KEY (trial, epoch)
+CREATE TABLE IF NOT EXISTS intermediate (  -- the score a trial reported after an epoch of a fold
+    trial INTEGER NOT NULL,
+    fold INTEGER NOT NULL,    -- 0 when the objective does its own validation (a command)
+    epoch INTEGER NOT NULL,
+    value REAL NOT NULL,
+    metrics TEXT,             -- JSON object: what else it reported then (train_loss, ...)
+    PRIMARY KEY (trial, fold, epoch)
 );
 """
 BUSY_SECONDS = 30  # how long a writer waits for another's short write before giving up
@@ -164,9 +172,12 @@ class RunStore:
     # -- creating and opening
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str, config: dict[str, Any]) -> RunStore:
+    def create(cls, runs_dir: str | Path, name: str, config: dict[str, Any], *,
+               scratch: bool = False) -> RunStore:
         """A new run folder under runs_dir. An existing run is never overwritten: the new one
-        gets the first free suffix (name-2, name-3, ...)."""
+        gets the first free suffix (name-2, name-3, ...). A scratch run (a debugging run with
+        --raise) is marked so, and replaces the scratch run of the same name, if one is not
+        running."""
         root = Path(runs_dir)
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -178,7 +189,10 @@ class RunStore:
                 folder.mkdir()
                 break
             except FileExistsError:
-                continue
+                if scratch and _is_idle_scratch(folder):
+                    shutil.rmtree(folder)
+                    folder.mkdir()
+                    break
         config = {**config, "name": folder.name}
         (folder / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
         store = cls(folder)
@@ -188,6 +202,8 @@ class RunStore:
         store._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         store.set_meta(name=folder.name, created=time.time(), status="running",
                        direction=config.get("cv", {}).get("direction", "maximize"))
+        if scratch:
+            store.set_meta(mode="scratch")
         return store
 
     @classmethod
@@ -240,6 +256,14 @@ class RunStore:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
             if "retest_of" not in columns:
                 self._db.execute("ALTER TABLE trials ADD COLUMN retest_of INTEGER")
+            reports = {row[1] for row in self._db.execute("PRAGMA table_info(intermediate)")}
+            if reports and "fold" not in reports:  # reports of version 1 were of fold 0
+                self._db.execute("ALTER TABLE intermediate RENAME TO intermediate_1")
+                self._db.executescript(_INTERMEDIATE)
+                self._db.execute("INSERT INTO intermediate (trial, fold, epoch, value) "
+                                 "SELECT trial, 0, epoch, value FROM intermediate_1")
+                self._db.execute("DROP TABLE intermediate_1")
+            self._db.executescript(_INTERMEDIATE)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -276,10 +300,26 @@ class RunStore:
 
     # -- trials
 
+    def log_path(self, trial: int) -> Path:
+        """Where a trial's output is kept."""
+        return self.path / LOGS_NAME / f"{trial}.log"
+
     def add(self, result: TrialResult) -> None:
-        """Store a finished trial; committed before this returns."""
+        """Store a finished trial, with its per-epoch reports and (from a worker that could not
+        write it) its log; committed before this returns."""
         t = result.trial
+        if result.log is not None:
+            path = self.log_path(t.number)
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(result.log, encoding="utf-8")
+        reports = [(t.number, r["fold"], r["epoch"], r["score"],
+                    _json_or_none({k: v for k, v in r.items()
+                                   if k not in ("fold", "epoch", "score")}))
+                   for r in result.reports]
         with self._db:
+            if reports:
+                self._db.executemany("INSERT OR REPLACE INTO intermediate VALUES (?,?,?,?,?)",
+                                     reports)
             self._db.execute(
                 "INSERT OR REPLACE INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -341,36 +381,54 @@ class RunStore:
 
 
 class EpochScores:
-    """The per-epoch scores early stopping compares, shared by every worker of a run through its
-    database (WAL: many readers, short writes). Opened lazily in the worker that reports."""
+    """The scoreboard of per-epoch reports early stopping compares, shared by every worker of a
+    run through its database (WAL: many readers, short writes). Opened lazily in the worker that
+    reports."""
 
     def __init__(self, database: str) -> None:
         self.database = database
-        self._db: sqlite3.Connection | None = None
+        self._local = threading.local()  # a connection per thread: threads share an objective
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = _connect(Path(self.database))
-            self._db.executescript(_INTERMEDIATE)
-        return self._db
+    def __getstate__(self) -> dict[str, Any]:  # a copy sent to a worker opens its own
+        return {"database": self.database}
 
-    def add(self, trial: int, epoch: int, value: float) -> None:
-        """Record a trial's score at an epoch; committed before this returns."""
-        db = self._connection()
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["database"])  # type: ignore[misc]
+
+    def report(self, trial: int, fold: int, epoch: int, value: float,
+               metrics: Mapping[str, Any]) -> list[float]:
+        """Record a report (committed before this returns); return the other trials' reports at
+        that fold and epoch."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = _connect(Path(self.database))
+            db.executescript(_INTERMEDIATE)
         with db:
-            db.execute("INSERT OR REPLACE INTO intermediate VALUES (?, ?, ?)",
-                       (trial, epoch, value))
-
-    def others(self, trial: int, epoch: int) -> list[float]:
-        """The scores every other trial reported at that epoch."""
-        rows = self._connection().execute(
-            "SELECT value FROM intermediate WHERE epoch = ? AND trial != ?", (epoch, trial))
-        return [value for (value,) in rows]
+            db.execute("INSERT OR REPLACE INTO intermediate VALUES (?, ?, ?, ?, ?)",
+                       (trial, fold, epoch, value, _json_or_none(metrics)))
+        rows = db.execute("SELECT value FROM intermediate WHERE fold = ? AND epoch = ? "
+                          "AND trial != ?", (fold, epoch, trial))
+        return [v for (v,) in rows]
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Close this thread's connection (the next report opens another)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _is_idle_scratch(folder: Path) -> bool:
+    """Whether a run folder holds a scratch run that nothing is writing."""
+    try:
+        with RunStore.open(folder, readonly=True) as store:
+            return store.meta().get("mode") == "scratch" and not store.is_locked()
+    except StoreError:
+        return False
+
+
+def _json_or_none(values: Mapping[str, Any]) -> str | None:
+    return json.dumps(dict(values), default=str) if values else None
 
 
 def _result(number: int, round_: int, status: str, params: str, unit: str, seed: int,

@@ -15,7 +15,7 @@ from typing import Any
 from hpsearch.space import Space
 
 __all__ = ["Direction", "Status", "Trial", "Outcome", "TrialResult", "plan_trials", "trials_at",
-           "trial_seed", "ranked", "as_scores", "result_of_error", "TrialCrashed",
+           "trial_seed", "ranked", "as_scores", "metrics_of", "result_of_error", "TrialCrashed",
            "TrialTimedOut"]
 
 
@@ -86,7 +86,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class TrialResult:
-    """A finished trial: its fold scores (NaN-free when complete), or the error that ended it."""
+    """A finished trial: its fold scores (NaN-free when complete), or the error that ended it.
+
+    `extra` is what else it gave (a learning curve ``history``, its ``metrics``, ...); `reports`
+    are its per-epoch reports, each {fold, epoch, score, ...}; `log` is its output when the
+    worker that ran it could not write it to the run folder itself.
+    """
 
     trial: Trial
     status: Status
@@ -94,6 +99,8 @@ class TrialResult:
     duration: float = 0.0
     error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    reports: tuple[Mapping[str, Any], ...] = ()
+    log: str | None = None
 
     @property
     def number(self) -> int:
@@ -146,10 +153,10 @@ def result_of_error(trial: Trial, error: BaseException, duration: float) -> Tria
         return TrialResult(trial, Status.CRASHED, (), duration, str(error))
     if isinstance(error, TrialTimedOut):
         return TrialResult(trial, Status.TIMEOUT, (), duration, str(error))
-    if isinstance(error, CommandFailed):
-        text = f"{type(error).__name__}: {error}"
-    else:
-        text = "".join(traceback.format_exception(error))
+    if isinstance(error, CommandFailed):  # its own reason and stderr say more than a traceback
+        return TrialResult(trial, Status.FAILED, (), duration,
+                           f"{type(error).__name__}: {error}".strip(), extra=error.details)
+    text = "".join(traceback.format_exception(error))
     return TrialResult(trial, Status.FAILED, (), duration, text.strip())
 
 
@@ -204,6 +211,13 @@ def ranked(results: Iterable[TrialResult], direction: Direction
             out.append((position + 1, result))
     out.extend((None, r) for r in unscored)
     return out
+
+
+def metrics_of(value: Any) -> dict[str, Any]:
+    """What an objective returned beside its score: the other keys of a mapping."""
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items() if k not in ("score", "scores")}
+    return {}
 
 
 def as_scores(value: Any) -> tuple[float, ...]:

@@ -11,7 +11,8 @@ import pytest
 from hpsearch.cli import cli
 from hpsearch.config import load_config
 from hpsearch.errors import ConfigError, TrialPruned
-from hpsearch.pruning import Pruner, Reporter
+from hpsearch.pruning import Pruner, Reporter, SharedScores
+from hpsearch.store import EpochScores
 from hpsearch.trial import Direction
 
 MAXIMIZE, MINIMIZE = Direction.MAXIMIZE, Direction.MINIMIZE
@@ -45,21 +46,22 @@ def curves(n: int, epochs: int, seed: int) -> np.ndarray:
     return ceilings[:, None] * (1 - 0.5 * np.exp(-rates.mean() * t))[None, :]
 
 
+@pytest.mark.parametrize("board", ["store", "shared"])
 @pytest.mark.parametrize("method", ["asha", "median"])
 @pytest.mark.parametrize("seed", range(5))
-def test_prunes_bad_trials_and_never_the_best(tmp_path, method, seed):
+def test_prunes_bad_trials_and_never_the_best(tmp_path, method, seed, board):
     rule = Pruner(method, min_epochs=2)
     values = curves(30, 20, seed)
     pruned = {}
+    scores = EpochScores(str(tmp_path / "db.sqlite")) if board == "store" else SharedScores()
     for trial, curve in enumerate(values):
-        report = Reporter(str(tmp_path / "db.sqlite"), trial, rule, MAXIMIZE)
+        report = Reporter(trial, None, MAXIMIZE, rule, scores)
         try:
             for epoch, value in enumerate(curve, start=1):
                 report(epoch, value)
         except TrialPruned as stop:
             pruned[trial] = stop.epoch
-        finally:
-            report.close()
+        assert [r["epoch"] for r in report.records] == list(range(1, pruned.get(trial, 20) + 1))
     best = int(np.argmax(values[:, -1]))
     assert best not in pruned
     assert len(pruned) >= 10  # many hopeless trials stop

@@ -196,7 +196,7 @@ space: {{x: {{uniform: [0, 1]}}}}
     invoke(runner, "run", path, "-q", ok=False)
     (row,) = stored(tmp_path / "runs" / "cmd")
     assert row["status"] == "failed"
-    assert "not a JSON score" in row["error"] and "oops: gpu missing" in row["error"]
+    assert "printed no score" in row["error"] and "oops: gpu missing" in row["error"]
 
 
 @pytest.mark.parametrize(
