@@ -124,7 +124,9 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
     from hpsearch.errors import AllTrialsFailed, RunFailed, TrialFailedError
 
     progress = report.Progress(live=not quiet)
-    failures = (lambda: report.failure_lines(progress.run) if progress.run else [])
+
+    def failures() -> list[str]:
+        return report.failure_lines(progress.run) if progress.run is not None else []
 
     def stop(code: int, *lines: str) -> NoReturn:
         progress.stop()
