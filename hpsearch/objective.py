@@ -433,6 +433,10 @@ class CommandObjective(Objective):
 
     in_process: ClassVar[bool] = False
 
+    @property
+    def reports_epochs(self) -> bool:
+        return True  # any program may print epoch lines; which do is known only as they run
+
     def _substitute(self, text: str, values: Mapping[str, Any]) -> str:
         """{name} replaced by its value, in one pass: a value that holds braces is kept as is."""
         return re.sub(r"\{(\w+)\}",

@@ -218,7 +218,7 @@ def failure_lines(run: RunResult) -> list[str]:
     lines.append(f"{len(run.failed)} of {len(run.results)} trials failed:")
     for text, count in run.failure_summary().most_common(5):
         lines.append(f"  {count}× {text}")
-        first = next(r for r in run.failed if r.error_line == text)
+        first = min((r for r in run.failed if r.error_line == text), key=lambda r: r.number)
         if "argv" in first.extra:
             lines.append(f"     trial {first.number} ran: {shlex.join(first.extra['argv'])}")
         lines += [f"     | {line}" for line in first.extra.get("stderr", [])[-3:]]

@@ -23,7 +23,7 @@ SPACE = "space: {C: {log: [0.1, 10]}}\n"
     ('{estimator: "hpsearch.models:NeuralNetClassifier"}', "data: {dataset: iris}\n",
      EstimatorObjective, True),
     ('{function: "math:log10"}', "", FunctionObjective, False),
-    (f'{{command: ["{sys.executable}", "-c", "print(1)"]}}', "", CommandObjective, False),
+    (f'{{command: ["{sys.executable}", "-c", "print(1)"]}}', "", CommandObjective, True),
 ])
 def test_the_config_chooses_the_class_once(write, objective, data, cls, epochs):
     space = SPACE.replace("C:", "learning_rate:") if "Neural" in objective else SPACE
