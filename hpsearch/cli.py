@@ -465,8 +465,11 @@ def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
     if follow:
         from hpsearch.logs import follow as follow_log
 
-        follow_log(path, ended, lambda data: (sys.stdout.buffer.write(data),
-                                              sys.stdout.buffer.flush()))
+        def out(data: bytes) -> None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+        follow_log(path, ended, out)
         return
     if path.is_file():
         sys.stdout.buffer.write(path.read_bytes())

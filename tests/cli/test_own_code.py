@@ -30,7 +30,8 @@ for epoch in range(1, 13):
     time.sleep(0.02)
     score = 0.1 + 0.8 * quality * (1 - 0.7 ** epoch)
     print(json.dumps({"epoch": epoch, "score": score, "train_loss": 1 - score}), flush=True)
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f"reached-{trial}"), "w") as f:
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, f"reached-{trial}"), "w") as f:
         f.write(str(epoch))
 print(json.dumps({"score": score, "test_metric": 0.5 + int(trial) / 1000}))
 """
