@@ -39,11 +39,22 @@ class Pruner:
     reduction: int = 3
     startup: int = 4
 
+    def decides(self, epoch: int) -> bool:
+        """Whether the rule may stop a trial at this epoch (only then is a report shared)."""
+        if epoch < self.min_epochs:
+            return False
+        if self.method == "median":
+            return True
+        rung = self.min_epochs
+        while rung < epoch:
+            rung *= self.reduction
+        return rung == epoch
+
     def reason(self, epoch: int, value: float, others: list[float], direction: Direction,
                fold: int | None = None) -> str | None:
         """Why a trial at `epoch` (of `fold`) with `value` should stop, given the others' values
         at that epoch of that fold; None when it goes on."""
-        if epoch < self.min_epochs:
+        if not self.decides(epoch):
             return None
         where = f"epoch {epoch}" + ("" if fold is None else f" of fold {fold}")
         if self.method == "median":
@@ -53,11 +64,6 @@ class Pruner:
             if direction.better(median, value):
                 return (f"pruned at {where}: {value:.4g} is worse than the median "
                         f"{median:.4g} of {len(others)} trials there")
-            return None
-        rung = self.min_epochs
-        while rung < epoch:
-            rung *= self.reduction
-        if rung != epoch:
             return None
         ranked = sorted([*others, value], key=lambda v: -direction.gain(v))
         keep = max(1, len(ranked) // self.reduction)
@@ -103,7 +109,8 @@ class Reporter:
     def __call__(self, epoch: int, score: float, **metrics: Any) -> None:
         epoch, value = int(epoch), float(score)
         self.records.append({"fold": self.fold or 0, "epoch": epoch, "score": value, **metrics})
-        if self.pruner is None or self.scores is None or not math.isfinite(value):
+        if self.pruner is None or self.scores is None or not math.isfinite(value) \
+                or not self.pruner.decides(epoch):
             return
         others = self.scores.report(self.trial, self.fold or 0, epoch, value, metrics)
         if hasattr(others, "result"):  # a dask actor answers with a future

@@ -410,3 +410,26 @@ def test_reports_and_logs_travel_through_dask(write, tmp_path):
     assert len(json.loads(complete[0]["extra"])["history"]) == 12
     assert len(stored(runs / "dask", "intermediate")) > 12
     assert "hello from trial 0" in (runs / "dask" / "logs" / "0.log").read_text()
+
+
+def test_logs_follow_a_trial_while_it_runs(write, tmp_path):
+    write("slow.py", "import json, sys, time\nfor i in range(12):\n"
+                     "    print(f'step {i}', flush=True)\n    time.sleep(0.1)\n"
+                     "print(json.dumps({'score': 1.0}))\n")
+    config = write("s.yaml", f"name: slow\nobjective: {{command: [{PY}, slow.py]}}\n"
+                             "search: {trials: 1}\nspace: {x: [1, 2]}\n")
+    hps = [PY, "-m", "hpsearch"]
+    run = subprocess.Popen([*hps, "run", str(config), "-q"], cwd=tmp_path)
+    log = tmp_path / "runs" / "slow" / "logs" / "0.log"
+    deadline = time.time() + 30
+    while not log.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    followed = subprocess.run([*hps, "logs", "slow", "0", "--follow"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+    assert run.wait(timeout=60) == 0
+    assert followed.returncode == 0
+    assert [line for line in followed.stdout.splitlines() if line.startswith("step")] == \
+        [f"step {i}" for i in range(12)]
+    missing = subprocess.run([*hps, "logs", "slow", "7"], cwd=tmp_path, capture_output=True,
+                             text=True)
+    assert missing.returncode == 2 and "no trial 7" in missing.stderr
