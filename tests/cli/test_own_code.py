@@ -433,3 +433,39 @@ def test_logs_follow_a_trial_while_it_runs(write, tmp_path):
     missing = subprocess.run([*hps, "logs", "slow", "7"], cwd=tmp_path, capture_output=True,
                              text=True)
     assert missing.returncode == 2 and "no trial 7" in missing.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_readmes_shell_example_speaks_the_protocol(runner, write, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("#!/bin/sh\n# train.sh LR")
+    write("train.sh", readme[start:readme.index("```", start)])
+    config = write("sh.yaml", "name: sh\nobjective: {command: [sh, train.sh, \"{lr}\"]}\n"
+                              "search: {trials: 8, early_stopping: {method: median, "
+                              "min_epochs: 2, startup: 2}}\nparallel: {n_jobs: 1}\n"
+                              "space: {lr: {log: [0.02, 1]}}\n")
+    invoke(runner, "run", config, "-q")
+    rows = stored(tmp_path / "runs" / "sh")
+    assert {r["status"] for r in rows} == {"complete", "pruned"}
+    for row in rows:
+        lr = json.loads(row["params"])["lr"]
+        if row["status"] == "complete":
+            assert row["mean"] == pytest.approx(1 - 1 / (8 * lr * 100), abs=1e-4)
+            assert len(json.loads(row["extra"])["history"]) == 8
+
+
+def test_the_pytorch_example_runs(tmp_path):
+    pytest.importorskip("torch")  # an example's own dependency, not hpsearch's
+    from hpsearch.config import load_config
+
+    cfg = load_config(ROOT / "examples" / "pytorch" / "search.yaml")
+    command = tuple(sys.executable if a == "python" else a for a in cfg.objective.target)
+    command = tuple("3" if prev == "--epochs" else a
+                    for prev, a in zip(("",) + command, command))
+    cfg = cfg.replace(objective={"target": command}, search={"trials": 2})
+    result = hpsearch.run(cfg, runs_dir=tmp_path / "runs")
+    assert result.complete == 2 and result.best.mean > 0.5
+    best = result.best
+    assert len(best.extra["history"]) == 3 and 0 < best.extra["metrics"]["test_accuracy"] <= 1
