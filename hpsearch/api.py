@@ -114,6 +114,8 @@ class _Recorder:
         try:
             for trial_result in stream:
                 self.store.add(trial_result)
+                if trial_result.log is not None:  # stored: the driver keeps no trial's output
+                    trial_result = replace(trial_result, log=None)
                 self.result.add(trial_result)
                 results[trial_result.number] = trial_result
                 self.events.trial_done(trial_result)
