@@ -42,6 +42,7 @@ class TrialLog:
         self._lock = threading.Lock()
         self._memory = bytearray()
         self._file: Any = None  # opened at the first write: a silent trial leaves no file
+        self._size = 0  # of the file
 
     def write(self, text: str | bytes) -> None:
         data = text.encode("utf-8", "replace") if isinstance(text, str) else text
@@ -58,8 +59,9 @@ class TrialLog:
                     self._memory = self._cut(bytes(self._memory))
                 return
             self._file.write(data)
-            self._file.flush()
-            if self._file.tell() > self.limit:
+            self._file.flush()  # a follower sees each line as it comes
+            self._size += len(data)
+            if self._size > self.limit:
                 self._cut_file()
 
     def _cut(self, data: bytes) -> bytearray:
@@ -76,6 +78,7 @@ class TrialLog:
         assert self.path is not None
         self._file.close()
         data = self._cut(self.path.read_bytes())
+        self._size = len(data)
         cut = self.path.with_name(self.path.name + ".cut")
         cut.write_bytes(data)
         os.replace(cut, self.path)  # a reader sees the whole old file or the whole new one

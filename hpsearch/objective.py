@@ -243,10 +243,9 @@ class Session:
             yield
 
     def finish(self, result: TrialResult) -> TrialResult:
-        scores = self.objective.channel.scores
-        if hasattr(scores, "close"):
-            scores.close()
-        records = tuple(r for reporter in self.reporters for r in reporter.records)
+        """The result with the trial's learning curve, the reports its scoreboard did not store
+        (the driver stores them), and its log's text when it could not be written here."""
+        records = [r for reporter in self.reporters for r in reporter.records]
         extra = dict(result.extra)
         if records and "history" not in extra:
             folds: dict[int, list[dict[str, Any]]] = {}
@@ -254,7 +253,8 @@ class Session:
                 folds.setdefault(r["fold"], []).append(
                     {k: v for k, v in r.items() if k != "fold" and _is_number(v)})
             extra["history"] = mean_history(list(folds.values()))
-        return dataclasses.replace(result, extra=extra, reports=records, log=self.log.close())
+        unstored = tuple(r for reporter in self.reporters for r in reporter.unshared)
+        return dataclasses.replace(result, extra=extra, reports=unstored, log=self.log.close())
 
 
 def _is_number(value: Any) -> bool:

@@ -17,10 +17,9 @@ itself, so workers on other machines never open the run's files.
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from hpsearch.errors import TrialPruned
 
@@ -50,35 +49,70 @@ class Pruner:
             rung *= self.reduction
         return rung == epoch
 
-    def reason(self, epoch: int, value: float, others: list[float], direction: Direction,
-               fold: int | None = None) -> str | None:
-        """Why a trial at `epoch` (of `fold`) with `value` should stop, given the others' values
-        at that epoch of that fold; None when it goes on."""
+    def reason(self, epoch: int, value: float, others: Others | Sequence[float],
+               direction: Direction, fold: int | None = None) -> str | None:
+        """Why a trial at `epoch` (of `fold`) with `value` should stop, given the other trials'
+        values at that epoch of that fold; None when it goes on."""
         if not self.decides(epoch):
             return None
+        board = cast(Others, others) if hasattr(others, "better_than") \
+            else Values(cast(Sequence[float], others))  # a plain list of values
+        count = board.count()
         where = f"epoch {epoch}" + ("" if fold is None else f" of fold {fold}")
         if self.method == "median":
-            if len(others) < self.startup:
+            if count < self.startup:
                 return None
-            median = statistics.median(others)
+            middle = [board.nth_best(k, direction) for k in {(count - 1) // 2, count // 2}]
+            median = sum(middle) / len(middle)
             if direction.better(median, value):
                 return (f"pruned at {where}: {value:.4g} is worse than the median "
-                        f"{median:.4g} of {len(others)} trials there")
+                        f"{median:.4g} of {count} trials there")
             return None
-        ranked = sorted([*others, value], key=lambda v: -direction.gain(v))
-        keep = max(1, len(ranked) // self.reduction)
-        if direction.better(ranked[keep - 1], value):
+        # asha: the trial goes on when it is among the top 1/reduction of all that reached the
+        # rung (itself included), that is when fewer than `keep` others are strictly better
+        keep = max(1, (count + 1) // self.reduction)
+        if board.better_than(value, direction) >= keep:
             return (f"pruned at {where}: not in the top 1/{self.reduction} of the "
-                    f"{len(ranked)} trials that reached it (asha)")
+                    f"{count + 1} trials that reached it (asha)")
         return None
+
+
+class Others(Protocol):
+    """The other trials' values at one epoch of one fold, as the rules ask about them."""
+
+    def count(self) -> int: ...
+
+    def better_than(self, value: float, direction: Direction) -> int:
+        """How many are strictly better than `value`."""
+        ...
+
+    def nth_best(self, n: int, direction: Direction) -> float:
+        """The n-th best (0 the best)."""
+        ...
+
+
+class Values:
+    """Others held as a list."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.values = list(values)
+
+    def count(self) -> int:
+        return len(self.values)
+
+    def better_than(self, value: float, direction: Direction) -> int:
+        return sum(direction.better(v, value) for v in self.values)
+
+    def nth_best(self, n: int, direction: Direction) -> float:
+        return sorted(self.values, key=lambda v: -direction.gain(v))[n]
 
 
 class Scoreboard(Protocol):
     """Where the trials of a run share their reports while they run."""
 
     def report(self, trial: int, fold: int, epoch: int, value: float,
-               metrics: Mapping[str, Any]) -> list[float]:
-        """Record a report; return what every other trial reported at that fold and epoch."""
+               metrics: Mapping[str, Any]) -> Others | Sequence[float]:
+        """Record a report; return the other trials' values at that fold and epoch."""
 
 
 class SharedScores:
@@ -105,16 +139,21 @@ class Reporter:
         self.trial, self.fold, self.direction = trial, fold, direction
         self.pruner, self.scores = pruner, scores
         self.records: list[dict[str, Any]] = []
+        self.unshared: list[dict[str, Any]] = []  # the records the scoreboard did not store
 
     def __call__(self, epoch: int, score: float, **metrics: Any) -> None:
         epoch, value = int(epoch), float(score)
-        self.records.append({"fold": self.fold or 0, "epoch": epoch, "score": value, **metrics})
+        record = {"fold": self.fold or 0, "epoch": epoch, "score": value, **metrics}
+        self.records.append(record)
         if self.pruner is None or self.scores is None or not math.isfinite(value) \
                 or not self.pruner.decides(epoch):
+            self.unshared.append(record)
             return
         others = self.scores.report(self.trial, self.fold or 0, epoch, value, metrics)
         if hasattr(others, "result"):  # a dask actor answers with a future
             others = others.result()
-        why = self.pruner.reason(epoch, value, list(others), self.direction, self.fold)
+        if not getattr(type(self.scores), "stores_reports", False):
+            self.unshared.append(record)  # held by the cluster, not by the run's store
+        why = self.pruner.reason(epoch, value, others, self.direction, self.fold)
         if why is not None:
             raise TrialPruned(epoch, why)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from hpsearch.errors import StoreError
-from hpsearch.trial import Status, Trial, TrialResult
+from hpsearch.trial import Direction, Status, Trial, TrialResult
 
 if TYPE_CHECKING:
     from hpsearch.zoom import Region
@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS intermediate (  -- the score a trial reported after a
     metrics TEXT,             -- JSON object: what else it reported then (train_loss, ...)
     PRIMARY KEY (trial, fold, epoch)
 );
+CREATE INDEX IF NOT EXISTS intermediate_at ON intermediate (fold, epoch, value);
 """
 BUSY_SECONDS = 30  # how long a writer waits for another's short write before giving up
 
@@ -385,6 +386,8 @@ class EpochScores:
     run through its database (WAL: many readers, short writes). Opened lazily in the worker that
     reports."""
 
+    stores_reports = True  # what it is told is in the run's store: the driver need not add it
+
     def __init__(self, database: str) -> None:
         self.database = database
         self._local = threading.local()  # a connection per thread: threads share an objective
@@ -396,9 +399,10 @@ class EpochScores:
         self.__init__(state["database"])  # type: ignore[misc]
 
     def report(self, trial: int, fold: int, epoch: int, value: float,
-               metrics: Mapping[str, Any]) -> list[float]:
+               metrics: Mapping[str, Any]) -> _StoredOthers:
         """Record a report (committed before this returns); return the other trials' reports at
-        that fold and epoch."""
+        that fold and epoch, asked about through the index (so a rule's question costs the same
+        with ten trials or ten thousand)."""
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = _connect(Path(self.database))
@@ -406,9 +410,7 @@ class EpochScores:
         with db:
             db.execute("INSERT OR REPLACE INTO intermediate VALUES (?, ?, ?, ?, ?)",
                        (trial, fold, epoch, value, _json_or_none(metrics)))
-        rows = db.execute("SELECT value FROM intermediate WHERE fold = ? AND epoch = ? "
-                          "AND trial != ?", (fold, epoch, trial))
-        return [v for (v,) in rows]
+        return _StoredOthers(db, trial, fold, epoch)
 
     def close(self) -> None:
         """Close this thread's connection (the next report opens another)."""
@@ -416,6 +418,28 @@ class EpochScores:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+class _StoredOthers:
+    """The other trials' reports at one fold and epoch, as early stopping's rules ask."""
+
+    def __init__(self, db: sqlite3.Connection, trial: int, fold: int, epoch: int) -> None:
+        self.db, self.at = db, (fold, epoch, trial)
+
+    _WHERE = "FROM intermediate WHERE fold = ? AND epoch = ? AND trial != ?"
+
+    def count(self) -> int:
+        return int(self.db.execute(f"SELECT count(*) {self._WHERE}", self.at).fetchone()[0])
+
+    def better_than(self, value: float, direction: Direction) -> int:
+        sign = ">" if direction.sign > 0 else "<"
+        return int(self.db.execute(f"SELECT count(*) {self._WHERE} AND value {sign} ?",
+                                   (*self.at, value)).fetchone()[0])
+
+    def nth_best(self, n: int, direction: Direction) -> float:
+        order = "DESC" if direction.sign > 0 else "ASC"
+        return float(self.db.execute(f"SELECT value {self._WHERE} ORDER BY value {order} "
+                                     "LIMIT 1 OFFSET ?", (*self.at, n)).fetchone()[0])
 
 
 def _is_idle_scratch(folder: Path) -> bool:
