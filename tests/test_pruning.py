@@ -155,3 +155,19 @@ def test_pruning_on_an_objective_without_epochs_warns(runner, write):
     result = runner.invoke(cli, ["run", str(path), "-q"])
     assert result.exit_code == 0
     assert "reports no per-epoch scores" in result.stderr
+
+
+@pytest.mark.parametrize("method", ["asha", "median"])
+@pytest.mark.parametrize("direction", [MAXIMIZE, MINIMIZE])
+def test_the_store_answers_the_rules_as_a_list_does(tmp_path, method, direction):
+    rule = Pruner(method, min_epochs=1, reduction=3, startup=2)
+    scores = EpochScores(str(tmp_path / "db.sqlite"))
+    rng = np.random.default_rng(0)
+    values = []
+    for trial in range(40):
+        value = float(rng.integers(0, 6)) / 5  # many ties
+        stored_others = scores.report(trial, 0, 1, value, {})
+        for probe in (value, 0.0, 0.5, 1.0):
+            assert rule.reason(1, probe, stored_others, direction) == \
+                rule.reason(1, probe, list(values), direction)
+        values.append(value)
