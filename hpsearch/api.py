@@ -58,9 +58,14 @@ def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
     run is going, and from a folder that cannot be written."""
     with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
         config = store.config()
-        return RunResult(store.path, _space_of(config),
-                         Direction(config.get("cv", {}).get("direction", "maximize")),
+        return RunResult(store.path, _space_of(config), _direction_of(config),
                          store.results(), _status(store))
+
+
+def _direction_of(config: Mapping[str, Any]) -> Direction:
+    """A stored config's direction (runs of earlier versions kept it under cv)."""
+    search, cv = config.get("search") or {}, config.get("cv") or {}
+    return Direction(search.get("direction") or cv.get("direction") or "maximize")
 
 
 def _status(store: RunStore) -> str:
@@ -172,7 +177,7 @@ def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResul
     with _running(store, cfg, result, events, cfg.search.trials) as backend:
         recorder = _Recorder(_wired(objective, cfg, store, backend), cfg, store, result, events,
                              raise_errors=raise_errors)
-        search_rounds(cfg.space, cfg.cv.direction, cfg.search.trials, cfg.search.rounds,
+        search_rounds(cfg.space, cfg.search.direction, cfg.search.trials, cfg.search.rounds,
                       cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
                       on_round=round_started)
     _check_outcome(result)
@@ -257,7 +262,7 @@ def run(
     cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
     objective = _checked(cfg)
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors)
-    result = RunResult(store.path, cfg.space, cfg.cv.direction)
+    result = RunResult(store.path, cfg.space, cfg.search.direction)
     return _search(cfg, objective, store, result, raise_errors=raise_errors,
                    events=events or RunEvents())
 
@@ -285,7 +290,7 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
     except BaseException:
         store.close()
         raise
-    return store, cfg, objective, RunResult(store.path, cfg.space, cfg.cv.direction,
+    return store, cfg, objective, RunResult(store.path, cfg.space, cfg.search.direction,
                                             store.results())
 
 

@@ -33,7 +33,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "objective": ("estimator", "function", "command", "fixed", "path", "env", "grace"),
     "data": ("dataset", "path", "target", "scale"),
     "cv": ("folds", "scoring", "direction", "shuffle"),
-    "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping"),
+    "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping",
+               "direction"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
                  "population_memory", "devices", "devices_per_trial", "device_variable"),
@@ -186,7 +187,6 @@ class DataSpec:
 class CVSpec:
     folds: int = 5
     scoring: str | None = None
-    direction: Direction = Direction.MAXIMIZE
     shuffle: bool = True
 
 
@@ -198,6 +198,7 @@ class SearchSpec:
     rounds: int = 1
     max_failures: int | None = None
     early_stopping: Pruner | None = None
+    direction: Direction = Direction.MAXIMIZE  # which scores are better
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,9 @@ class Config:
         out: dict[str, Any] = {"name": self.name, "objective": objective}
         if self.data is not None:
             out["data"] = {k: v for k, v in vars(self.data).items() if v is not None}
-        out["cv"] = {**vars(self.cv), "direction": str(self.cv.direction)}
+        out["cv"] = dict(vars(self.cv))
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
+        out["search"]["direction"] = str(self.search.direction)
         if self.search.early_stopping is not None:
             out["search"]["early_stopping"] = dict(vars(self.search.early_stopping))
         out["parallel"] = {k: list(v) if isinstance(v, tuple) else v
@@ -510,10 +512,10 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
     cv = CVSpec(
         folds=check.at_least(cv_raw, "cv", "folds", 2, 5),
         scoring=check.typed(cv_raw, "cv", "scoring", str, None, "a scikit-learn scorer name"),
-        direction=Direction(check.one_of(cv_raw, "cv", "direction", Direction, "maximize")),
         shuffle=check.typed(cv_raw, "cv", "shuffle", bool, True, "true or false"),
     )
     search_raw = check.section(raw, "search")
+    direction = _direction(check, search_raw, cv_raw)
     search = SearchSpec(
         trials=check.at_least(search_raw, "search", "trials", 1, 20),
         sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
@@ -522,6 +524,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         max_failures=check.at_least(search_raw, "search", "max_failures", 1, 1)
         if search_raw.get("max_failures") is not None else None,
         early_stopping=_early_stopping(check, search_raw),
+        direction=direction,
     )
     if search.rounds > search.trials:
         raise check.fail(f"cannot exceed search.trials ({search.trials}): each round needs at "
@@ -612,6 +615,16 @@ def _devices(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec
         raise check.fail(f"{per_trial} devices per trial, but only {len(devices)} devices",
                          "parallel.devices_per_trial", raw, "devices_per_trial")
     return tuple(devices), per_trial, variable
+
+
+def _direction(check: _Checker, search: Mapping[str, Any], cv: Mapping[str, Any]) -> Direction:
+    """search.direction; cv.direction, where earlier configs had it, is read too."""
+    given = {name: Direction(check.one_of(section, name, "direction", Direction, "maximize"))
+             for name, section in (("search", search), ("cv", cv)) if "direction" in section}
+    if len(set(given.values())) > 1:
+        raise check.fail(f"says {given['search']} but cv.direction says {given['cv']}; keep "
+                         "search.direction", "search.direction", search, "direction")
+    return next(iter(given.values()), Direction.MAXIMIZE)
 
 
 EARLY_STOPPING = {"asha": "asha", "successive_halving": "asha", "median": "median"}

@@ -46,6 +46,7 @@ from hpsearch.errors import CommandFailed, ObjectiveError, did_you_mean
 from hpsearch.logs import TrialLog, capture
 from hpsearch.pruning import Pruner, Reporter
 from hpsearch.trial import (
+    Direction,
     Outcome,
     Status,
     Trial,
@@ -166,6 +167,7 @@ class Objective:
     data: DataSpec | None = None
     cv: CVSpec = CVSpec()
     cv_seed: int = 0
+    direction: Direction = Direction.MAXIMIZE
     channel: Channel = Channel()
     devices: DeviceSlots | None = None
     in_process: ClassVar[bool] = True  # its code runs inside the worker (not a command)
@@ -225,7 +227,7 @@ class Session:
         retest is never stopped)."""
         channel = self.objective.channel
         pruned = channel.pruner is not None and self.trial.retest_of is None
-        reporter = Reporter(self.trial.number, fold, self.objective.cv.direction,
+        reporter = Reporter(self.trial.number, fold, self.objective.direction,
                             channel.pruner if pruned else None, channel.scores if pruned else None)
         self.reporters.append(reporter)
         return reporter
@@ -639,6 +641,6 @@ def build_objective(config: Config) -> Objective:
     devices = None if parallel.devices is None else DeviceSlots.of(
         list(parallel.devices), parallel.devices_per_trial, parallel.device_variable)
     objective = cls(config.objective, config.base_dir, config.data, config.cv,
-                    config.search.seed, devices=devices)
+                    config.search.seed, config.search.direction, devices=devices)
     objective.check(config)
     return objective

@@ -202,7 +202,7 @@ class RunStore:
         store._db.executescript(_SCHEMA + _INTERMEDIATE)
         store._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         store.set_meta(name=folder.name, created=time.time(), status="running",
-                       direction=config.get("cv", {}).get("direction", "maximize"))
+                       direction=config.get("search", {}).get("direction", "maximize"))
         if scratch:
             store.set_meta(mode="scratch")
         return store

@@ -33,8 +33,15 @@ def test_minimal_config_gets_defaults(tmp_path):
     assert cfg.objective.path == (str(tmp_path.resolve()),)  # the config's folder imports
     assert cfg.space.scales["lr"] == Log(1e-4, 1.0)  # 1e-4 is read as a number
     assert (cfg.search.trials, cfg.search.sampler, cfg.search.seed) == (20, "random", 0)
-    assert (cfg.cv.folds, cfg.cv.direction) == (5, "maximize")
+    assert (cfg.cv.folds, cfg.search.direction) == (5, "maximize")
     assert cfg.parallel.n_jobs == -1 and cfg.parallel.backend == "loky"
+
+
+def test_direction_belongs_to_the_search_and_is_still_read_from_cv(tmp_path):
+    assert load_config(write(tmp_path, MINIMAL + "search: {direction: minimize}\n")) \
+        .search.direction == "minimize"
+    assert load_config(write(tmp_path, MINIMAL + "cv: {direction: minimize}\n")) \
+        .search.direction == "minimize"
 
 
 def test_name_defaults_to_the_file_stem(tmp_path):
@@ -72,6 +79,9 @@ BAD = [
     ("search: {sampler: sobl}\nspace: {x: [1, 2]}\n", 3, "search.sampler", "did you mean 'sobol'"),
     ("search: {trials: many}\nspace: {x: [1, 2]}\n", 3, "search.trials", "whole number"),
     ("cv: {direction: max}\nspace: {x: [1, 2]}\n", 3, "cv.direction", "maximize"),
+    ("search: {direction: min}\nspace: {x: [1, 2]}\n", 3, "search.direction", "minimize"),
+    ("search: {direction: minimize}\ncv: {direction: maximize}\nspace: {x: [1, 2]}\n", 3,
+     "search.direction", "keep search.direction"),
     ("parallel: {n_jobs: 0}\nspace: {x: [1, 2]}\n", 3, "parallel.n_jobs", "-1 for all cores"),
     ("data: {dataset: mnist}\nspace: {x: [1, 2]}\n", 3, "data.dataset", "choose one of"),
     ("data: {path: nope.csv, target: y}\nspace: {x: [1, 2]}\n", 3, "data.path", "not found"),
