@@ -261,7 +261,8 @@ def run(
     cfg = config if isinstance(config, Config) else load_config(config)
     cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
     objective = _checked(cfg)
-    store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors)
+    store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors,
+                            note=cfg.session_note())
     result = RunResult(store.path, cfg.space, cfg.search.direction)
     return _search(cfg, objective, store, result, raise_errors=raise_errors,
                    events=events or RunEvents())

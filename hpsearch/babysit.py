@@ -96,17 +96,14 @@ class Babysitter:
         return sitter
 
     def _begin(self) -> None:
-        from hpsearch.datasets import load
-        from hpsearch.objective import folds_of, scaled
-
-        assert self.cfg.data is not None
         from sklearn.base import is_classifier
 
-        X, y = load(self.cfg.data)
-        classifier = is_classifier(self.model)
-        train, test = folds_of(self.cfg.data, self.cfg.cv, self.cfg.search.seed, classifier)[0]
-        X_train, X_val = scaled(self.cfg.data.scale, X[train], X[test])
-        self.model.begin(X_train, y[train], validation=(X_val, y[test]))
+        from hpsearch.objective import prepared_folds
+
+        assert self.cfg.data is not None
+        X_train, y_train, X_val, y_val = prepared_folds(
+            self.cfg.data, self.cfg.cv, self.cfg.search.seed, is_classifier(self.model))[0]
+        self.model.begin(X_train, y_train, validation=(X_val, y_val))
 
     # -- the control file
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from hpsearch.datasets import InMemory
 from hpsearch.errors import ConfigError, did_you_mean
 from hpsearch.pruning import Pruner
 from hpsearch.sampling import SAMPLERS
@@ -27,12 +28,14 @@ __all__ = ["Config", "ObjectiveSpec", "EstimatorSpec", "FunctionSpec", "CommandS
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 BACKENDS = ("loky", "threading", "dask", "ray")
 SCALERS = ("none", "standard", "minmax")
+IMPUTERS = ("mean", "median", "most_frequent")
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "": ("name", "objective", "data", "cv", "search", "parallel", "space"),
     "objective": ("estimator", "function", "command", "fixed", "path", "env", "grace"),
-    "data": ("dataset", "path", "target", "scale"),
-    "cv": ("folds", "scoring", "direction", "shuffle"),
+    "data": ("dataset", "path", "target", "scale", "categorical", "impute", "X", "y", "frame",
+             "in_memory"),
+    "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
     "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping",
                "direction"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
@@ -127,11 +130,23 @@ class ObjectiveSpec:
 
     @property
     def name(self) -> str:
-        """How messages name it: sklearn.svm:SVC, mymodule:evaluate, the program."""
-        return str(self.target)
+        """How messages and stored configs name it: sklearn.svm:SVC, mymodule:evaluate, the
+        program; a Python object given in a mapping by its module and qualified name."""
+        if isinstance(self.target, str):
+            return self.target
+        named = self.target if callable(self.target) and hasattr(self.target, "__qualname__") \
+            else type(self.target)
+        return f"{named.__module__}:{named.__qualname__}"
+
+    @property
+    def session_only(self) -> bool:
+        """Whether it lives only in the Python session that started the run (defined in
+        __main__, or inside a function), so another process cannot find it by its name."""
+        module, _, qualname = self.name.partition(":")
+        return module == "__main__" or "<" in qualname
 
     def to_yaml(self) -> Any:
-        return self.target
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -177,17 +192,39 @@ OBJECTIVES: dict[str, type[ObjectiveSpec]] = {
 
 @dataclass(frozen=True)
 class DataSpec:
+    """Where the data is (a bundled dataset, a file, or in memory) and how each training fold
+    prepares it: scale, categorical columns (auto: the text ones), impute."""
+
     dataset: str | None = None
     path: str | None = None
     target: str | None = None
     scale: str = "none"
+    categorical: str | tuple[str, ...] | None = None
+    impute: str | None = None
+    memory: InMemory | None = None
+
+    def to_yaml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in vars(self).items()
+                               if v is not None and k != "memory"}
+        if isinstance(self.categorical, tuple):
+            out["categorical"] = list(self.categorical)
+        if self.memory is not None:
+            out["in_memory"] = self.memory.to_yaml()
+        return out
 
 
 @dataclass(frozen=True)
 class CVSpec:
+    """k-fold cross-validation (or, with holdout, one split of that share for validation)."""
+
     folds: int = 5
     scoring: str | None = None
     shuffle: bool = True
+    holdout: float | None = None
+
+    @property
+    def splits(self) -> int:
+        return 1 if self.holdout is not None else self.folds
 
 
 @dataclass(frozen=True)
@@ -235,13 +272,18 @@ class Config:
     base_dir: str = "."
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config as YAML data: explicit scale spellings, absolute paths.
+        """The resolved config as YAML data: explicit scale spellings, absolute paths; a Python
+        object by its name (an estimator instance as its class and its params).
 
-        `load_config` reads it back to an equal config.
+        `load_config` reads it back to an equal config (one without Python objects).
         """
         objective: dict[str, Any] = {self.objective.kind: self.objective.to_yaml()}
-        if self.objective.fixed:
-            objective["fixed"] = dict(self.objective.fixed)
+        fixed = dict(self.objective.fixed)
+        if isinstance(self.objective, EstimatorSpec) and not isinstance(
+                self.objective.target, (str, type)):
+            fixed = {**_yaml_safe(self.objective.target.get_params(deep=False)), **fixed}
+        if fixed:
+            objective["fixed"] = fixed
         if self.objective.path:
             objective["path"] = list(self.objective.path)
         if isinstance(self.objective, CommandSpec):
@@ -250,8 +292,8 @@ class Config:
             objective["grace"] = self.objective.grace
         out: dict[str, Any] = {"name": self.name, "objective": objective}
         if self.data is not None:
-            out["data"] = {k: v for k, v in vars(self.data).items() if v is not None}
-        out["cv"] = dict(vars(self.cv))
+            out["data"] = self.data.to_yaml()
+        out["cv"] = {k: v for k, v in vars(self.cv).items() if v is not None}
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
         out["search"]["direction"] = str(self.search.direction)
         if self.search.early_stopping is not None:
@@ -260,6 +302,18 @@ class Config:
                            for k, v in vars(self.parallel).items() if v is not None}
         out["space"] = self.space.to_yaml()
         return out
+
+    def session_note(self) -> str | None:
+        """What keeps the run from being resumed outside the Python session that started it,
+        for the stored config's first lines; None when nothing does."""
+        if self.objective.session_only:
+            return (f"objective.{self.objective.kind}: {self.objective.name} lives only in the "
+                    "Python session that started this run: resume it there (hpsearch.resume), "
+                    "or move it into a module and name it module:name")
+        if self.data is not None and self.data.memory is not None:
+            return (f"data: in memory ({self.data.memory.describe()}): resume or retest it from "
+                    "Python, giving the same data (hpsearch.resume(run, data=...))")
+        return None
 
     def replace(self, **changes: Any) -> Config:
         """A copy with fields of its sections changed, e.g. ``replace(search={"trials": 5})``."""
@@ -285,6 +339,18 @@ class Config:
 
 # ---------------------------------------------------------------------------------------------
 # Validation
+
+
+def _yaml_safe(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values YAML can hold as they are; others as their repr (read back as text)."""
+    safe = (str, int, float, bool, type(None))
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, (list, tuple)) and all(isinstance(x, safe) for x in value):
+            out[key] = list(value)
+        else:
+            out[key] = value if isinstance(value, safe) else repr(value)
+    return out
 
 
 def _path(section: str, key: str) -> str:
@@ -388,11 +454,19 @@ def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> Objective
             raise check.fail(f"must be a non-empty list of arguments, got {value!r}", key,
                              section, spec.kind)
         target = tuple(str(v) for v in value)
-    else:
-        if not isinstance(value, str) or not re.fullmatch(r"[\w.]+[:.]\w+", value.strip()):
+    elif isinstance(value, str):
+        if not re.fullmatch(r"[\w.]+[:.]\w+", value.strip()):
             raise check.fail(f"must be module:name, such as {spec.example}, got {value!r}",
                              key, section, spec.kind)
         target = value.strip()
+    elif spec is FunctionSpec and callable(value) and not isinstance(value, type):
+        target = value  # a function object, from Python (a notebook)
+    elif spec is EstimatorSpec and hasattr(value, "fit") and hasattr(value, "get_params"):
+        target = value  # an estimator class, or an instance whose params are the base
+    else:
+        what = "a function" if spec is FunctionSpec else "an estimator class or instance"
+        raise check.fail(f"must be module:name, such as {spec.example}, or (from Python) {what}"
+                         f", got {value!r}", key, section, spec.kind)
     fixed = section.get("fixed") or {}
     if not isinstance(fixed, Mapping):
         raise check.fail(f"must be a mapping of parameter values, got {fixed!r}",
@@ -429,15 +503,35 @@ def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | Non
     if raw.get("data") is None:
         return None
     section = check.section(raw, "data")
-    if ("dataset" in section) == ("path" in section):
+    sources = [k for k in ("dataset", "path", "X", "frame") if k in section]
+    if "in_memory" in section and not sources:
+        held = section["in_memory"]
         raise check.fail(
-            f"give either dataset (one of {', '.join(DATASETS)}) or path (a .csv or .npz file)",
-            "data", raw, "data",
-        )
+            f"this run's data was given in Python ({held}): resume or retest it from Python "
+            "with the same data, e.g. hpsearch.resume(run, data={'X': X, 'y': y})",
+            "data.in_memory", section, "in_memory")
+    if len(sources) != 1:
+        raise check.fail(
+            f"give one of dataset (one of {', '.join(DATASETS)}), path (a .csv or .npz file), "
+            "or from Python X and y (arrays) or frame (a DataFrame) with target"
+            + (f"; found {', '.join(sources)}" if sources else ""), "data", raw, "data")
     scale = check.one_of(section, "data", "scale", SCALERS, "none")
-    if "dataset" in section:
+    impute = check.one_of(section, "data", "impute", IMPUTERS, "mean") \
+        if section.get("impute") is not None else None
+    categorical = section.get("categorical")
+    if categorical is not None and categorical != "auto" and not (
+            isinstance(categorical, list) and all(isinstance(c, str) for c in categorical)):
+        raise check.fail(f"must be auto (the text columns) or a list of column names, got "
+                         f"{categorical!r}", "data.categorical", section, "categorical")
+    prepared: dict[str, Any] = {"scale": scale, "impute": impute,
+                "categorical": tuple(categorical) if isinstance(categorical, list)
+                else categorical}
+    source = sources[0]
+    if source == "dataset":
         name = check.one_of(section, "data", "dataset", DATASETS, "")
-        return DataSpec(dataset=name, scale=scale)
+        return DataSpec(dataset=name, **prepared)
+    if source in ("X", "frame"):
+        return DataSpec(memory=_in_memory(check, section, source), **prepared)
     path = check.typed(section, "data", "path", str, None, "a file path")
     full = (base / path).resolve()
     if not full.is_file():
@@ -450,7 +544,32 @@ def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | Non
     if full.suffix.lower() == ".csv" and target is None:
         raise check.fail("a .csv file needs target: the name of the column to predict",
                          "data.target", section, None)
-    return DataSpec(path=str(full), target=target, scale=scale)
+    return DataSpec(path=str(full), target=target, **prepared)
+
+
+def _in_memory(check: _Checker, section: Mapping[str, Any], source: str) -> InMemory:
+    """Data given in Python: X and y, or a DataFrame and its target column."""
+    from hpsearch.errors import ObjectiveError
+
+    try:
+        if source == "X":
+            if "y" not in section:
+                raise check.fail("X needs y, the target (an array or a Series)", "data.y",
+                                 section, None)
+            return InMemory(section["X"], section["y"])
+        frame, target = section["frame"], section.get("target")
+        if not hasattr(frame, "columns"):
+            raise check.fail(f"must be a pandas DataFrame, got {type(frame).__name__}",
+                             "data.frame", section, "frame")
+        if target not in frame.columns:
+            raise check.fail(f"target must name the column to predict, one of "
+                             f"{', '.join(map(str, frame.columns))}; "
+                             f"{did_you_mean(target, frame.columns)}got {target!r}",
+                             "data.target", section, "target")
+        return InMemory(frame.drop(columns=[target]), frame[target])
+    except ObjectiveError as error:
+        raise check.fail(str(error).removeprefix("data: "), f"data.{source}", section,
+                         source) from None
 
 
 def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) -> Space:
@@ -509,10 +628,19 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
             "data", raw, "data",
         )
     cv_raw = check.section(raw, "cv")
+    holdout = check.typed(cv_raw, "cv", "holdout", (int, float), None,
+                          "a share of the rows, such as 0.2")
+    if holdout is not None and not 0 < holdout < 1:
+        raise check.fail(f"must be between 0 and 1 (the share of rows to validate on), got "
+                         f"{holdout}", "cv.holdout", cv_raw, "holdout")
+    if holdout is not None and "folds" in cv_raw:
+        raise check.fail("give folds (k-fold cross-validation) or holdout (one split), not both",
+                         "cv.holdout", cv_raw, "holdout")
     cv = CVSpec(
         folds=check.at_least(cv_raw, "cv", "folds", 2, 5),
         scoring=check.typed(cv_raw, "cv", "scoring", str, None, "a scikit-learn scorer name"),
         shuffle=check.typed(cv_raw, "cv", "shuffle", bool, True, "true or false"),
+        holdout=None if holdout is None else float(holdout),
     )
     search_raw = check.section(raw, "search")
     direction = _direction(check, search_raw, cv_raw)

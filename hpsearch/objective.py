@@ -57,17 +57,31 @@ from hpsearch.trial import (
 )
 
 __all__ = ["Objective", "EstimatorObjective", "FunctionObjective", "CommandObjective",
-           "Channel", "build_objective", "import_target", "folds_of", "scaled", "mean_history"]
+           "Channel", "build_objective", "import_target", "folds_of", "prepared_folds",
+           "mean_history"]
 
 Report = Callable[..., None]
 
 
 def import_target(target: str, paths: Sequence[str] = ()) -> Any:
-    """The object named ``module:attr`` (or ``module.attr``), with `paths` on sys.path."""
+    """The object named ``module:attr`` (or ``module.attr``), with `paths` on sys.path.
+
+    ``__main__:name`` is found only when the running program's own main script (a notebook, a
+    script run with python) defines it: hpsearch's command line has nothing of the user's there.
+    """
     for path in reversed(paths):
         if path not in sys.path:
             sys.path.insert(0, path)
     module_name, _, attr = target.partition(":") if ":" in target else target.rpartition(".")
+    if module_name == "__main__":
+        found = getattr(sys.modules["__main__"], attr, None)
+        if getattr(found, "__module__", None) != "__main__":
+            raise ObjectiveError(
+                f"{target} names something of the Python session that defined it (a notebook, "
+                "a script), and this process cannot see it: run from that session "
+                "(hpsearch.run, hpsearch.resume), or move it into a module next to the config "
+                f"and name it module:{attr}")
+        return found
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -94,38 +108,50 @@ def _cached_target(target: str, paths: tuple[str, ...]) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def folds_of(data: DataSpec, cv: CVSpec, seed: int, classifier: bool) -> list[Any]:
-    """The run's k (train, test) index pairs, the same for every trial; cached per process."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+    """The run's (train, test) index pairs, the same for every trial; cached per process:
+    k folds (stratified for classifiers), or one split of cv.holdout."""
+    from sklearn.model_selection import (
+        KFold,
+        ShuffleSplit,
+        StratifiedKFold,
+        StratifiedShuffleSplit,
+    )
 
     from hpsearch.datasets import load
 
     X, y = load(data)
+    if cv.holdout is not None:
+        split = StratifiedShuffleSplit if classifier else ShuffleSplit
+        return list(split(n_splits=1, test_size=cv.holdout, random_state=seed).split(X, y))
     splitter = StratifiedKFold if classifier else KFold
     kwargs = {"shuffle": True, "random_state": seed} if cv.shuffle else {}
     return list(splitter(n_splits=cv.folds, **kwargs).split(X, y))
 
 
+def _rows(X: Any, index: Any) -> Any:
+    """Some rows of an array or a DataFrame."""
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+
+
 @functools.lru_cache(maxsize=2)
-def _fold_data(data: DataSpec, cv: CVSpec, seed: int, classifier: bool
-               ) -> list[tuple[Any, Any, Any, Any]]:
-    from hpsearch.datasets import load
+def prepared_folds(data: DataSpec, cv: CVSpec, seed: int, classifier: bool
+                   ) -> list[tuple[Any, Any, Any, Any]]:
+    """Per fold, (X_train, y_train, X_val, y_val) prepared as the data section asks
+    (categories, gaps, scale), fitted on the fold's training rows; cached per process."""
+    from sklearn.base import clone
+
+    from hpsearch.datasets import load, preprocessor
 
     X, y = load(data)
+    prepare = preprocessor(data, X)
     out = []
     for train, test in folds_of(data, cv, seed, classifier):
-        X_train, X_val = scaled(data.scale, X[train], X[test])
+        X_train, X_val = _rows(X, train), _rows(X, test)
+        if prepare is not None:
+            fitted = clone(prepare).fit(X_train)
+            X_train, X_val = fitted.transform(X_train), fitted.transform(X_val)
         out.append((X_train, y[train], X_val, y[test]))
     return out
-
-
-def scaled(kind: str, train: Any, test: Any) -> tuple[Any, Any]:
-    """Features scaled as data.scale asks, fitted on the training rows only."""
-    if kind == "none":
-        return train, test
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
-    scaler = (StandardScaler() if kind == "standard" else MinMaxScaler()).fit(train)
-    return scaler.transform(train), scaler.transform(test)
 
 
 def _is_classification(y: Any) -> bool:
@@ -201,14 +227,44 @@ class Objective:
 
     @property
     def target(self) -> Any:
-        """The imported class or function (cached per process)."""
-        return _cached_target(str(self.spec.target), self.spec.path)
+        """The class, instance or function: as given from Python, or imported by its name
+        (cached per process)."""
+        if not isinstance(self.spec.target, str):
+            return self.spec.target
+        return _cached_target(self.spec.target, self.spec.path)
+
+    @property
+    def classifier(self) -> bool:
+        """Whether its folds are stratified (a classifier, or a function on class labels)."""
+        from hpsearch.datasets import load
+
+        assert self.data is not None
+        return _is_classification(load(self.data)[1])
 
     def _check_data(self) -> None:
-        if self.data is not None:
-            from hpsearch.datasets import load
+        """The data loads, and can be cut into the folds asked (stratified folds need every
+        class in each of them)."""
+        if self.data is None:
+            return
+        from collections import Counter
 
-            load(self.data)
+        from hpsearch.datasets import load
+
+        rows = len(load(self.data)[1])
+        folds = self.cv.folds
+        if self.cv.holdout is not None:
+            return
+        if folds > rows:
+            raise ObjectiveError(f"cv.folds: {folds} folds, but the data has {rows} rows: use at "
+                                 f"most {rows}, or one split (cv: {{holdout: 0.2}})")
+        if self.classifier:
+            label, count = min(Counter(load(self.data)[1].tolist()).items(),
+                               key=lambda item: item[1])
+            if count < folds:
+                raise ObjectiveError(
+                    f"cv.folds: {folds} stratified folds need every class in each fold, and "
+                    f"class {label!r} has {count} rows: use at most {count} folds, or one split "
+                    "(cv: {holdout: 0.2})")
 
 
 class Session:
@@ -274,30 +330,39 @@ class EstimatorObjective(Objective):
         return hasattr(self.target, "begin") and hasattr(self.target, "train_epoch")
 
     def build(self, trial: Trial) -> Any:
-        """The trial's estimator, built once: sampled and fixed params, and the trial's seed as
-        its random_state when it takes one and the config does not set it."""
+        """The trial's estimator, built once: the sampled and fixed params (on top of an
+        instance's own, when the objective is one), and the trial's seed as its random_state
+        when it takes one and neither the config nor the instance sets it."""
         params = self.spec.params(trial.params)
-        estimator = self.target(**params)
-        if "random_state" in estimator.get_params() and "random_state" not in params:
+        target = self.target
+        if isinstance(target, type):
+            estimator = target(**params)
+        else:
+            from sklearn.base import clone
+
+            estimator = clone(target).set_params(**params)
+        if estimator.get_params().get("random_state", 0) is None \
+                and "random_state" not in params:
             estimator.set_params(random_state=trial.seed % 2**32)
         return estimator
 
     def pipeline(self, estimator: Any) -> Any:
-        """The estimator with the data scaler in front, when one is asked for."""
+        """The estimator with the data's preparation in front (categories, gaps, scale), when
+        the data section asks for one: fitted with it, on each training fold."""
+        from hpsearch.datasets import load, preprocessor
+
         assert self.data is not None
-        if self.data.scale == "none":
+        prepare = preprocessor(self.data, load(self.data)[0])
+        if prepare is None:
             return estimator
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-        scaler = StandardScaler() if self.data.scale == "standard" else MinMaxScaler()
-        return make_pipeline(scaler, estimator)
+        return make_pipeline(prepare, estimator)
 
     def fold_data(self, classifier: bool) -> list[tuple[Any, Any, Any, Any]]:
-        """Per fold, (X_train, y_train, X_val, y_val) with the features scaled as data.scale
-        asks (fitted on the training rows); cached per process."""
+        """Per fold, (X_train, y_train, X_val, y_val), prepared as the data section asks."""
         assert self.data is not None
-        return _fold_data(self.data, self.cv, self.cv_seed, classifier)
+        return prepared_folds(self.data, self.cv, self.cv_seed, classifier)
 
     def score(self, model: Any, X: Any, y: Any) -> float:
         """The model's cv.scoring score (its own `score` by default)."""
@@ -344,15 +409,24 @@ class EstimatorObjective(Objective):
             histories.append(model.history_)
         return Outcome(as_scores(scores), {"history": mean_history(histories)})
 
+    @property
+    def classifier(self) -> bool:
+        from sklearn.base import is_classifier
+
+        target = self.target
+        try:
+            return is_classifier(target() if isinstance(target, type) else target)
+        except Exception:  # a class without defaults: ask the data
+            return super().classifier
+
     def check(self, config: Config) -> None:
-        """An estimator class whose constructor takes every searched and fixed parameter, data
-        that loads, and a scorer scikit-learn knows."""
-        target = import_target(str(self.spec.target), self.spec.path)
-        if not (inspect.isclass(target) and hasattr(target, "fit")
-                and hasattr(target, "get_params")):
+        """An estimator class (or instance) whose constructor takes every searched and fixed
+        parameter, data that loads, and a scorer scikit-learn knows."""
+        target = self.target
+        if not (hasattr(target, "fit") and hasattr(target, "get_params")):
             raise ObjectiveError(
-                f"objective.estimator: {self.spec.target} is not a scikit-learn-style estimator "
-                "class (with fit and get_params); for a plain function use objective.function"
+                f"objective.estimator: {self.spec.name} is not a scikit-learn-style estimator "
+                "(with fit and get_params); for a plain function use objective.function"
             )
         if self.data is None:
             raise ObjectiveError(
@@ -367,13 +441,13 @@ class EstimatorObjective(Objective):
 
     def _check_params(self, target: Any, names: list[str]) -> None:
         try:
-            accepted = sorted(target().get_params())
+            accepted = sorted((target() if isinstance(target, type) else target).get_params())
         except Exception:  # an estimator without defaults: its constructor will say what it misses
             return
         for name in names:
             if name not in accepted:
                 raise ObjectiveError(
-                    f"{self.spec.target} takes no parameter '{name}'; "
+                    f"{self.spec.name} takes no parameter '{name}'; "
                     f"{did_you_mean(name, accepted)}it takes: " + ", ".join(accepted))
 
 
@@ -398,15 +472,14 @@ class FunctionObjective(Objective):
             return Outcome(as_scores(value), _with_metrics({}, [metrics_of(value)]))
         from hpsearch.datasets import load
 
-        X, y = load(self.data)
+        classifier = _is_classification(load(self.data)[1])
         scores: list[float] = []
         metrics = []
-        for fold, (train, test) in enumerate(
-                folds_of(self.data, self.cv, self.cv_seed, _is_classification(y))):
+        for fold, (X_train, y_train, X_val, y_val) in enumerate(
+                prepared_folds(self.data, self.cv, self.cv_seed, classifier)):
             if reports:  # each fold its own: compared only with the same fold of other trials
                 extra["report"] = session.reporter(fold)
-            X_train, X_val = scaled(self.data.scale, X[train], X[test])
-            value = func(params, X_train, y[train], X_val, y[test], **extra)
+            value = func(params, X_train, y_train, X_val, y_val, **extra)
             got = as_scores(value)
             if len(got) != 1:
                 raise ValueError(f"returned {len(got)} scores for one fold; return one number")
@@ -415,8 +488,8 @@ class FunctionObjective(Objective):
         return Outcome(tuple(scores), _with_metrics({}, metrics))
 
     def check(self, config: Config) -> None:
-        if not callable(import_target(str(self.spec.target), self.spec.path)):
-            raise ObjectiveError(f"objective.function: {self.spec.target} is not callable")
+        if not callable(self.target):
+            raise ObjectiveError(f"objective.function: {self.spec.name} is not callable")
         self._check_data()
 
 
@@ -637,10 +710,14 @@ def build_objective(config: Config) -> Objective:
         ObjectiveError: with a one-line message naming what is wrong and the fix.
     """
     cls = _CLASSES[type(config.objective)]
+    spec = config.objective
+    if isinstance(spec.target, str) and spec.target.startswith("__main__:"):
+        # what a notebook or a script defines: sent to the workers as itself (by value)
+        spec = dataclasses.replace(spec, target=import_target(spec.target))
     parallel = config.parallel
     devices = None if parallel.devices is None else DeviceSlots.of(
         list(parallel.devices), parallel.devices_per_trial, parallel.device_variable)
-    objective = cls(config.objective, config.base_dir, config.data, config.cv,
+    objective = cls(spec, config.base_dir, config.data, config.cv,
                     config.search.seed, config.search.direction, devices=devices)
     objective.check(config)
     return objective

@@ -33,9 +33,10 @@ def plan(objective: Objective, trials: Sequence[Trial], workers: int, setting: s
     from hpsearch.datasets import load
     from hpsearch.models import member_bytes, population_key
 
-    cls = objective.target
+    target = objective.target
+    cls = target if isinstance(target, type) else type(target)
     try:
-        default = cls()
+        default = target() if isinstance(target, type) else target
     except Exception:  # an estimator without defaults is no network of ours
         return []
     defaults = default.get_params()

@@ -174,11 +174,12 @@ class RunStore:
 
     @classmethod
     def create(cls, runs_dir: str | Path, name: str, config: dict[str, Any], *,
-               scratch: bool = False) -> RunStore:
+               scratch: bool = False, note: str | None = None) -> RunStore:
         """A new run folder under runs_dir. An existing run is never overwritten: the new one
         gets the first free suffix (name-2, name-3, ...). A scratch run (a debugging run with
         --raise) is marked so, and replaces the scratch run of the same name, if one is not
-        running."""
+        running. `note` goes first in its config.yaml, as a comment (what a reader must know
+        to resume it)."""
         root = Path(runs_dir)
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -195,7 +196,8 @@ class RunStore:
                     folder.mkdir()
                     break
         config = {**config, "name": folder.name}
-        (folder / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
+        comment = "".join(f"# {line}\n" for line in (note or "").splitlines())
+        (folder / CONFIG_NAME).write_text(comment + yaml.safe_dump(config, sort_keys=False))
         store = cls(folder)
         store.lock()
         store._db.execute("PRAGMA journal_mode = WAL")
