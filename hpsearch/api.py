@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hpsearch")
 
-__all__ = ["run", "resume", "open_run", "zoom_run", "run_next_round", "retest", "list_runs",
-           "RunResult", "RunEvents", "Retested", "TrialFailedError"]
+__all__ = ["run", "resume", "open_run", "zoom", "zoom_run", "run_next_round", "retest", "refit",
+           "load_model", "list_runs", "RunResult", "RunEvents", "Retested", "TrialFailedError"]
 
 
 class RunEvents:
@@ -235,11 +235,15 @@ def run(
     runs_dir: str | Path = "runs",
     raise_errors: bool = False,
     events: RunEvents | None = None,
+    overrides: Sequence[str] = (),
 ) -> RunResult:
     """Run a search: sample the trials, train them in parallel, store each as it ends.
 
     Args:
         config: a YAML path, a mapping, or a loaded Config; keyword overrides win over it.
+            In a mapping, objective.function may be a function, objective.estimator an
+            estimator class or instance, and data may hold arrays (X, y) or a DataFrame
+            (frame, target).
         trials: the run's whole budget, split over `rounds` (see `zoom.round_sizes`).
         rounds: coarse-to-fine rounds; 1 is plain random (or Sobol, or grid) search.
         runs_dir: the folder that holds the runs; this one goes to ``runs_dir/<name>`` (with a
@@ -248,9 +252,14 @@ def run(
             first failure, for debugging an objective; the run is scratch: the next such run
             of the same name replaces it.
         events: told when the run starts, each round starts and each trial ends.
+        overrides: ``key.path=value`` settings applied to the config before it is checked, as
+            ``hpsearch run --set`` gives them (``["search.trials=200"]``).
+
+    With search.refit, the best configuration is then fitted on all the data, kept in the
+    run folder (`load_model`) and in the result's `best_model`.
 
     Returns:
-        The run, with every trial's result.
+        The run, with every trial's result (`to_dataframe()` for a table).
 
     Raises:
         InputError: bad input, before any trial runs.
@@ -258,21 +267,33 @@ def run(
         SearchStopped: when search.max_failures trials failed.
         KeyboardInterrupt: after storing what finished and marking the run interrupted.
     """
-    cfg = config if isinstance(config, Config) else load_config(config)
+    cfg = config if isinstance(config, Config) else load_config(config, overrides)
     cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
     objective = _checked(cfg)
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors,
                             note=cfg.session_note())
+    if cfg.data is not None:
+        from hpsearch.datasets import describe
+
+        store.set_meta(data=describe(cfg.data))
     result = RunResult(store.path, cfg.space, cfg.search.direction)
-    return _search(cfg, objective, store, result, raise_errors=raise_errors,
-                   events=events or RunEvents())
+    _search(cfg, objective, store, result, raise_errors=raise_errors,
+            events=events or RunEvents())
+    if cfg.search.refit and result.best is not None:
+        with RunStore.open(result.path) as written:
+            result.best_model = _refit(written, cfg, objective, result.best)
+    return result
 
 
 def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
-          n_jobs: int | None = None, data: Mapping[str, Any] | None = None
-          ) -> tuple[RunStore, Config, Objective, RunResult]:
+          n_jobs: int | None = None, data: Mapping[str, Any] | None = None,
+          same_data: bool = False) -> tuple[RunStore, Config, Objective, RunResult]:
     """A stored run taken for writing: its store (locked), its config with the overrides,
     the checked objective, and its trials so far.
+
+    Args:
+        data: a data section in the place of the run's (its preparation kept unless given).
+        same_data: refuse data other than the run's (resume).
 
     Raises:
         StoreError: when another process is writing it.
@@ -284,10 +305,23 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
             raise InputError(f"{store.path} is a babysat model, not a search: go on with "
                              f"hpsearch babysit --resume {store.path}")
         stored = store.config()
+        before = store.meta().get("data")  # the rows, columns and fingerprint it started with
         if data is not None:
-            stored = {**stored, "data": dict(data)}
+            kept = {k: v for k, v in (stored.get("data") or {}).items()
+                    if k in ("scale", "categorical", "impute") and k not in data}
+            stored = {**stored, "data": {**kept, **data}}
         cfg = _with_overrides(load_config(stored), trials, n_jobs, None, None)
         objective = _checked(cfg)
+        if same_data and before and cfg.data is not None:
+            from hpsearch.datasets import describe
+
+            now = describe(cfg.data)
+            if now["fingerprint"] != before["fingerprint"]:
+                raise InputError(
+                    f"{store.path}: resume needs the data the run started with ({before['rows']}"
+                    f" rows x {before['columns']} columns, fingerprint {before['fingerprint']}), "
+                    f"got {now['rows']} x {now['columns']}, fingerprint {now['fingerprint']}: "
+                    "it changed; evaluate on new data with retest, or start a new run")
     except BaseException:
         store.close()
         raise
@@ -309,6 +343,7 @@ def resume(
     run: str | Path,
     *,
     n_jobs: int | None = None,
+    data: Mapping[str, Any] | None = None,
     runs_dir: str | Path = "runs",
     events: RunEvents | None = None,
 ) -> RunResult:
@@ -316,12 +351,14 @@ def resume(
 
     Completed (and failed) trials are kept and not repeated; trials that were running are run
     again; the points are those an uninterrupted run samples, so the final store holds the
-    intended trials exactly once.
+    intended trials exactly once. A run whose data was given in Python needs the same data
+    again (`data={"X": X, "y": y}`, checked by its fingerprint).
 
     Raises:
         StoreError: when another process is running it.
     """
-    store, cfg, objective, result = _take(run, runs_dir, n_jobs=n_jobs)
+    store, cfg, objective, result = _take(run, runs_dir, n_jobs=n_jobs, data=data,
+                                          same_data=True)
     return _search(cfg, objective, store, result, raise_errors=False,
                    events=events or RunEvents())
 
@@ -381,6 +418,97 @@ def run_next_round(
     return current
 
 
+def zoom(
+    run: str | Path,
+    *,
+    trials: int | None = None,
+    top: int | None = None,
+    top_fraction: float | None = None,
+    margin: float = 0.25,
+    n_jobs: int | None = None,
+    runs_dir: str | Path = "runs",
+    events: RunEvents | None = None,
+) -> RunResult:
+    """Coarse to fine, one step: narrow each range of a stored run around its best trials (in
+    each parameter's own scale) and run that finer round into the same run, as
+    ``hpsearch zoom RUN --run`` does.
+
+    Returns:
+        The run, with the new round's trials.
+    """
+    _, region, _ = zoom_run(run, top=top, top_fraction=top_fraction, margin=margin,
+                            runs_dir=runs_dir)
+    return run_next_round(run, region, trials=trials, n_jobs=n_jobs, runs_dir=runs_dir,
+                          events=events)
+
+
+def refit(run: str | Path, *, trial: int | None = None,
+          data: Mapping[str, Any] | None = None, runs_dir: str | Path = "runs") -> Any:
+    """Fit a stored run's best configuration (or trial `trial`'s) on all the data, with the
+    same preparation as in its trials, and keep it in the run folder with its params and the
+    versions that made it (`load_model`). Returns the fitted model.
+
+    Raises:
+        InputError: for a function or command objective (it trains its own model), a run
+            without that trial, or a run whose data was in memory and no `data` is given.
+    """
+    from hpsearch.config import EstimatorSpec
+
+    store, cfg, objective, current = _take(run, runs_dir, data=data)
+    try:
+        if not isinstance(cfg.objective, EstimatorSpec):
+            raise InputError(f"{store.path}: refit applies to estimator objectives; a "
+                             f"{cfg.objective.kind} trains its own model, which hpsearch cannot "
+                             "fit again: take the best trial's params (hpsearch leaderboard "
+                             "RUN --top 1)")
+        chosen = current.best if trial is None else next(
+            (r for r in current.results if r.number == trial), None)
+        if chosen is None:
+            raise InputError(f"{store.path}: " + ("no complete trial to refit" if trial is None
+                             else f"no trial {trial}"))
+        return _refit(store, cfg, objective, chosen)
+    finally:
+        store.close()
+
+
+def _refit(store: RunStore, cfg: Config, objective: Objective, chosen: TrialResult) -> Any:
+    """The chosen trial's configuration fitted on all the data, and kept in the run folder."""
+    import platform
+    import time
+
+    import numpy
+    import sklearn
+
+    from hpsearch import __version__
+    from hpsearch.datasets import load
+    from hpsearch.objective import EstimatorObjective
+
+    assert isinstance(objective, EstimatorObjective) and cfg.data is not None
+    X, y = load(cfg.data)
+    model = objective.pipeline(objective.build(chosen.trial)).fit(X, y)
+    store.save_model(model, {
+        "trial": chosen.number, "params": dict(chosen.params), "mean_score": chosen.mean,
+        "fitted": time.time(), "rows": len(y),
+        "versions": {"hpsearch": __version__, "scikit-learn": sklearn.__version__,
+                     "numpy": numpy.__version__, "python": platform.python_version()}})
+    return model
+
+
+def load_model(run: str | Path, runs_dir: str | Path = "runs") -> Any:
+    """The model `refit` (or search.refit) kept in a run folder; a warning when it was made
+    with another scikit-learn than this one."""
+    import sklearn
+
+    with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
+        model, info = store.load_model()
+    made = info.get("versions", {}).get("scikit-learn")
+    if made and made != sklearn.__version__:
+        log.warning("%s: its model was fitted with scikit-learn %s, and this is %s: "
+                    "predictions may differ, or loading may fail", store.path, made,
+                    sklearn.__version__)
+    return model
+
+
 @dataclass(frozen=True)
 class Retested:
     """One configuration re-tested: its first score and rank, and the new ones."""
@@ -389,6 +517,7 @@ class Retested:
     old_rank: int | None
     new: list[TrialResult]
     new_rank: int | None = None
+    same_data: bool | None = None  # whether it ran on the data the run started with
 
     @property
     def new_mean(self) -> float:
@@ -412,11 +541,18 @@ def retest(
     originals.
 
     Returns:
-        The run, and each configuration's old and new score and rank.
+        The run, and each configuration's old and new score and rank, and whether the data
+        was the run's own (by its fingerprint).
     """
     from hpsearch.zoom import Region
 
     store, cfg, objective, current = _take(run, runs_dir, n_jobs=n_jobs, data=data)
+    before = store.meta().get("data")
+    same = None
+    if before and cfg.data is not None:
+        from hpsearch.datasets import describe
+
+        same = describe(cfg.data)["fingerprint"] == before["fingerprint"]
     originals = ranked([r for r in current.results if r.trial.retest_of is None],
                        current.direction)
     chosen = [(rank, r) for rank, r in originals if rank is not None][:top]
@@ -434,8 +570,8 @@ def retest(
     region = Region((0.0,) * d, (1.0,) * d, cfg.space, source=tuple(r.number for _, r in chosen))
     results = _extra_round(store, cfg, objective, current, "retest", region, planned,
                            events or RunEvents())
-    found = [Retested(r, rank, [x for x in results if x.trial.retest_of == r.number])
-             for rank, r in chosen]
+    found = [Retested(r, rank, [x for x in results if x.trial.retest_of == r.number],
+                      same_data=same) for rank, r in chosen]
     scored = [x for x in found if not math.isnan(x.new_mean)]
     order = sorted(scored, key=lambda x: -current.direction.gain(x.new_mean))
     ranks = {x.trial.number: i + 1 for i, x in enumerate(order)}

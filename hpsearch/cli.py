@@ -49,6 +49,9 @@ sampler_option = click.option("--sampler", type=click.Choice(list(SAMPLERS)),
                               default=None, help="Sampler (default: search.sampler).")
 runs_dir_option = click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
                                show_default=True, help="Folder that holds the runs.")
+set_option = click.option("--set", "overrides", metavar="KEY=VALUE", multiple=True,
+                          help="Override a key of CONFIG, such as --set search.trials=200 or "
+                               "--set space.lr.high=1e-2 (repeatable; the value reads as YAML).")
 
 
 class _Warnings(logging.Handler):
@@ -80,9 +83,11 @@ def cli() -> None:
               help="How many points (default: search.trials).")
 @seed_option
 @sampler_option
+@set_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table for people; csv and json print values at full precision.")
-def sample(config: str, n: int | None, seed: int | None, sampler: str | None, fmt: str) -> None:
+def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
+           overrides: tuple[str, ...], fmt: str) -> None:
     """Print the points a run of CONFIG would try, without training anything.
 
     The quickest way to check that each parameter's scale puts samples where you want them.
@@ -91,7 +96,7 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None, fm
     from hpsearch.config import load_config
     from hpsearch.trial import plan_trials
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides)
     trials = plan_trials(
         cfg.space,
         sampler or cfg.search.sampler,
@@ -170,6 +175,7 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
 @jobs_option
 @seed_option
 @click.option("--name", default=None, help="Run name (default: the config's name).")
+@set_option
 @runs_dir_option
 @click.option("--resume", "resume_run", metavar="RUN", default=None,
               help="Continue the stopped run RUN instead (same as `hpsearch resume RUN`).")
@@ -177,8 +183,8 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
 @click.option("--raise", "raise_errors", is_flag=True,
               help="Run trials one by one and stop at the first failure with its traceback.")
 def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int | None,
-        seed: int | None, name: str | None, runs_dir: str, resume_run: str | None, quiet: bool,
-        raise_errors: bool) -> None:
+        seed: int | None, name: str | None, overrides: tuple[str, ...], runs_dir: str,
+        resume_run: str | None, quiet: bool, raise_errors: bool) -> None:
     """Sample points of CONFIG's space and train a model at each, in parallel.
 
     Every trial's fold scores go to runs/<name>/ as soon as it ends; a live progress bar shows
@@ -189,9 +195,11 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
     from hpsearch import api
 
     if resume_run is not None:
-        if config is not None or trials or rounds or seed is not None or name or raise_errors:
+        if config is not None or trials or rounds or seed is not None or name or raise_errors \
+                or overrides:
             raise click.UsageError("--resume RUN takes no CONFIG and none of --trials, "
-                                   "--rounds, --seed, --name, --raise: the run keeps its own")
+                                   "--rounds, --seed, --name, --set, --raise: the run keeps "
+                                   "its own")
         _drive(lambda events: api.resume(resume_run, n_jobs=n_jobs, runs_dir=runs_dir,
                                          events=events), quiet)
         return
@@ -199,7 +207,8 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
         raise click.UsageError("give a CONFIG file, or --resume RUN")
     _drive(lambda events: api.run(config, trials=trials, rounds=rounds, n_jobs=n_jobs,
                                   seed=seed, name=name, runs_dir=runs_dir,
-                                  raise_errors=raise_errors, events=events), quiet)
+                                  raise_errors=raise_errors, events=events,
+                                  overrides=overrides), quiet)
 
 
 @cli.command()
@@ -375,7 +384,7 @@ def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
     from hpsearch import report
     from hpsearch.api import open_run
 
-    rows = report.export_rows(open_run(run, runs_dir))
+    rows = open_run(run, runs_dir).rows()
     if fmt == "parquet":
         if out is None:
             raise click.BadParameter("parquet is binary: give --out FILE.parquet",
@@ -437,6 +446,27 @@ def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
 
     _drive(start, quiet=True)
     report.print_out(report.retest_table(*outcome))
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--trial", type=click.IntRange(min=0), default=None,
+              help="Fit this trial's configuration (default: the best).")
+@runs_dir_option
+def refit(run: str, trial: int | None, runs_dir: str) -> None:
+    """Fit the best configuration of RUN (or --trial N's) on all the data, prepared as in its
+    trials, and keep it in the run folder: hpsearch.load_model(RUN) returns it.
+
+    Like scikit-learn's best_estimator_; for estimator objectives (a function or a command
+    trains its own model).
+    """
+    from hpsearch import api, report
+    from hpsearch.store import MODEL_NAME, resolve_run
+
+    model = api.refit(run, trial=trial, runs_dir=runs_dir)
+    where = resolve_run(run, runs_dir)
+    report.stderr.print(f"fitted {type(model).__name__} on all the data: {where / MODEL_NAME}; "
+                        f"load it with hpsearch.load_model({str(where)!r})")
 
 
 @cli.command()

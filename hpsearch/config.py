@@ -7,7 +7,7 @@ Every error names the file, the line the YAML parser saw the key on, the key pat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,7 +37,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
              "in_memory"),
     "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
     "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping",
-               "direction"),
+               "direction", "refit"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
                  "population_memory", "devices", "devices_per_trial", "device_variable"),
@@ -49,10 +49,19 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 
 
 class _Mapping(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line of each key."""
+    """A YAML mapping that remembers the line of each key, or the override that set it."""
 
     line: int | None = None
     lines: dict[Any, int]
+    origin: str | None = None  # all of it came from this override (--set key=value)
+    origins: dict[Any, str]  # the override that set a key
+
+    def where(self, name: Any) -> tuple[int | None, str | None]:
+        """The line a key is on, or the override that set it."""
+        origin = self.origin or getattr(self, "origins", {}).get(name)
+        if origin is not None:
+            return None, origin
+        return (self.lines.get(name, self.line) if name is not None else self.line), None
 
 
 class _Loader(yaml.SafeLoader):
@@ -236,6 +245,7 @@ class SearchSpec:
     max_failures: int | None = None
     early_stopping: Pruner | None = None
     direction: Direction = Direction.MAXIMIZE  # which scores are better
+    refit: bool = False  # fit the best configuration on all the data at the end
 
 
 @dataclass(frozen=True)
@@ -364,10 +374,8 @@ class _Checker:
         self.file = file
 
     def fail(self, message: str, key: str, owner: Any = None, name: Any = None) -> ConfigError:
-        line = None
-        if isinstance(owner, _Mapping):
-            line = owner.lines.get(name, owner.line) if name is not None else owner.line
-        return ConfigError(message, file=self.file, line=line, key=key or None)
+        line, origin = owner.where(name) if isinstance(owner, _Mapping) else (None, None)
+        return ConfigError(message, file=self.file, line=line, key=key or None, origin=origin)
 
     def section(self, raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
         value = raw.get(name)
@@ -594,10 +602,12 @@ def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) ->
         try:
             scales[name] = parse_param(spec)
         except ConfigError as error:
-            line = getattr(spec, "lines", {}).get(error.key) or getattr(section, "lines",
-                                                                        {}).get(name)
+            line, origin = spec.where(error.key) if isinstance(spec, _Mapping) and \
+                error.key in spec else (None, None)
+            if line is None and origin is None and isinstance(section, _Mapping):
+                line, origin = section.where(name)
             raise ConfigError(
-                error.message, file=check.file, line=line,
+                error.message, file=check.file, line=line, origin=origin,
                 key=f"space.{name}" + (f".{error.key}" if error.key else ""),
             ) from None
     space = Space(scales)
@@ -653,7 +663,13 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         if search_raw.get("max_failures") is not None else None,
         early_stopping=_early_stopping(check, search_raw),
         direction=direction,
+        refit=check.typed(search_raw, "search", "refit", bool, False, "true or false"),
     )
+    if search.refit and not isinstance(objective, EstimatorSpec):
+        raise check.fail(f"applies to estimator objectives: a {objective.kind} trains its own "
+                         "model, which hpsearch cannot fit again; take the best trial's params "
+                         "(hpsearch leaderboard RUN --top 1)", "search.refit", search_raw,
+                         "refit")
     if search.rounds > search.trials:
         raise check.fail(f"cannot exceed search.trials ({search.trials}): each round needs at "
                          f"least one trial, got {search.rounds}", "search.rounds", search_raw,
@@ -807,15 +823,65 @@ def _check_placeholders(check: _Checker, raw: Mapping[str, Any], objective: Comm
                     )
 
 
-def load_config(source: str | Path | Mapping[str, Any]) -> Config:
+def _override(raw: Any, setting: str) -> None:
+    """Apply one ``key.path=value`` to a parsed config, in place; the value reads as YAML
+    (1e-2 as a number) and remembers the override, so an error in it names it."""
+    origin = f"--set {setting}"
+    key, sep, text = setting.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise ConfigError("give key.path=value, such as search.trials=200 or "
+                          "space.lr.high=1e-2", origin=origin)
+    value = _parse_yaml(text, None) if text.strip() else None
+    if isinstance(value, _Mapping):
+        _mark(value, origin)
+    node = raw
+    for depth, part in enumerate(parts[:-1], start=1):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = _Mapping()
+            child.lines, child.origin = {}, origin
+        elif not isinstance(child, _Mapping):
+            raise ConfigError(f"{'.'.join(parts[:depth])} is {child!r}, not a section to set "
+                              f"{parts[depth]} in", origin=origin)
+        node = child
+    node[parts[-1]] = value
+    node.__dict__.setdefault("origins", {})[parts[-1]] = origin
+
+
+def _sections(value: Any) -> Any:
+    """A mapping given in Python, its nested mappings made ones that overrides can set keys
+    in (their other values, arrays or functions, as they are)."""
+    if not isinstance(value, Mapping):
+        return value
+    out = _Mapping({k: _sections(v) for k, v in value.items()})
+    out.lines = {}
+    return out
+
+
+def _mark(mapping: _Mapping, origin: str) -> None:
+    mapping.origin = origin
+    for value in mapping.values():
+        if isinstance(value, _Mapping):
+            _mark(value, origin)
+
+
+def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = ()
+                ) -> Config:
     """A validated config from a YAML file, or from a mapping (relative paths then start at the
-    current folder).
+    current folder), with `overrides` (``key.path=value``, as ``--set`` gives them) applied
+    before it is checked.
 
     Raises:
-        ConfigError: naming the file, line and key of the first mistake.
+        ConfigError: naming the file, line and key of the first mistake (or the override).
     """
     if isinstance(source, Mapping):
-        return _from_mapping(source, None, Path.cwd(), "run")
+        raw: Any = source
+        if overrides:
+            raw = _sections(source)
+            for setting in overrides:
+                _override(raw, setting)
+        return _from_mapping(raw, None, Path.cwd(), "run")
     path = Path(source)
     shown = str(source)
     if not path.is_file():
@@ -827,4 +893,9 @@ def load_config(source: str | Path | Mapping[str, Any]) -> Config:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", file=shown) from None
     raw = _parse_yaml(text, shown)
+    if overrides and not isinstance(raw, _Mapping):
+        raise ConfigError("the config must be a YAML mapping with name, objective and space "
+                          "sections", file=shown, line=1)
+    for setting in overrides:
+        _override(raw, setting)
     return _from_mapping(raw, shown, path.resolve().parent, path.stem)

@@ -22,7 +22,8 @@ from hpsearch.errors import ObjectiveError, did_you_mean
 if TYPE_CHECKING:
     from hpsearch.config import DataSpec
 
-__all__ = ["InMemory", "load", "preprocessor", "categorical_columns"]
+__all__ = ["InMemory", "load", "preprocessor", "categorical_columns", "fingerprint",
+           "describe"]
 
 
 class InMemory:
@@ -34,10 +35,7 @@ class InMemory:
         if getattr(X, "ndim", 2) != 2 or self.y.ndim != 1 or len(X) != len(self.y):
             raise ObjectiveError(f"data: X must be 2-D and y 1-D with as many rows, got X "
                                  f"{getattr(X, 'shape', '?')}, y {self.y.shape}")
-        digest = hashlib.sha256()
-        digest.update(_content(X))
-        digest.update(_content(self.y))
-        self.fingerprint = digest.hexdigest()[:16]
+        self.fingerprint = fingerprint(X, self.y)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -60,6 +58,20 @@ class InMemory:
 
     def __repr__(self) -> str:
         return f"InMemory({self.describe()})"
+
+
+def fingerprint(X: Any, y: Any) -> str:
+    """A short hash of the data's content: equal data, equal fingerprint."""
+    digest = hashlib.sha256()
+    digest.update(_content(X))
+    digest.update(_content(y))
+    return digest.hexdigest()[:16]
+
+
+def describe(spec: DataSpec) -> dict[str, Any]:
+    """What a run keeps of its data: rows, columns and fingerprint."""
+    X, y = load(spec)
+    return {"rows": int(X.shape[0]), "columns": int(X.shape[1]), "fingerprint": fingerprint(X, y)}
 
 
 def _content(values: Any) -> bytes:

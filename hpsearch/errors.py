@@ -55,6 +55,8 @@ class ConfigError(InputError):
         file: the config file's path, when the config came from one.
         line: 1-based line where the YAML parser saw the key, when known.
         key: the dotted key path, such as ``space.lr.low``.
+        origin: the override that set the key (``--set space.lr.low=0``), named instead of the
+            file and line.
     """
 
     def __init__(
@@ -64,16 +66,18 @@ class ConfigError(InputError):
         file: str | None = None,
         line: int | None = None,
         key: str | None = None,
+        origin: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.file = file
         self.line = line
         self.key = key
+        self.origin = origin
 
     def __str__(self) -> str:
-        where = self.file or "config"
-        if self.line is not None:
+        where = self.origin or self.file or "config"
+        if self.line is not None and self.origin is None:
             where += f":{self.line}"
         key = f" {self.key}:" if self.key else ""
         return f"{where}:{key} {self.message}"

@@ -363,33 +363,11 @@ def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table
     return table
 
 
-def export_rows(run: RunResult) -> list[dict[str, Any]]:
-    """One flat row per trial, by number, ready for pandas: trial, round, status, retest,
-    params as param_<name>, split<i>_score, mean_score, std_score, rank_score, metrics as
-    metric_<name>, duration, error."""
-    ranks = {r.number: rank for rank, r in run.ranked()}
-    folds = max((len(r.scores) for r in run.results), default=0)
-    rows = []
-    for result in sorted(run.results, key=lambda r: r.number):
-        row: dict[str, Any] = {
-            "trial": result.number, "round": result.trial.round,
-            "status": result.status.value, "retest": result.trial.retest_of is not None,
-            "retest_of": result.trial.retest_of, "seed": result.trial.seed,
-        }
-        row.update({f"param_{k}": v for k, v in result.params.items()})
-        row.update({f"split{i}_score": result.scores[i] if i < len(result.scores) else None
-                    for i in range(folds)})
-        row.update({"mean_score": _plain(result.mean), "std_score": _plain(result.std),
-                    "rank_score": ranks.get(result.number)})
-        row.update({f"metric_{k}": v for k, v in result.extra.get("metrics", {}).items()})
-        row.update({"duration": result.duration, "error": result.error_line or None})
-        rows.append(row)
-    return rows
-
-
 def retest_table(run: RunResult, found: Sequence[Retested]) -> Table:
     """Old and new score and rank side by side: a stale winner shows at once."""
-    table = Table(title=f"{escape(run.name)}: retest of the best {len(found)}",
+    data = {True: " on the run's own data", False: " on other data",
+            None: ""}[found[0].same_data if found else None]
+    table = Table(title=f"{escape(run.name)}: retest of the best {len(found)}{data}",
                   title_justify="left")
     for column in ("trial", "old rank", "old score", "new score", "change", "new rank"):
         table.add_column(column, justify="right")

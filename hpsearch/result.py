@@ -3,9 +3,11 @@ each result as it arrives, so a live view never re-ranks the whole run per finis
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult, ranked
@@ -21,6 +23,8 @@ class RunResult:
         space: the run's (first round's) space.
         direction: which scores are better.
         status: running, finished or interrupted.
+        best_model: the best configuration fitted on all the data, after a refitting run
+            (search.refit: true), else None.
     """
 
     def __init__(self, path: Path, space: Space, direction: Direction,
@@ -29,6 +33,7 @@ class RunResult:
         self.space = space
         self.direction = Direction(direction)
         self.status = status
+        self.best_model: Any = None
         self._results: list[TrialResult] = []
         self._failed: list[TrialResult] = []
         self._pruned: list[TrialResult] = []
@@ -100,3 +105,41 @@ class RunResult:
     def failure_summary(self) -> Counter[str]:
         """How often each distinct error line occurred."""
         return Counter(r.error_line for r in self._failed)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per trial, by number, in scikit-learn's vocabulary: trial, round,
+        status, retest, retest_of, seed, param_<name>, split<i>_score, mean_score, std_score,
+        rank_score, metric_<name>, duration, error (None where a value is missing)."""
+        ranks = {r.number: rank for rank, r in self.ranked()}
+        folds = max((len(r.scores) for r in self._results), default=0)
+        rows = []
+        for result in sorted(self._results, key=lambda r: r.number):
+            row: dict[str, Any] = {
+                "trial": result.number, "round": result.trial.round,
+                "status": result.status.value, "retest": result.trial.retest_of is not None,
+                "retest_of": result.trial.retest_of, "seed": result.trial.seed,
+            }
+            row.update({f"param_{k}": v for k, v in result.params.items()})
+            row.update({f"split{i}_score": result.scores[i] if i < len(result.scores) else None
+                        for i in range(folds)})
+            row.update({"mean_score": _number(result.mean), "std_score": _number(result.std),
+                        "rank_score": ranks.get(result.number)})
+            row.update({f"metric_{k}": v for k, v in result.extra.get("metrics", {}).items()})
+            row.update({"duration": result.duration, "error": result.error_line or None})
+            rows.append(row)
+        return rows
+
+    def to_dataframe(self) -> Any:
+        """The rows as a pandas DataFrame (pandas is an optional extra)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            from hpsearch.errors import InputError
+
+            raise InputError("to_dataframe needs pandas: pip install 'hpsearch[pandas]' (or "
+                             "use rows(), a list of dicts)") from None
+        return pd.DataFrame(self.rows())
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else value

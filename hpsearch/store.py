@@ -32,6 +32,8 @@ __all__ = ["RunStore", "EpochScores", "resolve_run", "run_folders"]
 
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
+MODEL_NAME = "model.joblib"  # the best configuration fitted on all the data (refit)
+MODEL_INFO = "model.json"  # what it is: the trial, its params, the versions that made it
 LOCK_NAME = "lock"
 LOGS_NAME = "logs"
 # The store's layout, kept in SQLite's user_version. 0: written before it was versioned (trials
@@ -302,6 +304,33 @@ class RunStore:
         return self.path.name
 
     # -- trials
+
+    def save_model(self, model: Any, info: dict[str, Any]) -> Path:
+        """Keep a fitted model in the run folder with what it is (written atomically)."""
+        import joblib
+
+        path = self.path / MODEL_NAME
+        partial = path.with_name(path.name + ".tmp")
+        joblib.dump(model, partial)
+        os.replace(partial, path)
+        (self.path / MODEL_INFO).write_text(json.dumps(info, indent=1, default=str) + "\n")
+        return path
+
+    def load_model(self) -> tuple[Any, dict[str, Any]]:
+        """The run's refitted model and what it is.
+
+        Raises:
+            StoreError: when the run has none yet.
+        """
+        path = self.path / MODEL_NAME
+        if not path.is_file():
+            raise StoreError(f"{self.path} has no fitted model yet: fit one with hpsearch refit "
+                             f"{self.path} (or search.refit: true)")
+        import joblib
+
+        info = json.loads((self.path / MODEL_INFO).read_text()) \
+            if (self.path / MODEL_INFO).is_file() else {}
+        return joblib.load(path), info
 
     def log_path(self, trial: int) -> Path:
         """Where a trial's output is kept."""
