@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hpsearch.coarse_to_fine import search_rounds, zoom
 from hpsearch.space import Int, Log, OneMinusLog, Space, Uniform
 from hpsearch.trial import Status, Trial, TrialResult, plan_trials, trials_at
-from hpsearch.zoom import search_rounds, zoom
 
 # ---------------------------------------------------------------------------------------------
 # Tasks: a space, a true loss, and an observation (the true loss plus noise, if any)

@@ -25,8 +25,8 @@ from hpsearch.store import RunStore, resolve_run
 from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials, ranked, trial_seed
 
 if TYPE_CHECKING:
+    from hpsearch.coarse_to_fine import Region
     from hpsearch.objective import Objective
-    from hpsearch.zoom import Region
 
 log = logging.getLogger("hpsearch")
 
@@ -168,7 +168,7 @@ def _running(store: RunStore, cfg: Config, result: RunResult, events: RunEvents,
 def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResult, *,
             raise_errors: bool, events: RunEvents) -> RunResult:
     """The search of a config into a locked store: new, or resumed where it stopped."""
-    from hpsearch.zoom import search_rounds
+    from hpsearch.coarse_to_fine import search_rounds
 
     def round_started(number: int, region: Region, size: int) -> None:
         store.add_round(number, "random" if number == 1 else "zoom", region, size)
@@ -244,7 +244,7 @@ def run(
             In a mapping, objective.function may be a function, objective.estimator an
             estimator class or instance, and data may hold arrays (X, y) or a DataFrame
             (frame, target).
-        trials: the run's whole budget, split over `rounds` (see `zoom.round_sizes`).
+        trials: the run's whole budget, split over `rounds` (see `coarse_to_fine.round_sizes`).
         rounds: coarse-to-fine rounds; 1 is plain random (or Sobol, or grid) search.
         runs_dir: the folder that holds the runs; this one goes to ``runs_dir/<name>`` (with a
             suffix when that exists).
@@ -380,7 +380,7 @@ def zoom_run(
     Raises:
         InputError: when the run has too few complete trials to zoom.
     """
-    from hpsearch.zoom import zoom
+    from hpsearch.coarse_to_fine import zoom
 
     current = open_run(run, runs_dir)
     try:
@@ -544,7 +544,7 @@ def retest(
         The run, and each configuration's old and new score and rank, and whether the data
         was the run's own (by its fingerprint).
     """
-    from hpsearch.zoom import Region
+    from hpsearch.coarse_to_fine import Region
 
     store, cfg, objective, current = _take(run, runs_dir, n_jobs=n_jobs, data=data)
     before = store.meta().get("data")

@@ -514,6 +514,13 @@ def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | Non
     sources = [k for k in ("dataset", "path", "X", "frame") if k in section]
     if "in_memory" in section and not sources:
         held = section["in_memory"]
+        found = InMemory.held(held.get("fingerprint", "")) if isinstance(held, Mapping) else None
+        if found is not None:  # given to this session: the same data, by its fingerprint
+            return DataSpec(memory=found, scale=section.get("scale", "none"),
+                            impute=section.get("impute"),
+                            categorical=tuple(section["categorical"])
+                            if isinstance(section.get("categorical"), list)
+                            else section.get("categorical"))
         raise check.fail(
             f"this run's data was given in Python ({held}): resume or retest it from Python "
             "with the same data, e.g. hpsearch.resume(run, data={'X': X, 'y': y})",

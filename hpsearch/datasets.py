@@ -28,7 +28,10 @@ __all__ = ["InMemory", "load", "preprocessor", "categorical_columns", "fingerpri
 
 class InMemory:
     """Data given in Python: features X (a 2-D array or a DataFrame) and target y, kept as
-    given, known by a fingerprint of their content (equal data, equal fingerprint)."""
+    given, known by a fingerprint of their content (equal data, equal fingerprint).
+
+    The session keeps what it was given (`held`), so a run of this session can be resumed,
+    zoomed or retested in it without giving its data again."""
 
     def __init__(self, X: Any, y: Any) -> None:
         self.X, self.y = X, np.asarray(y)
@@ -36,6 +39,12 @@ class InMemory:
             raise ObjectiveError(f"data: X must be 2-D and y 1-D with as many rows, got X "
                                  f"{getattr(X, 'shape', '?')}, y {self.y.shape}")
         self.fingerprint = fingerprint(X, self.y)
+        _held[self.fingerprint] = self
+
+    @staticmethod
+    def held(fingerprint: str) -> InMemory | None:
+        """The data of that fingerprint, when this session was given it."""
+        return _held.get(fingerprint)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -58,6 +67,9 @@ class InMemory:
 
     def __repr__(self) -> str:
         return f"InMemory({self.describe()})"
+
+
+_held: dict[str, InMemory] = {}
 
 
 def fingerprint(X: Any, y: Any) -> str:

@@ -18,10 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.api import Retested, RunEvents, RunResult
+from hpsearch.coarse_to_fine import Region
 from hpsearch.insight import Importance
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
-from hpsearch.zoom import Region
 
 # Piped output is not squeezed to 80 columns: a table keeps its natural width there.
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ

@@ -26,7 +26,7 @@ from hpsearch.errors import StoreError
 from hpsearch.trial import Direction, Status, Trial, TrialResult
 
 if TYPE_CHECKING:
-    from hpsearch.zoom import Region
+    from hpsearch.coarse_to_fine import Region
 
 __all__ = ["RunStore", "EpochScores", "resolve_run", "run_folders"]
 

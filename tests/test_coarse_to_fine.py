@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from hpsearch.coarse_to_fine import CoarseToFine, round_sizes, search_rounds, zoom
 from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
 from hpsearch.trial import Status, Trial, TrialResult
-from hpsearch.zoom import CoarseToFine, round_sizes, search_rounds, zoom
 
 
 def results(space: Space, rows: list[tuple[dict, float]]) -> list[TrialResult]:
