@@ -20,9 +20,9 @@ from hpsearch.errors import (
 )
 from hpsearch.result import RunResult
 from hpsearch.runner import Backend, backend_context, check_backend, execute
-from hpsearch.space import Space, parse_param
-from hpsearch.store import RunStore, resolve_run
-from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials, ranked, trial_seed
+from hpsearch.space import Space
+from hpsearch.store import CONFIG_NAME, RunStore, resolve_run
+from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked, trial_seed
 
 if TYPE_CHECKING:
     from hpsearch.coarse_to_fine import Region
@@ -49,23 +49,19 @@ class RunEvents:
         """A trial ended and is stored (`run.results` holds it already)."""
 
 
-def _space_of(config: Mapping[str, Any]) -> Space:
-    return Space({name: parse_param(spec) for name, spec in config["space"].items()})
-
-
 def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
     """A stored run, by folder or by name under runs_dir, opened read-only: readable while the
-    run is going, and from a folder that cannot be written."""
+    run is going, and from a folder that cannot be written.
+
+    Raises:
+        StoreError, ConfigError: naming the run and what is damaged in it.
+    """
+    from hpsearch.config import read_run_config
+
     with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
-        config = store.config()
-        return RunResult(store.path, _space_of(config), _direction_of(config),
-                         store.results(), _status(store))
-
-
-def _direction_of(config: Mapping[str, Any]) -> Direction:
-    """A stored config's direction (runs of earlier versions kept it under cv)."""
-    search, cv = config.get("search") or {}, config.get("cv") or {}
-    return Direction(search.get("direction") or cv.get("direction") or "maximize")
+        store.config()  # its own message when the file is missing
+        space, direction = read_run_config(store.path / CONFIG_NAME)
+        return RunResult(store.path, space, direction, store.results(), _status(store))
 
 
 def _status(store: RunStore) -> str:
@@ -215,7 +211,7 @@ def _checked(cfg: Config) -> Objective:
     the checked objective."""
     from hpsearch.objective import build_objective
 
-    check_backend(cfg.parallel.backend)
+    check_backend(cfg.parallel.backend, cfg.parallel.address)
     objective = build_objective(cfg)
     if cfg.search.early_stopping is not None and not objective.reports_epochs:
         log.warning("search.early_stopping: %s reports no per-epoch scores, so no trial will "
@@ -277,8 +273,15 @@ def run(
 
         store.set_meta(data=describe(cfg.data))
     result = RunResult(store.path, cfg.space, cfg.search.direction)
-    _search(cfg, objective, store, result, raise_errors=raise_errors,
-            events=events or RunEvents())
+    try:
+        _search(cfg, objective, store, result, raise_errors=raise_errors,
+                events=events or RunEvents())
+    except BaseException:
+        if not result.results:  # stopped before its first trial: no empty run folder is left
+            import shutil
+
+            shutil.rmtree(store.path, ignore_errors=True)
+        raise
     if cfg.search.refit and result.best is not None:
         with RunStore.open(result.path) as written:
             result.best_model = _refit(written, cfg, objective, result.best)
@@ -580,29 +583,32 @@ def retest(
 
 def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     """Every run under runs_dir, newest first: name, created (unix time), trials, complete,
-    failed, best score, direction and status (running, finished or interrupted)."""
-    from hpsearch.errors import StoreError
+    failed, best score, direction and status (running, finished or interrupted; damaged, with
+    what is wrong in `error`, for a run that cannot be read: one never hides the others)."""
     from hpsearch.store import run_folders
 
-    out = []
+    out: list[dict[str, Any]] = []
     for folder in run_folders(Path(runs_dir)):
         try:
-            store = RunStore.open(folder, readonly=True)
-        except StoreError as error:  # one unreadable run does not hide the others
-            log.warning("%s", error)
+            with RunStore.open(folder, readonly=True) as store:
+                meta = store.meta()
+                found = RunResult(folder, Space({}), meta.get("direction", "maximize"),
+                                  store.results())
+                status = _status(store)
+        except InputError as error:
+            out.append({"name": folder.name, "created": None, "trials": None, "complete": None,
+                        "failed": None, "best": None, "direction": None, "status": "damaged",
+                        "error": str(error).removeprefix(f"{folder}: ")})
             continue
-        with store:
-            meta = store.meta()
-            found = RunResult(folder, Space({}), meta.get("direction", "maximize"),
-                              store.results())
-            out.append({
-                "name": folder.name,
-                "created": meta.get("created"),
-                "trials": len(found.results),
-                "complete": found.complete,
-                "failed": len(found.failed),
-                "best": None if found.best is None else found.best.mean,
-                "direction": str(found.direction),
-                "status": _status(store),
-            })
+        out.append({
+            "name": folder.name,
+            "created": meta.get("created"),
+            "trials": len(found.results),
+            "complete": found.complete,
+            "failed": len(found.failed),
+            "best": None if found.best is None else found.best.mean,
+            "direction": str(found.direction),
+            "status": status,
+            "error": None,
+        })
     return sorted(out, key=lambda r: -(r["created"] or 0))

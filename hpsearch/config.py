@@ -99,12 +99,19 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_BYTES = 1 << 20  # a config file is a few lines; beyond this it is not one
+MAX_DEPTH = 64  # nesting of a config's mappings and lists
+
+
 def _parse_yaml(text: str, file: str | None) -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except ConfigError as error:
         error.file = file
         raise
+    except RecursionError:
+        raise ConfigError(f"nested deeper than a config ever is (at most {MAX_DEPTH} levels)",
+                          file=file) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = " ".join(str(error.problem or "").split())
@@ -115,6 +122,47 @@ def _parse_yaml(text: str, file: str | None) -> Any:
         ) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"YAML error: {error}", file=file) from None
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(f"nested deeper than a config ever is (at most {MAX_DEPTH} levels)",
+                          file=file)
+    return data
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
+    """How deep mappings and lists nest (counted up to `limit`)."""
+    if limit <= 0 or not isinstance(value, (Mapping, list)):
+        return 0
+    inner = value.values() if isinstance(value, Mapping) else value
+    return 1 + max((_depth(v, limit - 1) for v in inner), default=0)
+
+
+def plain(value: Any) -> Any:
+    """YAML data as plain dicts and lists (what yaml.safe_dump writes back)."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's data, read with the config's rules; what keeps it from being read is a
+    ConfigError naming the file (and the line): missing, too large, not text, not YAML."""
+    path = Path(path)
+    shown = str(path)
+    if not path.is_file():
+        why = "is a folder" if path.is_dir() else "no such file"
+        raise ConfigError(f"{why}; give the path of a YAML config such as configs/quickstart.yaml",
+                          file=shown)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"{size:,} bytes is not a config (at most {MAX_BYTES:,}); is it "
+                              "the right file?", file=shown)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", file=shown) from None
+    return _parse_yaml(text, shown)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +384,9 @@ class Config:
                 value = dataclasses.replace(current, **value)  # type: ignore[type-var]
             updates[key] = value
         changed = dataclasses.replace(self, **updates)
+        if changed.search.trials > MAX_TRIALS:
+            raise ConfigError(f"at most {MAX_TRIALS:,} trials in one run, got "
+                              f"{changed.search.trials:,}", file=self.source, key="search.trials")
         if changed.search.rounds > changed.search.trials:
             raise ConfigError(f"cannot exceed search.trials ({changed.search.trials}): each round "
                               f"needs at least one trial, got {changed.search.rounds}",
@@ -662,7 +713,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
     search_raw = check.section(raw, "search")
     direction = _direction(check, search_raw, cv_raw)
     search = SearchSpec(
-        trials=check.at_least(search_raw, "search", "trials", 1, 20),
+        trials=_trials(check, search_raw),
         sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
         seed=check.at_least(search_raw, "search", "seed", 0, 0),
         rounds=check.at_least(search_raw, "search", "rounds", 1, 1),
@@ -768,6 +819,15 @@ def _devices(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec
     return tuple(devices), per_trial, variable
 
 
+def _trials(check: _Checker, search: Mapping[str, Any]) -> int:
+    trials = check.at_least(search, "search", "trials", 1, 20)
+    if trials > MAX_TRIALS:
+        raise check.fail(f"at most {MAX_TRIALS:,} trials in one run, got {trials:,}; split a "
+                         "larger budget over runs (or rounds)", "search.trials", search,
+                         "trials")
+    return trials
+
+
 def _direction(check: _Checker, search: Mapping[str, Any], cv: Mapping[str, Any]) -> Direction:
     """search.direction; cv.direction, where earlier configs had it, is read too."""
     given = {name: Direction(check.one_of(section, name, "direction", Direction, "maximize"))
@@ -806,12 +866,19 @@ def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | None:
     )
 
 
+MAX_NAME = 200  # characters of a run name: a folder name, with room for a -N suffix
+MAX_TRIALS = 1_000_000  # of one run: beyond, its points alone would not fit in memory
+
+
 def check_name(name: str) -> str:
     """A run name is one folder below the runs folder: it can never point outside it."""
     if not re.fullmatch(r"[\w][\w.-]*", name):
         raise ConfigError(f"a run name is letters, digits, '-', '_' and '.', starting with a "
                           f"letter or digit (it names a folder in the runs folder), got {name!r}",
                           key="name")
+    if len(name.encode()) > MAX_NAME:
+        raise ConfigError(f"a run name names a folder: at most {MAX_NAME} characters, got "
+                          f"{len(name.encode())}", key="name")
     return name
 
 
@@ -873,6 +940,23 @@ def _mark(mapping: _Mapping, origin: str) -> None:
             _mark(value, origin)
 
 
+def read_run_config(path: str | Path) -> tuple[Space, Direction]:
+    """What reading a stored run needs of its config.yaml: its space and direction, checked
+    with file:line like any config (a run can be read whose data or code moved away)."""
+    shown = str(path)
+    raw = read_yaml(path)
+    check = _Checker(shown)
+    if not isinstance(raw, Mapping):
+        raise ConfigError("the config must be a YAML mapping with name, objective and space "
+                          "sections", file=shown, line=1)
+    objective = raw.get("objective")
+    fixed = objective.get("fixed") or {} if isinstance(objective, Mapping) else {}
+    search: Mapping[str, Any] = raw["search"] if isinstance(raw.get("search"), Mapping) else {}
+    cv: Mapping[str, Any] = raw["cv"] if isinstance(raw.get("cv"), Mapping) else {}
+    return _space(check, raw, fixed if isinstance(fixed, Mapping) else {}), \
+        _direction(check, search, cv)
+
+
 def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = ()
                 ) -> Config:
     """A validated config from a YAML file, or from a mapping (relative paths then start at the
@@ -891,15 +975,7 @@ def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str]
         return _from_mapping(raw, None, Path.cwd(), "run")
     path = Path(source)
     shown = str(source)
-    if not path.is_file():
-        why = "is a folder" if path.is_dir() else "no such file"
-        raise ConfigError(f"{why}; give the path of a YAML config such as configs/quickstart.yaml",
-                          file=shown)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read: {error}", file=shown) from None
-    raw = _parse_yaml(text, shown)
+    raw = read_yaml(path)
     if overrides and not isinstance(raw, _Mapping):
         raise ConfigError("the config must be a YAML mapping with name, objective and space "
                           "sections", file=shown, line=1)

@@ -394,15 +394,20 @@ def runs_table(runs: Sequence[Mapping[str, Any]], runs_dir: str) -> Table:
     for column in ("name", "created", "trials", "complete", "failed", "best", "status"):
         table.add_column(column, justify="right" if column in ("trials", "complete", "failed",
                                                                "best") else "left")
-    colours = {"running": "cyan", "finished": "green", "interrupted": "yellow"}
+    colours = {"running": "cyan", "finished": "green", "interrupted": "yellow", "damaged": "red"}
+    damaged = []
     for run in runs:
         created = "" if run["created"] is None else datetime.datetime.fromtimestamp(
             run["created"]).strftime("%Y-%m-%d %H:%M")
         best = "" if run["best"] is None else _score(run["best"])
         status = run["status"]
-        table.add_row(escape(run["name"]), created, str(run["trials"]), str(run["complete"]),
-                      str(run["failed"]), best,
+        counts = ["" if run[k] is None else str(run[k]) for k in ("trials", "complete", "failed")]
+        table.add_row(escape(run["name"]), created, *counts, best,
                       f"[{colours.get(status, 'white')}]{status}[/]")
+        if run.get("error"):
+            damaged.append(f"{run['name']}: {run['error']}")
+    if damaged:
+        table.caption = "[red]damaged[/red] (cannot be read): " + escape("; ".join(damaged))
     return table
 
 

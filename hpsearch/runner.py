@@ -42,15 +42,34 @@ log = logging.getLogger("hpsearch")
 BACKEND_EXTRAS = {"dask": ("distributed", "dask"), "ray": ("ray", "ray")}
 
 
-def check_backend(backend: str) -> None:
-    """Raise InputError, naming the extra to install, when a backend's package is missing."""
+ANSWER_SECONDS = 3.0  # how long a cluster's address has to answer before a run starts
+
+
+def check_backend(backend: str, address: str | None = None) -> None:
+    """Raise InputError when a backend's package is missing (naming the extra to install), or
+    when its cluster's address does not answer within a few seconds."""
     import importlib.util
+    import socket
+    from urllib.parse import urlsplit
 
     if backend in BACKEND_EXTRAS:
         module, extra = BACKEND_EXTRAS[backend]
         if importlib.util.find_spec(module) is None:
             raise InputError(f"parallel.backend: {backend} is not installed; install it "
                              f"with: pip install 'hpsearch[{extra}]'")
+    if address is None or address == "auto":
+        return
+    where = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        if where.hostname is None or where.port is None:
+            raise ValueError("no host:port")
+        socket.create_connection((where.hostname, where.port), timeout=ANSWER_SECONDS).close()
+    except (OSError, ValueError) as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else \
+            getattr(error, "strerror", None) or str(error)
+        raise InputError(f"parallel.address: nothing answers at {address} within "
+                         f"{ANSWER_SECONDS:g} s ({reason}); check the address, and that the "
+                         f"{backend} scheduler runs there") from None
 
 
 Objective = Callable[[Trial], TrialResult | Outcome | tuple[float, ...]]

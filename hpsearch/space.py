@@ -43,6 +43,9 @@ def _number(value: Any, field: str, scale: str) -> float:
     return float(value)
 
 
+MAX_INT = 2**53  # the largest magnitude every integer below is exact at (as a float, in JSON)
+
+
 def _integer(value: Any, field: str) -> int:
     number = _number(value, field, "int")
     if not number.is_integer():
@@ -51,6 +54,9 @@ def _integer(value: Any, field: str) -> int:
             "use scale 'uniform' for fractional values",
             key=field,
         )
+    if abs(number) > MAX_INT:
+        raise ConfigError(f"{field} is beyond what an int parameter holds (at most 2**53 = "
+                          f"{MAX_INT:,} in magnitude), got {value!r}", key=field)
     return int(number)
 
 

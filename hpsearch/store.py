@@ -8,6 +8,7 @@ write to a run, not even its schema.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,7 +17,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +142,16 @@ class RunStore:
         import fcntl
         import socket
 
-        handle = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115 - held for the run
+        try:
+            handle = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115 - held for the run
+        except IsADirectoryError:
+            raise StoreError(f"{self.path / LOCK_NAME} is a folder, not the run's lock file: "
+                             f"remove it (rmdir {self.path / LOCK_NAME}) to take the run") \
+                from None
+        except OSError as error:
+            raise StoreError(f"{self.path}: cannot take the run for writing ({error.strerror}): "
+                             "a run is written where it can be; copy it somewhere writable to "
+                             "go on with it") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -185,30 +195,45 @@ class RunStore:
         root = Path(runs_dir)
         try:
             root.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(f"cannot create the runs folder {root}: {error}") from None
-        for attempt in range(1, 10_000):
-            folder = root / (name if attempt == 1 else f"{name}-{attempt}")
-            try:
-                folder.mkdir()
-                break
-            except FileExistsError:
-                if scratch and _is_idle_scratch(folder):
-                    shutil.rmtree(folder)
+            for attempt in range(1, 10_000):
+                folder = root / (name if attempt == 1 else f"{name}-{attempt}")
+                try:
                     folder.mkdir()
                     break
+                except FileExistsError:
+                    if scratch and _is_idle_scratch(folder):
+                        shutil.rmtree(folder)
+                        folder.mkdir()
+                        break
+        except OSError as error:
+            raise StoreError(f"cannot create a run folder in {root} ({error.strerror}): give "
+                             "a runs folder you can write (--runs-dir)") from None
         config = {**config, "name": folder.name}
         comment = "".join(f"# {line}\n" for line in (note or "").splitlines())
-        (folder / CONFIG_NAME).write_text(comment + yaml.safe_dump(config, sort_keys=False))
+        try:
+            (folder / CONFIG_NAME).write_text(comment + yaml.safe_dump(config, sort_keys=False))
+            # The store is made whole under another name and then put in place, so that a
+            # trials.db always has its tables (one without them is damaged, never young).
+            partial = folder / (DB_NAME + ".new")
+            db = _connect(partial)
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.executescript(_SCHEMA + _INTERMEDIATE)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                meta = {"name": folder.name, "created": time.time(), "status": "running",
+                        "direction": config.get("search", {}).get("direction", "maximize")}
+                if scratch:
+                    meta["mode"] = "scratch"
+                db.executemany("INSERT INTO meta VALUES (?, ?)",
+                               [(k, json.dumps(v)) for k, v in meta.items()])
+            finally:
+                db.close()
+            os.replace(partial, folder / DB_NAME)
+        except (OSError, sqlite3.Error) as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise StoreError(f"cannot create the run {folder}: {error}") from None
         store = cls(folder)
         store.lock()
-        store._db.execute("PRAGMA journal_mode = WAL")
-        store._db.executescript(_SCHEMA + _INTERMEDIATE)
-        store._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        store.set_meta(name=folder.name, created=time.time(), status="running",
-                       direction=config.get("search", {}).get("direction", "maximize"))
-        if scratch:
-            store.set_meta(mode="scratch")
         return store
 
     @classmethod
@@ -222,6 +247,10 @@ class RunStore:
         folder = Path(path)
         if not (folder / DB_NAME).is_file():
             raise StoreError(f"{folder} is not a run folder (it has no {DB_NAME})")
+        if (folder / DB_NAME).stat().st_size == 0:
+            raise StoreError(f"{folder}: its store {DB_NAME} is empty (0 bytes), so it holds no "
+                             "trials; start afresh with hpsearch run CONFIG (and remove this "
+                             "folder)")
         store = None
         try:
             store = cls(folder, readonly=readonly)
@@ -231,15 +260,18 @@ class RunStore:
                     f"{folder}: its store was written by a newer hpsearch (store version "
                     f"{version}; this one reads up to {SCHEMA_VERSION}); upgrade hpsearch to "
                     "open it")
-            if not readonly:
-                # A run created this very moment may not have its tables yet (idempotent).
-                store._db.executescript(_SCHEMA)
-                if version < SCHEMA_VERSION:
-                    store._upgrade()
+            tables = {t for (t,) in store._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "trials" not in tables:
+                raise StoreError(f"{folder}: its store {DB_NAME} has no trials table (not a "
+                                 "store of hpsearch, or damaged); start afresh with hpsearch "
+                                 "run CONFIG")
+            if not readonly and version < SCHEMA_VERSION:
+                store._upgrade()
         except sqlite3.DatabaseError as error:
             if store is not None:
                 store.close()
-            raise StoreError(f"{folder}: cannot read its store {DB_NAME} ({error})") from None
+            raise _damaged(folder, error) from None
         except BaseException:
             if store is not None:
                 store.close()
@@ -247,17 +279,31 @@ class RunStore:
         return store
 
     def _select(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Rows of a query; none from a table a young (or read-only, older) run lacks yet."""
+        """Rows of a query (none from a table an older store lacks); a damaged store is a
+        StoreError that names the run."""
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.OperationalError as error:
             if "no such table" in str(error) or "no such column" in str(error):
                 return []
-            raise
+            raise _damaged(self.path, error) from None
+        except sqlite3.DatabaseError as error:
+            raise _damaged(self.path, error) from None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; what keeps it from being written (a damaged store, a full or
+        read-only disk) is a StoreError that names the run."""
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot write its store {DB_NAME} ({error})") \
+                from None
 
     def _upgrade(self) -> None:
         """Bring a store written by an earlier hpsearch to SCHEMA_VERSION, in place."""
-        with self._db:
+        with self._writing():
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
             if "retest_of" not in columns:
                 self._db.execute("ALTER TABLE trials ADD COLUMN retest_of INTEGER")
@@ -286,18 +332,33 @@ class RunStore:
     # -- meta
 
     def set_meta(self, **values: Any) -> None:
-        with self._db:
+        with self._writing():
             self._db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 [(k, json.dumps(v)) for k, v in values.items()],
             )
 
     def meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self._select("SELECT key, value FROM meta")}
+        try:
+            return {k: json.loads(v) for k, v in self._select("SELECT key, value FROM meta")}
+        except ValueError:
+            raise StoreError(f"{self.path}: its store's meta table is damaged (a value is not "
+                             "JSON)") from None
 
     def config(self) -> dict[str, Any]:
-        """The resolved config the run was started with."""
-        return yaml.safe_load((self.path / CONFIG_NAME).read_text())
+        """The resolved config the run was started with, as YAML data.
+
+        Raises:
+            StoreError: when it is missing; ConfigError (file:line) when it does not parse.
+        """
+        from hpsearch.config import plain, read_yaml
+
+        path = self.path / CONFIG_NAME
+        if not path.is_file():
+            raise StoreError(f"{self.path}: its {CONFIG_NAME} is missing, so the run's space "
+                             "is unknown: put back the config it ran with (named "
+                             f"{CONFIG_NAME}), or start afresh")
+        return plain(read_yaml(path))
 
     @property
     def name(self) -> str:
@@ -348,7 +409,7 @@ class RunStore:
                     _json_or_none({k: v for k, v in r.items()
                                    if k not in ("fold", "epoch", "score")}))
                    for r in result.reports]
-        with self._db:
+        with self._writing():
             if reports:
                 self._db.executemany("INSERT OR REPLACE INTO intermediate VALUES (?,?,?,?,?)",
                                      reports)
@@ -372,10 +433,15 @@ class RunStore:
             "SELECT number, round, status, params, unit, seed, scores, duration, error, extra, "
             f"{retest_of} FROM trials ORDER BY number"
         )
-        return [_result(*row) for row in rows]
+        try:
+            return [_result(*row) for row in rows]
+        except (ValueError, TypeError) as error:  # a row that is not as written
+            raise StoreError(f"{self.path}: a trial row of its store is damaged ({error}); "
+                             "the other trials: hpsearch export RUN cannot read past it either, "
+                             "sqlite3's .recover can") from None
 
     def add_round(self, number: int, kind: str, region: Region, trials: int) -> None:
-        with self._db:
+        with self._writing():
             self._db.execute(
                 "INSERT OR REPLACE INTO rounds VALUES (?,?,?,?,?,?,?)",
                 (number, kind, json.dumps(region.space.to_yaml()), json.dumps(list(region.lo)),
@@ -392,7 +458,7 @@ class RunStore:
 
     def add_epoch(self, epoch: int, loss: float, val_score: float | None, learning_rate: float,
                   seconds: float) -> None:
-        with self._db:
+        with self._writing():
             self._db.execute("INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?)",
                              (epoch, loss, val_score, learning_rate, seconds))
 
@@ -402,7 +468,7 @@ class RunStore:
         return [dict(zip(names, row)) for row in rows]
 
     def add_change(self, epoch: int, name: str, old: Any, new: Any) -> None:
-        with self._db:
+        with self._writing():
             self._db.execute("INSERT INTO changes VALUES (?,?,?,?)",
                              (epoch, name, json.dumps(old), json.dumps(new)))
 
@@ -482,6 +548,11 @@ def _is_idle_scratch(folder: Path) -> bool:
         return False
 
 
+def _damaged(folder: Path, error: Exception) -> StoreError:
+    return StoreError(f"{folder}: its store {DB_NAME} is damaged ({error}); sqlite3's .recover "
+                      "may save its trials, or start afresh with hpsearch run CONFIG")
+
+
 def _json_or_none(values: Mapping[str, Any]) -> str | None:
     return json.dumps(dict(values), default=str) if values else None
 
@@ -489,9 +560,14 @@ def _json_or_none(values: Mapping[str, Any]) -> str | None:
 def _result(number: int, round_: int, status: str, params: str, unit: str, seed: int,
             scores: str, duration: float, error: str | None, extra: str | None,
             retest_of: int | None) -> TrialResult:
-    trial = Trial(number, json.loads(params), tuple(json.loads(unit)), seed, round_, retest_of)
-    return TrialResult(trial, Status(status), tuple(json.loads(scores)), duration, error,
-                       json.loads(extra) if extra else {})
+    try:
+        trial = Trial(number, json.loads(params), tuple(json.loads(unit)), seed, round_,
+                      retest_of)
+        return TrialResult(trial, Status(status), tuple(json.loads(scores)), duration, error,
+                           json.loads(extra) if extra else {})
+    except ValueError as problem:
+        what = "its status" if "Status" in str(problem) else "a value that is not JSON"
+        raise ValueError(f"trial {number}: {what}: {problem}") from None
 
 
 def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> Path:

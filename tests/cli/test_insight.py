@@ -194,7 +194,7 @@ def test_runs_lists_each_state(runner, write, tmp_path):
         procs[0].wait()
 
 
-def test_runs_skips_an_unreadable_run(runner, write, tmp_path):
+def test_runs_lists_an_unreadable_run_as_damaged_beside_the_others(runner, write, tmp_path):
     write("drive.py", DRIVE)
     invoke(runner, "run", write("d.yaml", CONFIG.replace("TRIALS", "3")), "-q")
     broken = tmp_path / "runs" / "broken"
@@ -202,4 +202,7 @@ def test_runs_skips_an_unreadable_run(runner, write, tmp_path):
     (broken / "trials.db").write_bytes(b"not a database at all" * 100)
     result = runner.invoke(cli, ["runs"])
     assert result.exit_code == 0
-    assert "drive" in result.stdout and "broken" in result.stderr
+    assert "drive" in result.stdout and "finished" in result.stdout
+    assert "broken" in result.stdout and "damaged" in result.stdout
+    assert "broken: its store trials.db is damaged (file is not a database)" in " ".join(
+        result.stdout.split())
