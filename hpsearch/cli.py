@@ -1,14 +1,15 @@
 """The command line: parse options, call the API, render, exit with a clear code.
 
 Exit codes: 0 done, 1 every trial failed (or search.max_failures stopped the run), 2 bad
-input (one or two lines on stderr, no traceback), 130 interrupted. Heavy modules are imported
-inside the commands, so ``hpsearch --help`` stays fast.
+input (one or two lines on stderr, no traceback), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM). Heavy modules are imported inside the commands, so ``hpsearch --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import logging
 import shlex
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -143,10 +144,13 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
 
     try:
         result = start(progress)
-    except KeyboardInterrupt:
-        stop(130, f"Interrupted: finished trials are stored in {progress.run.path}; "
-                  f"continue with: hpsearch resume {progress.run.path}"
-             if progress.run is not None else "Interrupted")
+    except KeyboardInterrupt as interrupted:
+        code = 143 if isinstance(interrupted, Terminated) else 130
+        run = progress.run
+        if run is None or not run.results:
+            stop(code, "Interrupted before any trial ended: nothing was stored")
+        stop(code, f"Interrupted: finished trials are stored in {run.path}; continue with: "
+                   f"hpsearch resume {run.path}")
     except TrialFailedError as error:
         failed = error.result
         where = progress.run.path if progress.run is not None else "the run"
@@ -611,8 +615,18 @@ def _babysit_params(params_file: str | None, from_run: str | None, trial: int | 
     return {}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a kill, a batch scheduler's preemption, docker stop), which ends a run as Ctrl-C
+    does: finished trials kept, the run interrupted and resumable; exit code 143."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main() -> None:
     """The console script's entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     cli.main(prog_name="hpsearch")
 
 

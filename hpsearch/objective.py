@@ -44,6 +44,7 @@ from hpsearch.config import (
 from hpsearch.devices import DeviceSlots
 from hpsearch.errors import CommandFailed, ObjectiveError, did_you_mean
 from hpsearch.logs import TrialLog, capture
+from hpsearch.processes import kill_group, started
 from hpsearch.pruning import Pruner, Reporter
 from hpsearch.trial import (
     Direction,
@@ -577,10 +578,11 @@ class _Command:
                                   daemon=True)
         errors.start()
         try:
-            for line in iter(lambda: process.stdout.readline(MAX_LINE), b""):  # type: ignore
-                self.session.log.write(line)
-                self._line(line)
-            code = process.wait()
+            with started(process.pid):  # stopped with its worker, should the driver disappear
+                for line in iter(lambda: process.stdout.readline(MAX_LINE), b""):  # type: ignore
+                    self.session.log.write(line)
+                    self._line(line)
+                code = process.wait()
         except BaseException:  # pruned, interrupted: the command and all it started stop
             _stop(process, self.grace)
             raise
@@ -643,8 +645,7 @@ class _Command:
 def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM to the command's process group; SIGKILL to what is left after `grace` seconds."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
+        kill_group(process.pid, sig)
         try:
             process.wait(timeout=wait)
             return

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpsearch.errors import InputError
+from hpsearch.processes import kill_group, started
 from hpsearch.trial import (
     Outcome,
     Status,
@@ -94,6 +95,14 @@ def run_trial(objective: Objective, trial: Trial) -> TrialResult:
                        extra=outcome.extra)
 
 
+def _in_worker(driver: int, work: Callable[..., Any], *args: Any) -> Any:
+    """A task in a worker: it watches its driver (see hpsearch.processes), then works."""
+    from hpsearch.processes import watch_driver
+
+    watch_driver(driver)
+    return work(*args)
+
+
 def _child(connection: object, objective: Objective,
            trial: Trial) -> None:
     os.setsid()  # its own process group: a timeout kills whatever the trial started too
@@ -120,7 +129,8 @@ def run_trial_isolated(objective: Objective, trial: Trial,
     process.start()
     sender.close()
     try:
-        ready = wait([receiver, process.sentinel], timeout)
+        with started(process.pid or 0):  # stopped with this worker, should the driver go
+            ready = wait([receiver, process.sentinel], timeout)
         if receiver.poll():
             try:
                 result: TrialResult = receiver.recv()
@@ -144,8 +154,7 @@ def run_trial_isolated(objective: Objective, trial: Trial,
 def _kill_group(pid: int | None) -> None:
     if pid is None:
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+    kill_group(pid)
     with contextlib.suppress(ProcessLookupError, ChildProcessError):
         os.waitpid(pid, 0)
 
@@ -287,12 +296,15 @@ def execute(
 
     from joblib import Parallel, delayed
 
+    driver = os.getpid()
+    task = delayed(_in_worker)
     if isolate:
-        tasks = (delayed(run_trial_isolated)(objective, t, timeout) for t in trials)
+        tasks = (task(driver, run_trial_isolated, objective, t, timeout) for t in trials)
     elif chunks:
-        tasks = (delayed(run_chunk)(objective, trials_of, size) for trials_of, size in chunks)
+        tasks = (task(driver, run_chunk, objective, trials_of, size)
+                 for trials_of, size in chunks)
     else:
-        tasks = (delayed(run_trial)(objective, t) for t in trials)
+        tasks = (task(driver, run_trial, objective, t) for t in trials)
     done: set[int] = set()
     try:
         for outcome in Parallel(return_as="generator_unordered")(tasks):
