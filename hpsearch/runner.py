@@ -318,28 +318,29 @@ def execute(
         # In the order the tasks were handed out: the one that crashed is among the first.
         handed_out = [t for trials_of, _ in chunks for t in trials_of] if chunks else trials
         remaining = [t for t in handed_out if t.number not in done]
-        log.warning("a worker process died (%s); running the %d unfinished trials in processes "
-                    "of their own until the one that crashed is found", type(error).__name__,
-                    len(remaining))
+        log.warning("a worker process died (%s); the %d trials that were running run again in "
+                    "processes of their own", type(error).__name__, min(len(remaining),
+                                                                       _workers(n_jobs)))
     yield from _find_the_crash(objective, remaining, n_jobs, population)
 
 
 def _find_the_crash(objective: Objective, trials: list[Trial], n_jobs: int,
                     population: tuple[str | int, float] | None,
                     ) -> Generator[TrialResult, None, None]:
-    """After a worker died: the unfinished trials, each in a process of its own, as many at a
-    time as there are workers, until one of them crashes; the rest then go back to the shared
-    workers (and their populations). A crash that never recurs alone leaves them all isolated."""
+    """After a worker died: the trials handed out first (those that were running, as many as
+    there are workers) run again, each in a process of its own, so that one that crashes again
+    is recorded as crashed; the rest go back to the shared workers (and their populations) at
+    full speed, whether the crash recurred or not (an out-of-memory kill under load does not).
+    Should another worker die, the same happens to the trials left: each time, at least one
+    batch is done."""
     step = _workers(n_jobs)
-    for start in range(0, len(trials), step):
-        crashed = False
-        for result in execute(objective, trials[start:start + step], n_jobs=n_jobs,
-                              isolate=True):
-            crashed = crashed or result.status is Status.CRASHED
-            yield result
-        rest = trials[start + step:]
-        if crashed and rest:
-            log.warning("found the trial that crashed; the other %d go back to the shared "
-                        "workers", len(rest))
-            yield from execute(objective, rest, n_jobs=n_jobs, population=population)
-            return
+    crashed = False
+    for result in execute(objective, trials[:step], n_jobs=n_jobs, isolate=True):
+        crashed = crashed or result.status is Status.CRASHED
+        yield result
+    rest = trials[step:]
+    if rest:
+        log.warning("%s; the other %d trials go back to the shared workers",
+                    "found the trial that crashed" if crashed else
+                    "the crash did not recur in a process of its own", len(rest))
+        yield from execute(objective, rest, n_jobs=n_jobs, population=population)

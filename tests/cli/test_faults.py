@@ -121,6 +121,32 @@ def test_once_the_crash_is_found_the_rest_go_back_to_the_shared_workers(runner, 
     assert sum(pids.count(pid) > 1 for pid in pids) >= 20
 
 
+CRASH_ONCE = """\
+import os, uuid
+def evaluate(p):
+    here = os.path.dirname(__file__)
+    open(os.path.join(here, "calls", f"{os.getpid()}-{uuid.uuid4().hex}"), "w").close()
+    if p["k"] == 0 and not os.path.exists(os.path.join(here, "crashed-once")):
+        open(os.path.join(here, "crashed-once"), "w").close()
+        os._exit(9)  # as an out-of-memory kill under load: it does not happen again
+    return float(p["k"])
+"""
+
+
+def test_after_a_crash_that_does_not_recur_the_rest_go_back_to_the_shared_workers(
+        runner, write, tmp_path):
+    write("once.py", CRASH_ONCE)
+    (tmp_path / "calls").mkdir()
+    path = write("o.yaml", config("o", "once", 40, "parallel: {n_jobs: 2}\n"))
+    result = runner.invoke(cli, ["run", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = stored(tmp_path / "runs" / "o")
+    assert [r["status"] for r in rows] == ["complete"] * 40  # nothing lost, nothing twice
+    assert "the crash did not recur" in result.stderr
+    pids = [name.split("-")[0] for name in os.listdir(tmp_path / "calls")]
+    assert sum(pids.count(pid) > 1 for pid in pids) >= 20  # the rest on reused workers
+
+
 def test_max_failures_stops_the_search(runner, write, tmp_path):
     write("always.py", "def evaluate(p):\n    raise RuntimeError('broken setup')\n")
     path = write("m.yaml", 'name: m\nobjective: {function: "always:evaluate"}\n'
