@@ -14,6 +14,7 @@ Two ways to run a trial inside a worker:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -93,6 +94,39 @@ def run_trial(objective: Objective, trial: Trial) -> TrialResult:
         outcome = Outcome(tuple(outcome))
     return TrialResult(trial, Status.COMPLETE, outcome.scores, time.perf_counter() - start,
                        extra=outcome.extra)
+
+
+def _results(calls: list[tuple[Any, ...]]) -> Iterator[Any]:
+    """What each task returns, as each one ends, through the backend in force: joblib's
+    unordered generator; on ray, whose joblib backend returns nothing before all is done,
+    ray's own tasks, as many in flight as there are workers."""
+    from joblib.parallel import get_active_backend
+
+    backend, n_jobs = get_active_backend()
+    if type(backend).__name__ == "RayBackend":
+        yield from _ray_results(calls, n_jobs)
+        return
+    from joblib import Parallel, delayed
+
+    yield from Parallel(return_as="generator_unordered")(delayed(_in_worker)(*call)
+                                                        for call in calls)
+
+
+def _ray_results(calls: list[tuple[Any, ...]], n_jobs: int) -> Iterator[Any]:
+    import ray
+
+    task = ray.remote(num_cpus=1)(_in_worker)
+    todo = iter(calls)
+    workers = n_jobs if n_jobs > 0 else max(1, int(ray.cluster_resources().get("CPU", 1)))
+    pending = [task.remote(*call) for call in itertools.islice(todo, workers)]
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(ready[0])
+            pending += [task.remote(*call) for call in itertools.islice(todo, 1)]
+    finally:
+        for ref in pending:  # interrupted: what still runs stops
+            ray.cancel(ref, force=True)
 
 
 def _in_worker(driver: int, work: Callable[..., Any], *args: Any) -> Any:
@@ -250,7 +284,8 @@ def backend_context(backend: str, n_jobs: int, address: str | None = None
     from ray.util.joblib import register_ray
 
     register_ray()
-    ray.init(address=address, ignore_reinit_error=True, include_dashboard=False)
+    ray.init(address=address, num_cpus=None if address else _workers(n_jobs),
+             ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
     try:
         with parallel_config(backend="ray", n_jobs=n_jobs):
             yield Backend(backend)
@@ -294,20 +329,17 @@ def execute(
             yield from run_chunk(objective, trials_of, size)
         return
 
-    from joblib import Parallel, delayed
-
     driver = os.getpid()
-    task = delayed(_in_worker)
+    calls: list[tuple[Any, ...]]
     if isolate:
-        tasks = (task(driver, run_trial_isolated, objective, t, timeout) for t in trials)
+        calls = [(driver, run_trial_isolated, objective, t, timeout) for t in trials]
     elif chunks:
-        tasks = (task(driver, run_chunk, objective, trials_of, size)
-                 for trials_of, size in chunks)
+        calls = [(driver, run_chunk, objective, trials_of, size) for trials_of, size in chunks]
     else:
-        tasks = (task(driver, run_trial, objective, t) for t in trials)
+        calls = [(driver, run_trial, objective, t) for t in trials]
     done: set[int] = set()
     try:
-        for outcome in Parallel(return_as="generator_unordered")(tasks):
+        for outcome in _results(calls):
             for result in outcome if isinstance(outcome, list) else [outcome]:
                 done.add(result.number)
                 yield result

@@ -310,6 +310,26 @@ def test_a_missing_backend_names_its_extra(runner, write, monkeypatch):
     assert "pip install 'hpsearch[ray]'" in result.stderr
 
 
+def test_search_on_a_local_ray_instance(write, tmp_path):
+    pytest.importorskip("ray")  # the ray extra: not installed by the test extra (it is large)
+    import hpsearch
+
+    write("slow.py", SLOW.replace("0.25", "0.05"))
+    seen = []
+
+    class Seen(hpsearch.RunEvents):
+        def trial_done(self, result):
+            seen.append((result.number, len(stored(tmp_path / "runs" / "ray"))))
+
+    path = write("r.yaml", config("ray", "slow", 8, "parallel: {backend: ray, n_jobs: 2}\n"))
+    result = hpsearch.run(path, runs_dir=tmp_path / "runs", events=Seen())
+    rows = stored(tmp_path / "runs" / "ray")
+    assert len(rows) == 8 and all(r["status"] == "complete" for r in rows)
+    assert all(r["mean"] == pytest.approx(json.loads(r["params"])["k"] / 10) for r in rows)
+    # each result is stored as it arrives, before the next one is awaited
+    assert [count for _, count in seen] == list(range(1, 9)) and result.complete == 8
+
+
 def test_search_on_a_dask_cluster(runner, write, tmp_path):
     distributed = pytest.importorskip("distributed")
     write("slow.py", SLOW.replace("0.25", "0.05"))
