@@ -307,13 +307,14 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
         if store.meta().get("mode") == "babysit":
             raise InputError(f"{store.path} is a babysat model, not a search: go on with "
                              f"hpsearch babysit --resume {store.path}")
-        stored = store.config()
+        stored = store.config()  # its own message when it is missing
         before = store.meta().get("data")  # the rows, columns and fingerprint it started with
         if data is not None:
             kept = {k: v for k, v in (stored.get("data") or {}).items()
                     if k in ("scale", "categorical", "impute") and k not in data}
-            stored = {**stored, "data": {**kept, **data}}
-        cfg = _with_overrides(load_config(stored), trials, n_jobs, None, None)
+            data = {**kept, **data}
+        cfg = _with_overrides(load_config(store.path / CONFIG_NAME, data=data), trials, n_jobs,
+                              None, None)
         objective = _checked(cfg)
         if same_data and before and cfg.data is not None:
             from hpsearch.datasets import describe

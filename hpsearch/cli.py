@@ -292,6 +292,11 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
 
     if top is not None and top_fraction is not None:
         raise click.BadParameter("give --top or --top-fraction, not both", param_hint="--top")
+    if run_it:  # a run that cannot be taken is refused before anything is written
+        from hpsearch.store import RunStore, resolve_run
+
+        with RunStore.open(resolve_run(run, runs_dir)) as store:
+            store.lock()
     current, region, config = zoom_run(run, top=top, top_fraction=top_fraction, margin=margin,
                                        runs_dir=runs_dir)
     next_round = current.next_round

@@ -32,7 +32,7 @@ IMPUTERS = ("mean", "median", "most_frequent")
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "": ("name", "objective", "data", "cv", "search", "parallel", "space"),
-    "objective": ("estimator", "function", "command", "fixed", "path", "env", "grace"),
+    "objective": ("estimator", "function", "command", "fixed", "path", "env", "grace", "cwd"),
     "data": ("dataset", "path", "target", "scale", "categorical", "impute", "X", "y", "frame",
              "in_memory"),
     "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
@@ -231,6 +231,7 @@ class CommandSpec(ObjectiveSpec):
     target: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     grace: float = 5.0
+    cwd: str = "."  # the folder it runs from: the config's, unless given
     kind: ClassVar[str] = "command"
     takes_data: ClassVar[bool] = False
 
@@ -348,6 +349,7 @@ class Config:
             if self.objective.env:
                 objective["env"] = dict(self.objective.env)
             objective["grace"] = self.objective.grace
+            objective["cwd"] = self.objective.cwd
         out: dict[str, Any] = {"name": self.name, "objective": objective}
         if self.data is not None:
             out["data"] = self.data.to_yaml()
@@ -537,7 +539,7 @@ def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> Objective
                          "path")
     resolved = tuple(str((base / p).resolve()) for p in paths) or (str(base),)
     if spec is not CommandSpec:
-        for key in ("env", "grace"):
+        for key in ("env", "grace", "cwd"):
             if key in section:
                 raise check.fail(f"applies to command objectives only (a {spec.kind} runs "
                                  "inside hpsearch's workers; it can set os.environ itself)",
@@ -554,8 +556,12 @@ def _objective(check: _Checker, raw: Mapping[str, Any], base: Path) -> Objective
     if grace <= 0:
         raise check.fail(f"must be > 0 seconds, got {grace}", "objective.grace", section,
                          "grace")
+    cwd = (base / check.typed(section, "objective", "cwd", str, ".", "a folder")).resolve()
+    if not cwd.is_dir():
+        raise check.fail(f"folder {cwd} not found (the folder the command runs from)",
+                         "objective.cwd", section, "cwd")
     return CommandSpec(target, dict(fixed), resolved, {k: str(v) for k, v in env.items()},
-                       float(grace))
+                       float(grace), str(cwd))
 
 
 def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | None:
@@ -957,28 +963,33 @@ def read_run_config(path: str | Path) -> tuple[Space, Direction]:
         _direction(check, search, cv)
 
 
-def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = ()
-                ) -> Config:
+def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = (), *,
+                data: Mapping[str, Any] | None = None) -> Config:
     """A validated config from a YAML file, or from a mapping (relative paths then start at the
     current folder), with `overrides` (``key.path=value``, as ``--set`` gives them) applied
-    before it is checked.
+    before it is checked, and `data` in the place of its data section (a stored run's, given
+    again or other data).
 
     Raises:
         ConfigError: naming the file, line and key of the first mistake (or the override).
     """
     if isinstance(source, Mapping):
         raw: Any = source
-        if overrides:
+        if overrides or data is not None:
             raw = _sections(source)
             for setting in overrides:
                 _override(raw, setting)
+            if data is not None:
+                raw["data"] = _sections(data)
         return _from_mapping(raw, None, Path.cwd(), "run")
     path = Path(source)
     shown = str(source)
     raw = read_yaml(path)
-    if overrides and not isinstance(raw, _Mapping):
+    if (overrides or data is not None) and not isinstance(raw, _Mapping):
         raise ConfigError("the config must be a YAML mapping with name, objective and space "
                           "sections", file=shown, line=1)
     for setting in overrides:
         _override(raw, setting)
+    if data is not None:
+        raw["data"] = _sections(data)
     return _from_mapping(raw, shown, path.resolve().parent, path.stem)

@@ -718,7 +718,8 @@ def build_objective(config: Config) -> Objective:
     parallel = config.parallel
     devices = None if parallel.devices is None else DeviceSlots.of(
         list(parallel.devices), parallel.devices_per_trial, parallel.device_variable)
-    objective = cls(spec, config.base_dir, config.data, config.cv,
-                    config.search.seed, config.search.direction, devices=devices)
+    base = spec.cwd if isinstance(spec, CommandSpec) else config.base_dir
+    objective = cls(spec, base, config.data, config.cv, config.search.seed,
+                    config.search.direction, devices=devices)
     objective.check(config)
     return objective

@@ -148,10 +148,8 @@ class RunStore:
             raise StoreError(f"{self.path / LOCK_NAME} is a folder, not the run's lock file: "
                              f"remove it (rmdir {self.path / LOCK_NAME}) to take the run") \
                 from None
-        except OSError as error:
-            raise StoreError(f"{self.path}: cannot take the run for writing ({error.strerror}): "
-                             "a run is written where it can be; copy it somewhere writable to "
-                             "go on with it") from None
+        except OSError:
+            raise _read_only(self.path) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -251,6 +249,8 @@ class RunStore:
             raise StoreError(f"{folder}: its store {DB_NAME} is empty (0 bytes), so it holds no "
                              "trials; start afresh with hpsearch run CONFIG (and remove this "
                              "folder)")
+        if not readonly and not os.access(folder, os.W_OK):
+            raise _read_only(folder)
         store = None
         try:
             store = cls(folder, readonly=readonly)
@@ -271,6 +271,8 @@ class RunStore:
         except sqlite3.DatabaseError as error:
             if store is not None:
                 store.close()
+            if "readonly" in str(error) or "unable to open" in str(error):
+                raise _read_only(folder) from None
             raise _damaged(folder, error) from None
         except BaseException:
             if store is not None:
@@ -546,6 +548,11 @@ def _is_idle_scratch(folder: Path) -> bool:
             return store.meta().get("mode") == "scratch" and not store.is_locked()
     except StoreError:
         return False
+
+
+def _read_only(folder: Path) -> StoreError:
+    return StoreError(f"{folder}: cannot take the run for writing: its folder is read-only; it "
+                      "reads as any run, and to go on with it, copy it somewhere writable")
 
 
 def _damaged(folder: Path, error: Exception) -> StoreError:

@@ -1,0 +1,240 @@
+"""Bad days: damaged and read-only runs, limits, signals, stray processes, and configs mutated
+every which way. Never a traceback, never a stray process."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from run_tables import stored
+
+from hpsearch.cli import cli
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parents[2]
+EVALUATE = "def evaluate(p):\n    return (p['x'] - 0.25) ** 2 + p['y']\n"
+CONFIG = """\
+name: {name}
+objective: {{function: "triv:evaluate"}}
+search: {{trials: 12, seed: 0}}
+parallel: {{n_jobs: 1}}
+space:
+  x: {{scale: uniform, low: 0, high: 1}}
+  y: {{scale: log, low: 1.0e-3, high: 1}}
+"""
+
+
+@pytest.fixture
+def finished(runner, write, tmp_path) -> Path:
+    """A finished run of 12 trials, its database checkpointed as a run at rest is."""
+    write("triv.py", EVALUATE)
+    result = runner.invoke(cli, ["run", str(write("base.yaml", CONFIG.format(name="base"))),
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "runs" / "base"
+
+
+def damage(kind: str, folder: Path) -> None:
+    db, config = folder / "trials.db", folder / "config.yaml"
+    if kind == "pages":  # damaged pages behind an intact header
+        data = bytearray(db.read_bytes())
+        page = int.from_bytes(data[16:18], "big")
+        rng = random.Random(14)
+        data[page:] = bytes(rng.getrandbits(8) for _ in range(len(data) - page))
+        db.write_bytes(bytes(data))
+    elif kind == "no-config":
+        config.unlink()
+    elif kind == "bad-yaml":
+        config.write_text(config.read_text() + "\n: : [\n")
+    elif kind == "bad-config":
+        config.write_text(config.read_text().replace("scale: log", "scale: logg"))
+    elif kind in ("params-not-json", "status-unknown"):
+        con = sqlite3.connect(db)
+        column, value = ("params", "not json") if kind == "params-not-json" else \
+            ("status", "weird")
+        con.execute(f"UPDATE trials SET {column} = ? WHERE number = 0", (value,))
+        con.commit()
+        con.close()
+    elif kind == "lock-folder":
+        (folder / "lock").unlink()
+        (folder / "lock").mkdir()
+    elif kind == "empty-db":
+        db.write_bytes(b"")
+    elif kind == "no-tables":
+        db.unlink()
+        sqlite3.connect(db).close()
+
+
+KINDS = ["pages", "no-config", "bad-yaml", "bad-config", "params-not-json", "status-unknown",
+         "lock-folder", "empty-db", "no-tables"]
+READING = [["leaderboard", "{run}"], ["export", "{run}"], ["importance", "{run}"],
+           ["plot", "{run}"], ["logs", "{run}", "0"]]
+WRITING = [["resume", "{run}"], ["zoom", "{run}", "--run"], ["retest", "{run}"],
+           ["refit", "{run}"], ["babysit", "--resume", "{run}"]]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_command_answers_a_damaged_run_in_one_line(runner, finished, kind):
+    damage(kind, finished)
+    before = finished.joinpath("trials.db").read_bytes()
+    for args in READING + WRITING:
+        if kind == "lock-folder" and args in READING:
+            continue  # reading takes no lock: a lock that is a folder does not stop it
+        result = runner.invoke(cli, [a.replace("{run}", str(finished)) for a in args])
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 2, (kind, args, result.output)
+        assert len(lines) == 1 and lines[0].startswith("Error: "), (kind, args, lines)
+        assert "Traceback" not in result.output
+        assert str(finished) in lines[0] or "config.yaml" in lines[0], (kind, args, lines)
+    assert finished.joinpath("trials.db").read_bytes() == before  # nothing re-ran into it
+
+
+def test_a_damaged_run_never_hides_the_others(runner, write, finished, tmp_path):
+    runner.invoke(cli, ["run", str(write("other.yaml", CONFIG.format(name="other"))), "-q"])
+    damage("pages", finished)
+    result = runner.invoke(cli, ["runs"])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    table = " ".join(result.stdout.split())
+    assert "other" in table and "finished" in table
+    assert "base" in table and "damaged" in table and "base: its store trials.db is damaged"\
+        in table
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="reads a run as another user: needs root and setpriv")
+def test_a_run_on_a_read_only_volume_reads_as_any_other(finished):
+    folder = Path(tempfile.mkdtemp())
+    try:
+        shutil.copytree(finished, folder / "runs" / "base")
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o555 if path.is_dir() else 0o444)  # nobody may write, everyone read
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", PY, "-m",
+                  "hpsearch"]
+        probe = subprocess.run([*nobody, "--help"], capture_output=True)
+        if probe.returncode:
+            pytest.skip("this Python is not usable by another user here")
+        read = subprocess.run([*nobody, "export", str(folder / "runs" / "base"), "--format",
+                               "json"], capture_output=True, text=True, cwd=folder)
+        assert read.returncode == 0, read.stderr
+        assert read.stdout.count('"trial"') == 12
+        (folder / "triv.py").parent.chmod(0o555)
+        write = subprocess.run([*nobody, "resume", str(folder / "runs" / "base")],
+                               capture_output=True, text=True, cwd=folder)
+        assert write.returncode == 2 and "cannot take the run for writing" in write.stderr
+        assert sorted(p.name for p in (folder / "runs" / "base").iterdir()) == \
+            sorted(p.name for p in finished.iterdir())  # not a file written
+    finally:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+def limited(name: str = "limit", trials: str = "4", parallel: str = "{n_jobs: 1}",
+            fixed: str = "{}", extra_space: str = "") -> str:
+    return (f'name: {name}\nobjective: {{function: "triv:evaluate", fixed: {fixed}}}\n'
+            f"search: {{trials: {trials}}}\nparallel: {parallel}\nspace:\n"
+            "  x: {uniform: [0, 1]}\n  y: {log: [1.0e-3, 1]}\n" + extra_space)
+
+
+LIMITS = [
+    (limited(trials="1e12"), "at most 1,000,000 trials"),
+    (limited(extra_space="  n: {int: [1, 1.0e+300]}\n"), "beyond what an int parameter holds"),
+    (limited(name="a" * 300), "at most 200 characters"),
+    (limited(parallel="{backend: dask, address: 'tcp://127.0.0.1:9'}"), "nothing answers at"),
+    (limited(fixed="{deep: " + "[" * 200 + "1" + "]" * 200 + "}"), "nested deeper than a config"),
+    (limited(fixed="{deep: " + "[" * 20000 + "1" + "]" * 20000 + "}"),
+     "nested deeper than a config"),
+]
+
+
+@pytest.mark.parametrize("text, message", LIMITS)
+def test_limits_are_refused_up_front_and_leave_no_folder(runner, write, tmp_path, text,
+                                                         message):
+    write("triv.py", EVALUATE)
+    start = time.perf_counter()
+    result = runner.invoke(cli, ["run", str(write("l.yaml", text)), "-q"])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert time.perf_counter() - start < 10
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_config_file_too_large_is_refused_at_once(runner, write):
+    path = write("big.yaml", "name: big\n" + "# " + "x" * 2_000_000 + "\n")
+    result = runner.invoke(cli, ["sample", str(path)])
+    assert result.exit_code == 2 and "is not a config (at most 1,048,576)" in result.stderr
+
+
+SLEEPY = "import time\ndef evaluate(p):\n    time.sleep(2.0)\n    return p['x']\n"
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below pid, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry)] = int(stat[1])
+            except (OSError, IndexError):
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start_sleepy(tmp_path: Path) -> subprocess.Popen:
+    (tmp_path / "sleepy.py").write_text(SLEEPY)
+    (tmp_path / "s.yaml").write_text('name: s\nobjective: {function: "sleepy:evaluate"}\n'
+                                     "search: {trials: 20}\nparallel: {n_jobs: 2}\n"
+                                     "space: {x: {uniform: [0, 1]}}\n")
+    process = subprocess.Popen([PY, "-m", "hpsearch", "run", "s.yaml", "-q"], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not (tmp_path / "runs" / "s" / "trials.db").exists()
+                                      or len(stored(tmp_path / "runs" / "s")) < 2):
+        time.sleep(0.2)
+    return process
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
+def test_a_stopped_driver_leaves_no_process_behind(tmp_path, sig, code):
+    process = start_sleepy(tmp_path)
+    children = descendants(process.pid)
+    assert children  # its workers
+    process.send_signal(sig)
+    assert process.wait(timeout=30) == code
+    time.sleep(3)
+    assert [pid for pid in children if alive(pid)] == []
+    rows = stored(tmp_path / "runs" / "s")
+    assert rows and all(r["status"] == "complete" for r in rows)
+    if sig == signal.SIGTERM:
+        assert "Interrupted: finished trials are stored" in process.stderr.read()
+        meta = {r["key"]: r["value"] for r in stored(tmp_path / "runs" / "s", "meta")}
+        assert meta["status"] == '"interrupted"'
+    resumed = subprocess.run([PY, "-m", "hpsearch", "resume", "s", "-q"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(stored(tmp_path / "runs" / "s")) == 20
