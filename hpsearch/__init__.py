@@ -22,6 +22,8 @@ _API = {
     "refit": "hpsearch.api",
     "load_model": "hpsearch.api",
     "open_run": "hpsearch.api",
+    "status": "hpsearch.api",
+    "compare": "hpsearch.api",
     "RunEvents": "hpsearch.api",
     "RunResult": "hpsearch.result",
     "HPSearchError": "hpsearch.errors",

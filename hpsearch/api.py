@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hpsearch")
 
-__all__ = ["run", "resume", "open_run", "zoom", "zoom_run", "run_next_round", "retest", "refit",
-           "load_model", "list_runs", "RunResult", "RunEvents", "Retested", "TrialFailedError"]
+__all__ = ["run", "resume", "open_run", "status", "compare", "zoom", "zoom_run",
+           "run_next_round", "retest", "refit", "load_model", "list_runs", "RunResult",
+           "RunEvents", "Retested", "TrialFailedError"]
 
 
 class RunEvents:
@@ -61,7 +62,108 @@ def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
     with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
         store.config()  # its own message when the file is missing
         space, direction = read_run_config(store.path / CONFIG_NAME)
-        return RunResult(store.path, space, direction, store.results(), _status(store))
+        state = _status(store)
+        result = RunResult(store.path, space, direction, store.results(), state)
+        if state == "running":
+            result.running = [(n, params, started) for n, params, started, _ in store.running()]
+        return result
+
+
+def status(run: str | Path, runs_dir: str | Path = "runs") -> dict[str, Any]:
+    """Where a run stands, read from its store (also while it runs, from any shell): the
+    planned trials; complete, failed, pruned and running counts; each running trial's params
+    and elapsed time; the best so far; the time since it (re)started and an estimate of the
+    time left. Fast at any size: counts come straight from the database."""
+    import time
+
+    from hpsearch.config import read_run_config
+
+    with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
+        store.config()
+        _, direction = read_run_config(store.path / CONFIG_NAME)
+        meta, state = store.meta(), _status(store)
+        summary = store.summary(direction)
+        running = store.running() if state == "running" else []
+    counts = summary["counts"]
+    complete, pruned = counts.get("complete", 0), counts.get("pruned", 0)
+    done = sum(counts.values())
+    now = time.time()
+    since = meta.get("started") or meta.get("created")
+    eta = None
+    if state == "running" and since:
+        finished_here = done - meta.get("done_before", 0)
+        if finished_here > 0:
+            eta = max(0, meta.get("planned", done) - done) * (now - since) / finished_here
+    return {
+        "run": store.path.name, "path": str(store.path), "status": state,
+        "planned": meta.get("planned", done), "finished": done, "complete": complete,
+        "failed": done - complete - pruned, "pruned": pruned, "running": len(running),
+        "running_trials": [{"trial": n, "status": "running", "params": params,
+                            "elapsed": now - started, "worker": worker}
+                           for n, params, started, worker in running],
+        "best": summary["best"], "direction": str(direction),
+        "elapsed": None if since is None else now - since, "eta": eta,
+    }
+
+
+QUANTILES = (0.75, 0.5, 0.25)  # of the scores, best side first, as compare shows them
+
+
+def compare(run_a: str | Path | RunResult, run_b: str | Path | RunResult,
+            runs_dir: str | Path = "runs", best_share: float = 0.1) -> dict[str, Any]:
+    """Two runs side by side, for "did the zoom help?" or "did my change help?": for each, its
+    trials, best score (with its folds' standard error), the scores' quartiles (the better
+    side first: 75 % of scores are worse than the first); and for each parameter both
+    search, where each run's best trials sit (the best `best_share` of its complete trials, at
+    least 3): their lowest, middle and highest value, or their options with counts (a list
+    in the order of the runs). A run is a folder, a name under runs_dir, or a RunResult.
+
+    Raises:
+        InputError: when the runs do not score the same way (one maximizes, one minimizes).
+    """
+    import numpy as np
+
+    runs = [r if isinstance(r, RunResult) else open_run(r, runs_dir) for r in (run_a, run_b)]
+    if runs[0].direction is not runs[1].direction:
+        raise InputError(f"cannot compare {runs[0].name} ({runs[0].direction}s its score) with "
+                         f"{runs[1].name} ({runs[1].direction}s it)")
+    direction = runs[0].direction
+    tops: list[list[TrialResult]] = []
+    summaries = []
+    for found in runs:
+        complete = [r for _, r in found.ranked() if r.status is Status.COMPLETE]
+        tops.append(complete[:max(3, math.ceil(best_share * len(complete)))])
+        gains = direction.gain(np.array([r.mean for r in complete], dtype=float))
+        best = found.best
+        summaries.append({
+            "run": found.name, "trials": len(found.results), "complete": len(complete),
+            "failed": len(found.failed), "pruned": len(found.pruned),
+            "best_trials": len(tops[-1]),
+            "best": None if best is None else {
+                "trial": best.number, "mean_score": best.mean, "std_score": best.std,
+                "stderr": best.std / math.sqrt(len(best.scores)) if len(best.scores) > 1
+                else None},
+            "quantiles": {f"{round(q * 100)}%": float(direction.gain(np.quantile(gains, q)))
+                          for q in QUANTILES} if len(complete) else {},
+        })
+    shared = [n for n in runs[0].space.dims if n in runs[1].space.dims]
+    where: dict[str, list[dict[str, Any] | None]] = {}
+    for name in shared:
+        where[name] = []
+        for top in tops:
+            values = [r.params[name] for r in top if name in r.params]
+            if not values:
+                where[name].append(None)
+            elif runs[0].space.scales[name].ordered:
+                ordered = sorted(values)
+                where[name].append({"low": ordered[0], "middle": ordered[len(values) // 2],
+                                    "high": ordered[-1], "trials": len(values)})
+            else:
+                counts: dict[str, int] = {}
+                for v in values:
+                    counts[str(v)] = counts.get(str(v), 0) + 1
+                where[name].append({"options": counts, "trials": len(values)})
+    return {"direction": str(direction), "runs": summaries, "best_trials": where}
 
 
 def _status(store: RunStore) -> str:
@@ -138,25 +240,36 @@ def _same_point(stored: Trial, planned: Trial) -> bool:
 
 
 @contextlib.contextmanager
-def _running(store: RunStore, cfg: Config, result: RunResult, events: RunEvents,
-             total: int) -> Iterator[Backend]:
+def _running(store: RunStore, cfg: Config, result: RunResult, events: RunEvents, total: int,
+             objective: Objective) -> Iterator[Objective]:
     """A taken run's life, the same for every way of running trials: marked running, the
-    backend entered, then finished, or interrupted (and resumable) by whatever stopped it; the
-    store is closed (and its lock released) either way."""
+    backend entered and the objective wired to it (yielded), then finished, or interrupted
+    (and resumable) by whatever stopped it; the store is closed (and its lock released) either
+    way."""
+    board: Any = None
     try:
-        store.set_meta(status="running")
+        import time
+
+        store.forget_running()  # trials of an earlier, stopped session run no more
+        store.set_meta(status="running", planned=total, started=time.time(),
+                       done_before=len(result.results))
         result.status = "running"
         events.run_started(result, total)
         with backend_context(cfg.parallel.backend, cfg.parallel.n_jobs,
                              cfg.parallel.address) as backend:
-            yield backend
+            wired = _wired(objective, cfg, store, backend)
+            board = wired.channel.board
+            yield wired
         result.status = "finished"
     except BaseException:
         result.status = "interrupted"
         raise
     finally:
+        if callable(getattr(type(board), "close", None)):  # the connection trials here opened
+            board.close()
         try:
             store.set_meta(status=result.status)
+            store.forget_running()
         finally:
             store.close()
 
@@ -170,9 +283,8 @@ def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResul
         store.add_round(number, "random" if number == 1 else "zoom", region, size)
         events.round_started(number, region, size)
 
-    with _running(store, cfg, result, events, cfg.search.trials) as backend:
-        recorder = _Recorder(_wired(objective, cfg, store, backend), cfg, store, result, events,
-                             raise_errors=raise_errors)
+    with _running(store, cfg, result, events, cfg.search.trials, objective) as wired:
+        recorder = _Recorder(wired, cfg, store, result, events, raise_errors=raise_errors)
         search_rounds(cfg.space, cfg.search.direction, cfg.search.trials, cfg.search.rounds,
                       cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
                       on_round=round_started)
@@ -194,16 +306,15 @@ def _wired(objective: Objective, cfg: Config, store: RunStore, backend: Backend)
     workers see it, else back through the backend (a dask cluster)."""
     from hpsearch.objective import Channel
     from hpsearch.pruning import SharedScores
-    from hpsearch.store import DB_NAME, LOGS_NAME, EpochScores
+    from hpsearch.store import DB_NAME, LOGS_NAME, RunBoard
 
     pruner = cfg.search.early_stopping
     folder = store.path.resolve()  # absolute: a reused worker may have started elsewhere
-    scores: Any = None
-    if pruner is not None:
-        scores = backend.shared(SharedScores) if backend.remote else \
-            EpochScores(str(folder / DB_NAME))
-    logs = None if backend.remote else str(folder / LOGS_NAME)
-    return objective.with_channel(Channel(logs, scores, pruner))
+    if not backend.remote:
+        return objective.with_channel(Channel(str(folder / LOGS_NAME),
+                                              RunBoard(str(folder / DB_NAME)), pruner))
+    board = backend.shared(SharedScores) if pruner is not None else None
+    return objective.with_channel(Channel(None, board, pruner))
 
 
 def _checked(cfg: Config) -> Objective:
@@ -338,9 +449,9 @@ def _extra_round(store: RunStore, cfg: Config, objective: Objective, current: Ru
                  events: RunEvents) -> list[TrialResult]:
     """One more round of a taken run (a zoom or a retest): its trials, stored as they end."""
     store.add_round(planned[0].round, kind, region, len(planned))
-    with _running(store, cfg, current, events, len(current.results) + len(planned)) as backend:
-        recorder = _Recorder(_wired(objective, cfg, store, backend), cfg, store, current, events)
-        return recorder.evaluate(planned)
+    total = len(current.results) + len(planned)
+    with _running(store, cfg, current, events, total, objective) as wired:
+        return _Recorder(wired, cfg, store, current, events).evaluate(planned)
 
 
 def resume(

@@ -7,6 +7,7 @@ input (one or two lines on stderr, no traceback), 130 interrupted (Ctrl-C), 143 
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import signal
@@ -238,19 +239,31 @@ def resume(run: str, n_jobs: int | None, runs_dir: str, quiet: bool) -> None:
               help="Show the best K trials (default: 20 in the table, all otherwise).")
 @click.option("--format", "fmt", type=click.Choice([*FORMATS, "markdown"]), default="table",
               show_default=True)
+@click.option("--columns", default=None, metavar="NAME,...",
+              help="The parameters to show (default: as many as fit, those that move the score "
+                   "most first).")
 @runs_dir_option
-def leaderboard(run: str, top: int | None, fmt: str, runs_dir: str) -> None:
+def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, runs_dir: str) -> None:
     """Show the trials of RUN (a run folder, or a name under --runs-dir), best first.
 
-    Works while the run is going. csv and json print full precision: rank, trial, round,
-    status, mean_score, std_score, params, fold scores, duration, error.
+    Works while the run is going (running trials are marked). The table fits the terminal:
+    rank, trial and score are never cut, parameters that do not fit are named below it;
+    --top 1 shows the best trial's card. csv and json print full precision: rank, trial,
+    round, status, mean_score, std_score, params, fold scores, metrics, duration, error.
     """
     from hpsearch import report
     from hpsearch.api import open_run
+    from hpsearch.errors import did_you_mean
 
     result = open_run(run, runs_dir)
+    names = [n.strip() for n in (columns or "").split(",") if n.strip()]
+    for name in names:
+        if name not in result.space.dims:
+            raise InputError(f"--columns: {result.name} has no searched parameter {name!r}; "
+                             f"{did_you_mean(name, result.space.dims)}its parameters: "
+                             + ", ".join(result.space.dims))
     if fmt == "table":
-        report.print_out(report.leaderboard_table(result, top=top or 20))
+        report.print_out(report.leaderboard_table(result, top=top or 20, columns=names))
     elif fmt == "markdown":
         click.echo(report.markdown(result, top), nl=False)
     else:
@@ -269,26 +282,32 @@ def leaderboard(run: str, top: int | None, fmt: str, runs_dir: str) -> None:
 @click.option("--trials", type=click.IntRange(min=1), default=None,
               help="Trials of the next round (default: the run's search.trials).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the zoomed config (default: RUN/zoom-round<N>.yaml).")
+              help="Where to write the zoomed config (default: RUN/zoom-round<N>.yaml, or "
+                   "zoom-round<N>-2.yaml... when that exists).")
+@click.option("--force", is_flag=True, help="Overwrite the --out file when it exists.")
 @click.option("--run", "run_it", is_flag=True, help="Run the next round into the same run.")
 @jobs_option
 @runs_dir_option
 @quiet_option
 def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
-         trials: int | None, out: str | None, run_it: bool, n_jobs: int | None,
+         trials: int | None, out: str | None, force: bool, run_it: bool, n_jobs: int | None,
          runs_dir: str, quiet: bool) -> None:
     """Narrow each range of RUN around its best trials, in that parameter's own scale.
 
     The box of the best trials in each parameter's scale (log10 of the value for log,
     log10(1 - beta) for one_minus_log), widened by --margin, clipped to the range; int ranges
     are rounded outwards, a choice keeps the options seen among the best. Writes a config of
-    the same scales with the narrower bounds, prints old and new ranges, and with --run runs
-    the next round into the same run.
+    the same scales with the narrower bounds (its paths relative to itself, so that it moves
+    with the project; an earlier file is never overwritten without --force), prints old and
+    new ranges, and with --run runs the next round into the same run.
     """
+    import os
+
     import yaml
 
     from hpsearch import report
     from hpsearch.api import run_next_round, zoom_run
+    from hpsearch.config import relocated
 
     if top is not None and top_fraction is not None:
         raise click.BadParameter("give --top or --top-fraction, not both", param_hint="--top")
@@ -302,16 +321,28 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
     next_round = current.next_round
     if trials is not None:
         config["search"]["trials"] = trials
-    path = out or str(current.path / f"zoom-round{next_round}.yaml")
+    if out is None:
+        path = current.path / f"zoom-round{next_round}.yaml"
+        copies = 1
+        while path.exists():
+            copies += 1
+            path = current.path / f"zoom-round{next_round}-{copies}.yaml"
+    elif os.path.exists(out) and not force:
+        raise InputError(f"--out {out} exists (an earlier zoom?): give another name, or "
+                         "--force to overwrite it")
+    else:
+        path = Path(out)
     source = ", ".join(f"#{n}" for n in region.source)
-    header = (f"# Zoomed from run {current.path}, round {next_round - 1}, around its best "
+    header = (f"# Zoomed from run {current.name}, round {next_round - 1}, around its best "
               f"{len(region.source)} trials: {source}\n# The same scales with narrower bounds; "
-              f"hpsearch run this file, or hpsearch zoom --run for the next round in place.\n")
+              f"paths are relative to this file. hpsearch run this file, or hpsearch zoom "
+              f"--run for the next round in place.\n")
+    text = header + yaml.safe_dump(relocated(config, path.parent), sort_keys=False)
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(header + yaml.safe_dump(config, sort_keys=False))
+        with open(path, "w" if out is not None else "x", encoding="utf-8") as handle:
+            handle.write(text)
     except OSError as error:
-        raise click.BadParameter(f"cannot write {path}: {error}", param_hint="--out") from None
+        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
     report.print_out(report.zoom_table(current.space, region,
                                        f"{current.name}: zoom on {len(region.source)} trials"))
     for warning in region.warnings:
@@ -324,8 +355,10 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
 
 @cli.command()
 @click.argument("run")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
 @runs_dir_option
-def importance(run: str, runs_dir: str) -> None:
+def importance(run: str, fmt: str, runs_dir: str) -> None:
     """How much each hyperparameter of RUN explains of the score.
 
     Permutation importance of a random forest fitted to the complete trials' unit
@@ -340,7 +373,60 @@ def importance(run: str, runs_dir: str) -> None:
         found = compute(result.space, result.results)
     except ValueError as error:
         raise InputError(f"{result.path}: {error}") from None
+    if fmt == "json":
+        click.echo(json.dumps({"run": result.name, "trials": found.trials, "r2": found.r2,
+                               "reliable": found.reliable, "shares": found.shares}, indent=1))
+        return
     report.print_out(report.importance_table(result, found))
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@runs_dir_option
+def status(run: str, fmt: str, runs_dir: str) -> None:
+    """Where RUN stands, also while it runs, from any shell: planned trials; complete,
+    failed, pruned and running; each running trial's params and time; the best so far; the
+    time left (estimated)."""
+    from hpsearch.api import status as read
+
+    found = read(run, runs_dir)
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=1, default=str))
+        return
+    from hpsearch import report
+
+    report.print_out(report.status_view(found))
+
+
+@cli.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--best", "best_share", type=click.FloatRange(0, 1, min_open=True), default=0.1,
+              show_default=True, help="The share of each run's complete trials counted as its "
+                                      "best (at least 3).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@runs_dir_option
+def compare(run_a: str, run_b: str, best_share: float, fmt: str, runs_dir: str) -> None:
+    """Two runs side by side: did the zoom help, did a change to the objective help?
+
+    For each run: its trials, best score (± its folds' std) and score quantiles, and whether
+    the best scores differ by more than the folds' noise; for each parameter both search,
+    where each run's best trials sit.
+    """
+    from hpsearch.api import compare as compared
+    from hpsearch.api import open_run
+
+    runs = [open_run(run_a, runs_dir), open_run(run_b, runs_dir)]
+    found = compared(*runs, best_share=best_share)
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=1, default=str))
+        return
+    from hpsearch import report
+
+    report.print_out(report.compare_view(found, runs[0].space))
 
 
 @cli.command()
@@ -354,14 +440,19 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
 
     In the terminal: the best score along each parameter's range. With --out: a figure with
     one panel per parameter (log axis for log, 1 - beta on a log axis for one_minus_log),
-    trials coloured by round, the two most important parameters with each round's zoom region,
-    and learning curves where trials recorded them.
+    trials coloured by round, the two most important parameters against each other with each
+    round's zoom region, and the best trials' learning curves where trials recorded them.
+    Score axes show the good part of the scores; far worse trials sit on the edge, counted.
     """
     from hpsearch import report
     from hpsearch.api import open_run
     from hpsearch.insight import importance as compute
     from hpsearch.store import RunStore
 
+    if out is not None:  # refused before anything is drawn
+        from hpsearch.plot import check_out
+
+        check_out(out)
     result = open_run(run, runs_dir)
     try:
         order = list(compute(result.space, result.results).shares)
@@ -521,14 +612,19 @@ def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
 
 
 @cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
 @runs_dir_option
-def runs(runs_dir: str) -> None:
+def runs(fmt: str, runs_dir: str) -> None:
     """The runs in the runs folder: name, date, trials, best score, and status (running,
-    finished, or interrupted: stopped before its end, resumable)."""
+    finished, interrupted: stopped before its end, resumable; or damaged, with the reason)."""
     from hpsearch import report
     from hpsearch.api import list_runs
 
     found = list_runs(runs_dir)
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=1))
+        return
     if not found:
         report.stderr.print(f"no runs in {runs_dir}")
         return

@@ -10,16 +10,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
-from hpsearch.datasets import InMemory
 from hpsearch.errors import ConfigError, did_you_mean
 from hpsearch.pruning import Pruner
 from hpsearch.sampling import SAMPLERS
 from hpsearch.space import Space, parse_param
 from hpsearch.trial import Direction
+
+if TYPE_CHECKING:
+    from hpsearch.datasets import InMemory
 
 __all__ = ["Config", "ObjectiveSpec", "EstimatorSpec", "FunctionSpec", "CommandSpec",
            "OBJECTIVES", "DataSpec", "CVSpec", "SearchSpec", "ParallelSpec", "load_config",
@@ -570,6 +572,8 @@ def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | Non
     section = check.section(raw, "data")
     sources = [k for k in ("dataset", "path", "X", "frame") if k in section]
     if "in_memory" in section and not sources:
+        from hpsearch.datasets import InMemory
+
         held = section["in_memory"]
         found = InMemory.held(held.get("fingerprint", "")) if isinstance(held, Mapping) else None
         if found is not None:  # given to this session: the same data, by its fingerprint
@@ -621,6 +625,7 @@ def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | Non
 
 def _in_memory(check: _Checker, section: Mapping[str, Any], source: str) -> InMemory:
     """Data given in Python: X and y, or a DataFrame and its target column."""
+    from hpsearch.datasets import InMemory
     from hpsearch.errors import ObjectiveError
 
     try:
@@ -961,6 +966,33 @@ def read_run_config(path: str | Path) -> tuple[Space, Direction]:
     cv: Mapping[str, Any] = raw["cv"] if isinstance(raw.get("cv"), Mapping) else {}
     return _space(check, raw, fixed if isinstance(fixed, Mapping) else {}), \
         _direction(check, search, cv)
+
+
+def relocated(raw: Mapping[str, Any], folder: str | Path) -> dict[str, Any]:
+    """Config data (as `Config.to_dict` gives it, with absolute paths) with its paths written
+    relative to `folder`, for a config file written there: the file then travels with its
+    project. The paths are objective.path, objective.cwd and data.path."""
+    import copy
+    import os
+
+    out = copy.deepcopy(dict(raw))
+    where = Path(folder).resolve()
+
+    def relative(path: str) -> str:
+        try:
+            return Path(os.path.relpath(path, where)).as_posix()
+        except ValueError:  # another drive: there is no relative path
+            return path
+
+    objective, data = out.get("objective") or {}, out.get("data") or {}
+    if isinstance(objective.get("path"), list):
+        objective["path"] = [relative(p) for p in objective["path"]]
+    elif isinstance(objective.get("path"), str):
+        objective["path"] = relative(objective["path"])
+    for section, key in ((objective, "cwd"), (data, "path")):
+        if isinstance(section.get(key), str):
+            section[key] = relative(section[key])
+    return out
 
 
 def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = (), *,

@@ -172,11 +172,11 @@ def _takes(func: Callable[..., Any], name: str) -> bool:
 
 @dataclass(frozen=True)
 class Channel:
-    """Where a running trial's reports and output go."""
+    """Where a running trial's start, reports and output go."""
 
     logs: str | None = None  # the run's logs folder, written as trials print; None: returned
-    scores: Any = None  # the scoreboard early stopping shares reports on (None: no early stopping)
-    pruner: Pruner | None = None
+    board: Any = None  # what trials share as they run: starts, reports (store.RunBoard)
+    pruner: Pruner | None = None  # early stopping's rule, when it is on
 
 
 @dataclass(frozen=True)
@@ -285,14 +285,21 @@ class Session:
         channel = self.objective.channel
         pruned = channel.pruner is not None and self.trial.retest_of is None
         reporter = Reporter(self.trial.number, fold, self.objective.direction,
-                            channel.pruner if pruned else None, channel.scores if pruned else None)
+                            channel.pruner if pruned else None, channel.board if pruned else None)
         self.reporters.append(reporter)
         return reporter
 
+    def start(self) -> None:
+        """Record that the trial started (status shows it until its result is stored)."""
+        board = self.objective.channel.board
+        if board is not None:
+            board.started(self.trial.number, self.trial.params)
+
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
-        """In-process code gets the worker's own devices, and its prints and warnings go to the
-        trial's log."""
+        """The trial's start recorded (for status); in-process code gets the worker's own
+        devices, and its prints and warnings go to the trial's log."""
+        self.start()
         if not self.objective.in_process:
             yield
             return

@@ -1,129 +1,257 @@
 """Pictures of a run with matplotlib (the optional extra `plot`): score against each parameter on
-its own scale, the two most important parameters with each round's zoom region, and learning
-curves where trials recorded them."""
+its own scale, the two most important parameters with each round's zoom region, and the learning
+curves of the best trials where trials recorded them.
+
+Every score axis shows the good part of the scores (insight.good_range): the trials far worse are
+drawn on its edge as triangles, with their count, instead of stretching it.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import InputError
-from hpsearch.space import Space
-from hpsearch.trial import Status
+from hpsearch.insight import good_range
+from hpsearch.space import Int, Space
+from hpsearch.trial import Direction, Status, TrialResult
 
 if TYPE_CHECKING:
     from hpsearch.api import RunResult
 
-__all__ = ["write_plot"]
+__all__ = ["check_out", "figure", "write_plot"]
+
+KINDS = (".png", ".svg", ".html")
+HIGHLIGHT = 5  # learning curves drawn in colour: the best trials'
+# Which recorded curve to draw, by preference: the validation score a trial reported or the
+# built-in network measured, else the training loss.
+CURVES = (("val_score", "validation score"), ("score", "validation score"),
+          ("loss", "training loss"))
 
 
 def _matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise InputError("plots need matplotlib: pip install 'hpsearch[plot]' (without it, "
-                            "hpsearch plot RUN shows a terminal view)") from None
+        raise InputError("plot --out needs matplotlib: pip install 'hpsearch[plot]' (without "
+                         "--out, hpsearch plot RUN shows a terminal view)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def _axis_values(space: Space, name: str, params: Mapping[str, Any]) -> Any:
-    """The value as plotted on its scale's axis."""
-    return space.scales[name].plot_value(params[name])
+def check_out(out: str | Path) -> Path:
+    """The figure's path, once it is known a figure can be written there: a known kind of
+    file, and matplotlib installed. Called before anything is drawn or printed."""
+    path = Path(out)
+    if path.suffix.lower() not in KINDS:
+        raise InputError(f"--out {out}: write a .png, .svg or .html file")
+    _matplotlib()
+    return path
 
 
 def _set_axis(ax: Any, space: Space, name: str, axis: str = "x") -> None:
+    """The parameter's axis: its scale (log, 1 − β reversed so that β grows along it, a choice's
+    options), whole-number ticks for integers, and its label."""
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator, StrMethodFormatter
+
     scale = space.scales[name]
+    side = ax.xaxis if axis == "x" else ax.yaxis
     if scale.log_axis:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     ticks = scale.ticks()
     if ticks is not None:
-        (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks[0])
-        (ax.set_xticklabels if axis == "x" else ax.set_yticklabels)(ticks[1])
-    (ax.set_xlabel if axis == "x" else ax.set_ylabel)(scale.axis_label(name))
-    if axis == "x" and scale.reversed_axis:
-        ax.invert_xaxis()
+        side.set_ticks(ticks[0], labels=ticks[1])
+    elif isinstance(scale, Int):
+        if scale.log:  # 16, 32, 64... when that makes a handful of ticks, else 1, 10, 100...
+            base = 2 if scale.high / scale.low <= 2**8 else 10
+            side.set_major_locator(LogLocator(base=base))
+            side.set_minor_locator(NullLocator())
+        else:
+            side.set_major_locator(MaxNLocator(integer=True))
+        side.set_major_formatter(StrMethodFormatter("{x:g}"))
+    side.set_label_text(scale.axis_label(name))
+    if scale.reversed_axis:
+        (ax.invert_xaxis if axis == "x" else ax.invert_yaxis)()
 
 
-def figure(run: RunResult, rounds: list[dict[str, Any]], order: list[str]) -> Any:
-    """The figure: one panel per parameter, the two most important together with the zoom
-    regions, and learning curves when trials stored a history."""
+class _ScoreAxis:
+    """A score axis over the good part of some scores: limits, and where the worse ones go."""
+
+    def __init__(self, scores: Sequence[float], direction: Direction) -> None:
+        worst, best = good_range(scores, direction)
+        self.direction, self.worst, self.best = direction, worst, best
+        span = abs(best - worst) or abs(best) * 0.01 or 0.01
+        self.low, self.high = min(worst, best) - 0.05 * span, max(worst, best) + 0.05 * span
+        # the far worse trials sit on the edge beyond the worst shown
+        self.edge = self.low if direction is Direction.MAXIMIZE else self.high
+        self.marker = "v" if direction is Direction.MAXIMIZE else "^"
+
+    def outside(self, score: float) -> bool:
+        return self.direction.better(self.worst, score)
+
+    def draw(self, ax: Any, xs: Sequence[Any], scores: Sequence[float],
+             colours: Sequence[Any]) -> None:
+        """Points inside the limits as dots, the worse ones as triangles on the edge, counted."""
+        inside = [i for i, s in enumerate(scores) if not self.outside(s)]
+        out = [i for i, s in enumerate(scores) if self.outside(s)]
+        ax.scatter([xs[i] for i in inside], [scores[i] for i in inside],
+                   c=[colours[i] for i in inside], s=18, edgecolors="none")
+        if out:
+            ax.scatter([xs[i] for i in out], [self.edge] * len(out), c=[colours[i] for i in out],
+                       marker=self.marker, s=22, edgecolors="none", clip_on=False)
+            where = "bottom" if self.direction is Direction.MAXIMIZE else "top"
+            trials = "trial" if len(out) == 1 else "trials"
+            ax.annotate(f"{len(out)} {trials} worse than {self.worst:.4g}, on the {where} edge",
+                        xy=(0.01, 0.01 if where == "bottom" else 0.99), xycoords="axes fraction",
+                        va=where, fontsize=7, color="0.35")
+        ax.set_ylim(self.low, self.high)
+
+
+def _parameter_panel(ax: Any, run: RunResult, name: str, done: Sequence[TrialResult],
+                     axis: _ScoreAxis, colours: Sequence[Any]) -> None:
+    scale = run.space.scales[name]
+    axis.draw(ax, [scale.plot_value(r.params[name]) for r in done], [r.mean for r in done],
+              colours)
+    _set_axis(ax, run.space, name)
+    ax.set_ylabel("score (mean over folds)")
+    ax.set_title(name)
+
+
+def _pair_panel(fig: Any, ax: Any, run: RunResult, pair: tuple[str, str],
+                done: Sequence[TrialResult], axis: _ScoreAxis, rounds: Sequence[Mapping[str, Any]],
+                round_colour: Mapping[int, Any]) -> None:
+    """The two most important parameters against each other, coloured by score, with each
+    zoom round's region as a box and the best trial as a star."""
+    a, b = pair
+    xs = [run.space.scales[a].plot_value(r.params[a]) for r in done]
+    ys = [run.space.scales[b].plot_value(r.params[b]) for r in done]
+    cmap = "viridis" if run.direction is Direction.MAXIMIZE else "viridis_r"  # bright = good
+    low, high = sorted((axis.worst, axis.best))  # the far worse trials take the end colour
+    dots = ax.scatter(xs, ys, c=[r.mean for r in done], s=18, cmap=cmap, edgecolors="none",
+                      vmin=low, vmax=high)
+    bar = fig.colorbar(dots, ax=ax, extend="min" if run.direction is Direction.MAXIMIZE
+                       else "max")
+    bar.set_label("score")
+    if run.best is not None:
+        ax.scatter([run.space.scales[a].plot_value(run.best.params[a])],
+                   [run.space.scales[b].plot_value(run.best.params[b])], marker="*", s=160,
+                   facecolors="none", edgecolors="red", label=f"best (trial {run.best.number})")
+        ax.legend(loc="best", fontsize=7)
+    for entry in rounds:
+        if entry["kind"] != "zoom":
+            continue
+        corners = [[run.space.scales[n].plot_value(run.space.scales[n].from_unit(
+            entry[side][run.space.dims.index(n)])) for n in (a, b)] for side in ("lo", "hi")]
+        (x0, y0), (x1, y1) = corners
+        ax.add_patch(_rectangle((x0, y0), x1 - x0, y1 - y0, fill=False,
+                                edgecolor=round_colour.get(entry["round"], "black")))
+        ax.annotate(f"round {entry['round']}", (x1, y1), fontsize=7)
+    _set_axis(ax, run.space, a)
+    _set_axis(ax, run.space, b, "y")
+    ax.set_title(f"{a} × {b}: colour = score, boxes = zoom rounds", fontsize=9)
+
+
+def _rectangle(*args: Any, **kwargs: Any) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(*args, **kwargs)
+
+
+def _curves_panel(ax: Any, run: RunResult) -> bool:
+    """The learning curves: every trial's in grey, the best trials' in colour with their score.
+    False when no trial recorded one."""
+    traced = [r for r in run.results if r.extra.get("history")]
+    found = next(((key, label) for key, label in CURVES
+                  if any(key in h for r in traced for h in r.extra["history"])), None)
+    if found is None:
+        return False
+    key, label = found
+    direction = run.direction if key != "loss" else Direction.MINIMIZE
+
+    def curve(r: TrialResult) -> tuple[list[float], list[float]]:
+        points = [(h.get("epoch", i + 1), h[key]) for i, h in enumerate(r.extra["history"])
+                  if key in h]
+        return [p[0] for p in points], [p[1] for p in points]
+
+    values = [v for r in traced for v in curve(r)[1]]
+    axis = _ScoreAxis(values, direction)
+    for r in traced:
+        epochs, ys = curve(r)
+        ax.plot(epochs, [axis.edge if axis.outside(y) else y for y in ys], lw=0.6,
+                color="0.75", zorder=1)
+    has_curve = {r.number for r in traced}
+    best = [r for _, r in run.ranked()
+            if r.status is Status.COMPLETE and r.number in has_curve]
+    for r in best[:HIGHLIGHT]:
+        epochs, ys = curve(r)
+        ax.plot(epochs, [axis.edge if axis.outside(y) else y for y in ys], lw=1.5, zorder=2,
+                label=f"trial {r.number}: {r.mean:.4g}")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_ylim(axis.low, axis.high)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{label} (mean over folds)")
+    ax.set_title(f"learning curves: the best {min(HIGHLIGHT, len(best))} in colour, "
+                 f"{len(traced)} in all", fontsize=9)
+    if best:
+        ax.legend(fontsize=7, loc="best")
+    return True
+
+
+def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[str]) -> Any:
+    """The figure: one panel per parameter (most important first), the two most important
+    together with the zoom regions, and the learning curves when trials recorded them."""
     plt = _matplotlib()
     done = [r for r in run.results if r.status is Status.COMPLETE]
-    dims = list(order) or list(run.space.dims)
-    curves = [r for r in done if r.extra.get("history")]
-    panels = len(dims) + (1 if len(dims) >= 2 else 0) + (1 if curves else 0)
+    if not done:
+        raise InputError(f"{run.name}: no complete trial to plot yet")
+    dims = [n for n in (order or run.space.dims) if n in run.space.dims]
+    curves = any(r.extra.get("history") for r in run.results)
+    panels = len(dims) + (len(dims) >= 2) + curves
     columns = min(3, panels)
     rows = -(-panels // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows), squeeze=False)
     flat = list(axes.flat)
-    round_numbers = sorted({r.trial.round for r in done}) or [1]
-    cmap = plt.get_cmap("viridis", max(2, len(round_numbers)))
-    colours = [cmap(round_numbers.index(r.trial.round)) for r in done]
-    scores = [r.mean for r in done]
+    round_numbers = sorted({r.trial.round for r in done})
+    palette = plt.get_cmap("tab10")
+    round_colour = {n: palette(i % 10) for i, n in enumerate(round_numbers)}
+    colours = [round_colour[r.trial.round] for r in done]
+    axis = _ScoreAxis([r.mean for r in done], run.direction)
     for ax, name in zip(flat, dims):
-        ax.scatter([_axis_values(run.space, name, r.params) for r in done], scores, c=colours,
-                   s=18, edgecolors="none")
-        _set_axis(ax, run.space, name)
-        ax.set_ylabel("score")
-        ax.set_title(name)
+        _parameter_panel(ax, run, name, done, axis, colours)
     at = len(dims)
     if len(dims) >= 2:
-        ax = flat[at]
+        _pair_panel(fig, flat[at], run, (dims[0], dims[1]), done, axis, rounds, round_colour)
         at += 1
-        a, b = dims[0], dims[1]
-        ax.scatter([_axis_values(run.space, a, r.params) for r in done],
-                   [_axis_values(run.space, b, r.params) for r in done], c=scores, s=18,
-                   cmap="plasma", edgecolors="none")
-        for entry in rounds:
-            if entry["kind"] != "zoom":
-                continue
-            corners = [[run.space.scales[n].from_unit(entry[side][run.space.dims.index(n)])
-                        for n in (a, b)] for side in ("lo", "hi")]
-            lo = [_axis_values(run.space, n, {n: v}) for n, v in zip((a, b), corners[0])]
-            hi = [_axis_values(run.space, n, {n: v}) for n, v in zip((a, b), corners[1])]
-            ax.add_patch(plt.Rectangle((lo[0], lo[1]), hi[0] - lo[0], hi[1] - lo[1], fill=False,
-                                       edgecolor=cmap(round_numbers.index(entry["round"]))
-                                       if entry["round"] in round_numbers else "black"))
-            ax.annotate(f"round {entry['round']}", (hi[0], hi[1]), fontsize=7)
-        _set_axis(ax, run.space, a)
-        _set_axis(ax, run.space, b, "y")
-        ax.set_title(f"{a} × {b}: colour = score, boxes = zoom rounds", fontsize=9)
-    if curves:
-        ax = flat[at]
+    if curves and _curves_panel(flat[at], run):
         at += 1
-        key = "val_score" if "val_score" in curves[0].extra["history"][0] else "loss"
-        for r in curves[:50]:
-            history = r.extra["history"]
-            ax.plot([h["epoch"] for h in history], [h.get(key) for h in history], lw=0.8,
-                    alpha=0.6)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("validation score" if key == "val_score" else "training loss")
-        ax.set_title("learning curves (mean over folds)")
     for ax in flat[at:]:
         ax.set_visible(False)
-    fig.suptitle(f"{run.name}: {len(done)} complete trials, colour by round "
-                 f"({', '.join(map(str, round_numbers))})")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    title = f"{run.name}: {len(done)} complete trials ({run.direction.word} score is better)"
+    if len(round_numbers) > 1:
+        handles = [plt.Line2D([], [], ls="", marker="o", color=round_colour[n],
+                              label=f"round {n}") for n in round_numbers]
+        fig.legend(handles=handles, loc="upper right", ncols=min(len(handles), 6), fontsize=8)
+        title += ", coloured by round"
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
 
-def write_plot(run: RunResult, rounds: list[dict[str, Any]], order: list[str],
+def write_plot(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[str],
                out: str | Path) -> Path:
     """Write the figure to a .png, .svg or .html file (an SVG inside a small page)."""
-    path = Path(out)
-    kind = path.suffix.lower()
-    if kind not in (".png", ".svg", ".html"):
-        raise InputError(f"--out {out}: write a .png, .svg or .html file")
-    fig = figure(run, rounds, order)
+    path = check_out(out)
     plt = _matplotlib()
+    fig = figure(run, rounds, order)
     try:
-        if kind == ".html":
+        if path.suffix.lower() == ".html":
             buffer = io.BytesIO()
             fig.savefig(buffer, format="svg")
             data = base64.b64encode(buffer.getvalue()).decode()

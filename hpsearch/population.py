@@ -81,6 +81,8 @@ def train(objective: EstimatorObjective, trials: list[Trial], max_size: int
     if objective.devices is not None:
         objective.devices.pin()
     sessions = {t.number: Session(objective, t) for t in trials}
+    for session in sessions.values():
+        session.start()
     models, data, validation, owners = [], [], [], []
     failed: dict[int, BaseException] = {}
     folds: list[tuple[Any, Any, Any, Any]] = []

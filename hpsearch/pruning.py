@@ -9,7 +9,7 @@ of the run that reached it (running or finished), and stopped when it is clearly
   others' at that epoch (once `startup` others have reached it).
 
 A trial is compared only with the reports of the same fold at the same epoch. Workers share the
-scores through a scoreboard: the run's own store (`hpsearch.store.EpochScores`) where they see the
+scores through a scoreboard: the run's own store (`hpsearch.store.RunBoard`) where they see the
 run folder, so the rule needs no server; on a dask cluster, `SharedScores`, held by the cluster
 itself, so workers on other machines never open the run's files.
 """
@@ -121,6 +121,9 @@ class SharedScores:
 
     def __init__(self) -> None:
         self.values: dict[tuple[int, int], dict[int, float]] = {}
+
+    def started(self, trial: int, params: Mapping[str, Any]) -> None:
+        """On a cluster, a trial's start is not recorded (status counts finished trials)."""
 
     def report(self, trial: int, fold: int, epoch: int, value: float,
                metrics: Mapping[str, Any]) -> list[float]:

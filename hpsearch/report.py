@@ -10,18 +10,21 @@ import math
 import os
 import shlex
 import sys
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.api import Retested, RunEvents, RunResult
-from hpsearch.coarse_to_fine import Region
-from hpsearch.insight import Importance
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
+
+if TYPE_CHECKING:  # numpy's modules: imported where used, not to show a table
+    from hpsearch.coarse_to_fine import Region
+    from hpsearch.insight import Importance
 
 # Piped output is not squeezed to 80 columns: a table keeps its natural width there.
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ
@@ -50,7 +53,9 @@ def _plain(value: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if type(value) is str:
+        return value
+    if value is None or value != value:  # NaN is not equal to itself
         return ""
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(_plain(value))
@@ -61,14 +66,11 @@ def dumps(rows: Sequence[Mapping[str, Any]], fmt: str) -> str:
     """Rows as csv (header of keys, full-precision values) or json (a list of objects)."""
     if fmt == "json":
         return json.dumps([_plain(r) for r in rows], indent=1) + "\n"
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+    writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
     return out.getvalue()
 
 
@@ -127,6 +129,11 @@ def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, A
             "duration": result.duration,
             "error": result.error_line or None,
         })
+    now = time.time()
+    for number, params, started in run.running:
+        rows.append({"rank": None, "trial": number, "round": None, "status": "running",
+                     "mean_score": None, "std_score": None, "params": params, "scores": [],
+                     "metrics": {}, "duration": now - started, "error": None})
     return rows
 
 
@@ -148,44 +155,124 @@ def flat_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def leaderboard_table(run: RunResult, top: int | None = None) -> Table:
-    """The rich leaderboard: rank, trial, each param on its scale, mean ± std, time."""
+def _status_cell(result: TrialResult) -> str:
+    if result.status is Status.COMPLETE:
+        return score_text(result)
+    if result.status is Status.PRUNED:
+        return f"[dim]pruned at epoch {result.extra.get('epoch', '?')}[/dim]"
+    return f"[red]{escape(result.status.value)}: {escape(result.error_line[:40])}[/red]"
+
+
+def _title(run: RunResult) -> str:
+    failed, pruned = len(run.failed), len(run.pruned)
+    return (f"{escape(run.name)}: {len(run.results)} trials, {run.complete} complete"
+            + (f", {pruned} pruned early" if pruned else "")
+            + (f", {failed} failed" if failed else "")
+            + (f", {len(run.running)} running" if run.running else "")
+            + f"  [dim]({run.direction.word} is better)[/dim]")
+
+
+def _width(cells: Sequence[str]) -> int:
+    from rich.text import Text
+
+    return max((Text.from_markup(c).cell_len for c in cells), default=0)
+
+
+def param_order(run: RunResult, shown: Sequence[TrialResult]) -> list[str]:
+    """The searched parameters, those that move the score most first; those every shown trial
+    shares last."""
+    from hpsearch.insight import spread
+
+    moves = spread(run.space, run.results)
+    names = list(run.space.dims)
+    same = {n for n in names if len({repr(r.params.get(n)) for r in shown}) <= 1}
+    return sorted(names, key=lambda n: (n in same, -moves.get(n, 0.0), names.index(n)))
+
+
+def leaderboard_table(run: RunResult, top: int | None = None, columns: Sequence[str] = (),
+                      width: int | None = None) -> Any:
+    """The rich leaderboard as it fits `width` columns (the terminal's): rank, trial, the
+    score (mean ± std) and the time, never cut; then as many parameters, each on its scale, as
+    fit, those that move the score most first (or the `columns` asked for), and a note naming
+    the others. With top=1, or a terminal too narrow for a table, the best trial's card."""
+    width = width or _stdout.width
     order = run.ranked()
     shown = order[:top]
-    failed, pruned = len(run.failed), len(run.pruned)
-    title = (f"{escape(run.name)}: {len(order)} trials, {run.complete} complete"
-             + (f", {pruned} pruned early" if pruned else "")
-             + (f", {failed} failed" if failed else "")
-             + f"  [dim]({run.direction.word} is better)[/dim]")
-    table = Table(title=title, title_justify="left")
-    table.add_column("rank", justify="right")
-    table.add_column("trial", justify="right", style="dim")
-    rounds = {r.trial.round for _, r in order}
-    if len(rounds) > 1:
-        table.add_column("round", justify="right")
-    for name, scale in run.space.scales.items():
-        if not scale.is_fixed:
-            table.add_column(escape(name), justify="right")
-    table.add_column("score (mean ± std)", justify="right")
-    table.add_column("time", justify="right", style="dim")
-    for rank, result in shown:
-        values = run.space.format(result.params)
-        cells = [str(rank) if rank is not None else "-", str(result.number)]
-        if len(rounds) > 1:
-            cells.append(str(result.trial.round))
-        cells += [escape(values.get(n, "")) for n, s in run.space.scales.items() if not s.is_fixed]
-        if result.status is Status.COMPLETE:
-            cells.append(score_text(result))
-        elif result.status is Status.PRUNED:
-            cells.append(f"[dim]pruned at epoch {result.extra.get('epoch', '?')}[/dim]")
+    if top == 1 and order:
+        return best_card(run)
+    rounds = len({r.trial.round for _, r in order}) > 1
+    now = time.time()
+    rows = [([str(rank) if rank is not None else "-", str(r.number)]
+             + ([str(r.trial.round)] if rounds else []),
+             _status_cell(r), _seconds(r.duration)) for rank, r in shown]
+    rows += [(["-", str(number)] + (["?"] if rounds else []),
+              "[cyan]running[/cyan]", _seconds(now - started))
+             for number, _, started in run.running]
+    heads = ["rank", "trial"] + (["round"] if rounds else [])
+    fixed = [_width([h, *(cells[i] for cells, *_ in rows)]) for i, h in enumerate(heads)]
+    fixed += [_width(["score (mean ± std)", *(r[1] for r in rows)]),
+              _width(["time", *(r[2] for r in rows)])]
+    used = sum(fixed) + 3 * len(fixed) + 1
+    if used > width and order:
+        return best_card(run)
+    params = {r.number: run.space.format(r.params) for _, r in shown}
+    running = {number: run.space.format(p) for number, p, _ in run.running}
+    values = {**params, **running}
+    names = list(columns) or param_order(run, [r for _, r in shown])
+    chosen, left = [], []
+    for name in names:
+        need = _width([name, *(values[n].get(name, "") for n in values)]) + 3
+        if columns or used + need <= width:
+            chosen.append(name)
+            used += need
         else:
-            cells.append(f"[red]{escape(result.status.value)}: "
-                         f"{escape(result.error_line[:60])}[/red]")
-        cells.append(_seconds(result.duration))
-        table.add_row(*cells, style="bold green" if rank == 1 else None)
+            left.append(name)
+    table = Table(title=_title(run), title_justify="left", caption_justify="left")
+    for head in heads:
+        table.add_column(head, justify="right", no_wrap=True,
+                         style="dim" if head == "trial" else None)
+    for name in (n for n in run.space.scales if n in chosen):  # in the config's order
+        table.add_column(escape(name), justify="right", no_wrap=True)
+    table.add_column("score (mean ± std)", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", style="dim", no_wrap=True)
+    for cells, score, seconds in rows:
+        number = int(cells[1])
+        shown_values = values.get(number, {})
+        table.add_row(*cells, *(escape(shown_values.get(n, "")) for n in run.space.scales
+                                if n in chosen), score, seconds,
+                      style="bold green" if cells[0] == "1" else None)
+    notes = []
     if top is not None and len(order) > top:
-        table.caption = f"{len(order) - top} more: --top {len(order)} shows all"
+        notes.append(f"{len(order) - top} more: --top {len(order)} shows all")
+    if left:
+        notes.append(f"not shown: {', '.join(left)} (--columns {','.join(left[:2])} shows them)")
+    table.caption = escape("; ".join(notes)) if notes else None
     return table
+
+
+def best_card(run: RunResult) -> Any:
+    """The best trial on its own, one line each: score, fold scores, every parameter, round,
+    duration: what `--top 1` and a narrow terminal show."""
+    best = run.best or (run.ranked()[0][1] if run.results else None)
+    card = Table(title=_title(run), title_justify="left", show_header=False)
+    card.add_column("", style="bold")
+    card.add_column("", overflow="fold")
+    if best is None:
+        card.add_row("best", "no trial yet")
+        return card
+    card.add_row("best trial", f"{best.number} (round {best.trial.round}, "
+                               f"{best.status.value})")
+    card.add_row("score", _status_cell(best))
+    for i, score in enumerate(best.scores):
+        card.add_row(f"fold {i}", _score(score))
+    shown = run.space.format(best.params)
+    for name in run.space.scales:
+        if name in best.params:
+            card.add_row(escape(name), escape(shown.get(name, "")))
+    for name, value in best.extra.get("metrics", {}).items():
+        card.add_row(escape(name), escape(str(value)))
+    card.add_row("time", _seconds(best.duration))
+    return card
 
 
 def markdown(run: RunResult, top: int | None = None) -> str:
@@ -339,7 +426,7 @@ def importance_table(run: RunResult, found: Importance) -> Table:
 def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table:
     """Score against each parameter in the terminal: the best score in each slice of its range
     (in its own scale), as a bar of blocks; the higher the block, the better."""
-    from hpsearch.insight import profile
+    from hpsearch.insight import good_range, profile
 
     table = Table(title=f"{escape(run.name)}: best score along each parameter "
                         "(each column a slice of its range, on its scale; taller is better)",
@@ -353,11 +440,13 @@ def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table
     values = [v for p in profiles.values() for v in p if v is not None]
     if not values:
         return table
-    gains = [run.direction.gain(v) for v in values]
-    low, high = min(gains), max(gains)
+    # shaded over the good part of the range, so that a few terrible slices do not flatten
+    # the rest into full blocks; slices below it get the lowest block
+    low, high = (run.direction.gain(v) for v in good_range(values, run.direction))
     for name, slices in profiles.items():
         bar = "".join("·" if v is None else _BLOCKS[
-            1 + round((run.direction.gain(v) - low) / (high - low or 1) * 7)] for v in slices)
+            1 + round(max(0.0, run.direction.gain(v) - low) / (high - low or 1) * 7)]
+                      for v in slices)
         ends = run.space.scales[name].ends()
         table.add_row(escape(name), escape(ends[0]), bar, escape(ends[1]))
     return table
@@ -384,6 +473,99 @@ def retest_table(run: RunResult, found: Sequence[Retested]) -> Table:
                       + (f" [red]({failed} failed)[/red]" if failed else ""),
                       change, "-" if item.new_rank is None else f"{item.new_rank}{moved}")
     return table
+
+
+def status_view(found: Mapping[str, Any]) -> Table:
+    """A run's status: progress, counts, the best so far, what runs now and for how long."""
+    done, planned = found["finished"], found["planned"]
+    eta = "" if found["eta"] is None else f", about {_seconds(found['eta'])} left"
+    table = Table(title=f"{escape(found['run'])}: {found['status']}, {done} of {planned} trials"
+                        f"{eta}", title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("trials", f"{found['complete']} complete, {found['failed']} failed, "
+                            f"{found['pruned']} pruned, {found['running']} running")
+    best = found["best"]
+    if best is not None:
+        table.add_row("best", f"{_score(best['mean_score'])} (trial {best['trial']}): "
+                              + escape(", ".join(f"{k}={_short(v)}"
+                                                 for k, v in best["params"].items())))
+    for trial in found["running_trials"]:
+        table.add_row(f"trial {trial['trial']}", f"running {_seconds(trial['elapsed'])}: "
+                      + escape(", ".join(f"{k}={_short(v)}" for k, v in trial["params"].items())))
+    return table
+
+
+def compare_view(found: Mapping[str, Any], space: Space) -> Any:
+    """Two runs side by side: trials, best score and quantiles, whether the best scores differ
+    by more than their folds' noise, and where each run's best trials sit per parameter."""
+    from rich.console import Group
+
+    runs = found["runs"]
+    names = [r["run"] for r in runs]
+    if names[0] == names[1]:
+        names = ["first " + names[0], "second " + names[1]]
+    quantiles = list(runs[0]["quantiles"] or runs[1]["quantiles"])
+    table = Table(title=f"{escape(names[0])} against {escape(names[1])} "
+                        f"({'higher' if found['direction'] == 'maximize' else 'lower'} is better)",
+                  title_justify="left", caption_justify="left")
+    table.add_column("run", overflow="fold")
+    table.add_column("trials", justify="right")
+    table.add_column("best (trial)", justify="right", no_wrap=True)
+    for q in quantiles:
+        table.add_column("p" + q.rstrip("%"), justify="right", no_wrap=True)
+    for name, run in zip(names, runs):
+        best = run["best"]
+        lost = ", ".join(f"{run[k]} {k}" for k in ("failed", "pruned") if run[k])
+        table.add_row(escape(name), f"{run['trials']}" + (f" ({lost})" if lost else ""),
+                      "-" if best is None else f"{_score(best['mean_score'])} "
+                      f"± {_score(best['std_score'])} (#{best['trial']})",
+                      *(_score(run["quantiles"][q]) if q in run["quantiles"] else ""
+                        for q in quantiles))
+    table.caption = ("pNN: NN % of a run's complete trials score worse; ± the folds' std. "
+                     + escape(_verdict(names, runs, found["direction"])))
+    where = Table(title="where the best trials sit (their lowest..highest value, middle in "
+                        "brackets)", title_justify="left")
+    where.add_column("parameter")
+    for name, run in zip(names, runs):
+        where.add_column(f"{escape(name)}: best {run['best_trials']}")
+    for param, sides in found["best_trials"].items():
+        scale = space.scales[param]
+        cells = []
+        for side in sides:
+            if side is None:
+                cells.append("")
+            elif "options" in side:
+                cells.append(", ".join(f"{k} {v}" for k, v in side["options"].items()))
+            else:
+                cells.append(f"{scale.format(side['low'])}..{scale.format(side['high'])} "
+                             f"({scale.format(side['middle'])})")
+        where.add_row(escape(param), *map(escape, cells))
+    return Group(table, where) if found["best_trials"] else Group(table)
+
+
+def _verdict(names: Sequence[str], runs: Sequence[Mapping[str, Any]], direction: str) -> str:
+    """Which best score is better, and whether by more than twice the two best trials'
+    combined standard error over their folds (a difference within that may be luck)."""
+    bests = [r["best"] for r in runs]
+    if bests[0] is None or bests[1] is None:
+        return ""
+    gap = bests[1]["mean_score"] - bests[0]["mean_score"]
+    if gap == 0:
+        return "The best scores are equal."
+    better = int((gap > 0) == (direction == "maximize"))
+    text = f"{names[better]}'s best is better by {abs(gap):.4f}"
+    errors = [b["stderr"] for b in bests]
+    if None in errors:
+        return text + "."
+    noise = 2 * math.sqrt(errors[0] ** 2 + errors[1] ** 2)
+    return text + (f": more than twice the folds' standard error ({noise / 2:.4f})."
+                   if abs(gap) > noise else
+                   f", within twice the folds' standard error ({noise / 2:.4f}): it may be luck.")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def runs_table(runs: Sequence[Mapping[str, Any]], runs_dir: str) -> Table:

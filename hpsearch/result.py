@@ -25,6 +25,8 @@ class RunResult:
         status: running, finished or interrupted.
         best_model: the best configuration fitted on all the data, after a refitting run
             (search.refit: true), else None.
+        running: of a stored run read while it runs, its trials started and not yet ended:
+            (number, params, start time).
     """
 
     def __init__(self, path: Path, space: Space, direction: Direction,
@@ -34,6 +36,7 @@ class RunResult:
         self.direction = Direction(direction)
         self.status = status
         self.best_model: Any = None
+        self.running: list[tuple[int, dict[str, Any], float]] = []
         self._results: list[TrialResult] = []
         self._failed: list[TrialResult] = []
         self._pruned: list[TrialResult] = []

@@ -29,7 +29,7 @@ from hpsearch.trial import Direction, Status, Trial, TrialResult
 if TYPE_CHECKING:
     from hpsearch.coarse_to_fine import Region
 
-__all__ = ["RunStore", "EpochScores", "resolve_run", "run_folders"]
+__all__ = ["RunStore", "RunBoard", "resolve_run", "run_folders"]
 
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
@@ -38,9 +38,10 @@ MODEL_INFO = "model.json"  # what it is: the trial, its params, the versions tha
 LOCK_NAME = "lock"
 LOGS_NAME = "logs"
 # The store's layout, kept in SQLite's user_version. 0: written before it was versioned (trials
-# may lack retest_of); 1: reports keyed by trial and epoch only; 2: every table below, reports
-# keyed by trial, fold and epoch. A newer layout is refused by name, never misread.
-SCHEMA_VERSION = 2
+# may lack retest_of); 1: reports keyed by trial and epoch only; 2: reports keyed by trial, fold
+# and epoch; 3: every table below (running trials kept). A newer layout is refused by name,
+# never misread.
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,6 +76,12 @@ CREATE TABLE IF NOT EXISTS epochs (   -- babysitting: one row per epoch of the o
 );
 CREATE TABLE IF NOT EXISTS changes (  -- babysitting: hot changes, from the epoch they apply to
     epoch INTEGER NOT NULL, name TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS running (  -- trials started and not yet stored: what status shows
+    trial   INTEGER PRIMARY KEY,
+    params  TEXT NOT NULL,    -- JSON object
+    started REAL NOT NULL,    -- unix time
+    worker  TEXT NOT NULL     -- process id on host
 );
 """
 _INTERMEDIATE = """
@@ -309,6 +316,7 @@ class RunStore:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
             if "retest_of" not in columns:
                 self._db.execute("ALTER TABLE trials ADD COLUMN retest_of INTEGER")
+            self._db.executescript(_SCHEMA)
             reports = {row[1] for row in self._db.execute("PRAGMA table_info(intermediate)")}
             if reports and "fold" not in reports:  # reports of version 1 were of fold 0
                 self._db.execute("ALTER TABLE intermediate RENAME TO intermediate_1")
@@ -412,6 +420,7 @@ class RunStore:
                                    if k not in ("fold", "epoch", "score")}))
                    for r in result.reports]
         with self._writing():
+            self._db.execute("DELETE FROM running WHERE trial = ?", (t.number,))
             if reports:
                 self._db.executemany("INSERT OR REPLACE INTO intermediate VALUES (?,?,?,?,?)",
                                      reports)
@@ -441,6 +450,39 @@ class RunStore:
             raise StoreError(f"{self.path}: a trial row of its store is damaged ({error}); "
                              "the other trials: hpsearch export RUN cannot read past it either, "
                              "sqlite3's .recover can") from None
+
+    def running(self) -> list[tuple[int, dict[str, Any], float, str]]:
+        """The trials started and not yet stored: number, params, start time, worker."""
+        rows = self._select("SELECT trial, params, started, worker FROM running WHERE trial NOT "
+                            "IN (SELECT number FROM trials) ORDER BY trial")
+        try:
+            return [(n, json.loads(p), t, w) for n, p, t, w in rows]
+        except ValueError:
+            raise StoreError(f"{self.path}: its store's running table is damaged") from None
+
+    def forget_running(self) -> None:
+        """Forget trials recorded as started (a run starting or ending: none is running)."""
+        with self._writing():
+            self._db.execute("DELETE FROM running")
+
+    def summary(self, direction: Direction) -> dict[str, Any]:
+        """Counts by status and the best complete trial, straight from the database (as fast
+        for ten thousand trials as for ten)."""
+        counts = dict(self._select("SELECT status, count(*) FROM trials GROUP BY status"))
+        unknown = set(counts) - {s.value for s in Status}
+        if unknown:
+            raise StoreError(f"{self.path}: a trial row of its store is damaged (status "
+                             f"{sorted(map(str, unknown))[0]!r})")
+        order = "DESC" if direction.sign > 0 else "ASC"
+        best = self._select("SELECT number, mean, params FROM trials WHERE status = 'complete' "
+                            f"ORDER BY mean {order}, number LIMIT 1")
+        last = self._select("SELECT max(finished) FROM trials")
+        try:
+            top = None if not best else {"trial": best[0][0], "mean_score": best[0][1],
+                                         "params": json.loads(best[0][2])}
+        except ValueError:
+            raise StoreError(f"{self.path}: a trial row of its store is damaged") from None
+        return {"counts": counts, "best": top, "last_finished": last[0][0] if last else None}
 
     def add_round(self, number: int, kind: str, region: Region, trials: int) -> None:
         with self._writing():
@@ -480,10 +522,10 @@ class RunStore:
                 for e, n, o, v in rows]
 
 
-class EpochScores:
-    """The scoreboard of per-epoch reports early stopping compares, shared by every worker of a
-    run through its database (WAL: many readers, short writes). Opened lazily in the worker that
-    reports."""
+class RunBoard:
+    """What the workers of a run share through its database while trials run (WAL: many
+    readers, short writes): the trials that started, and the per-epoch reports early stopping
+    compares. Opened lazily in the worker."""
 
     stores_reports = True  # what it is told is in the run's store: the driver need not add it
 
@@ -497,15 +539,29 @@ class EpochScores:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["database"])  # type: ignore[misc]
 
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = _connect(Path(self.database))
+            db.executescript(_INTERMEDIATE)
+        return db
+
+    def started(self, trial: int, params: Mapping[str, Any]) -> None:
+        """Record that a trial started here (status shows it until the driver stores it)."""
+        import socket
+
+        db = self._db()
+        with db:
+            db.execute("INSERT OR REPLACE INTO running VALUES (?, ?, ?, ?)",
+                       (trial, json.dumps(dict(params), default=str), time.time(),
+                        f"process {os.getpid()} on {socket.gethostname()}"))
+
     def report(self, trial: int, fold: int, epoch: int, value: float,
                metrics: Mapping[str, Any]) -> _StoredOthers:
         """Record a report (committed before this returns); return the other trials' reports at
         that fold and epoch, asked about through the index (so a rule's question costs the same
         with ten trials or ten thousand)."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = _connect(Path(self.database))
-            db.executescript(_INTERMEDIATE)
+        db = self._db()
         with db:
             db.execute("INSERT OR REPLACE INTO intermediate VALUES (?, ?, ?, ?, ?)",
                        (trial, fold, epoch, value, _json_or_none(metrics)))

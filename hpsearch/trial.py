@@ -116,9 +116,11 @@ class TrialResult:
 
     @functools.cached_property
     def std(self) -> float:
+        """The population standard deviation of the fold scores (numpy's np.std)."""
         if self.status is not Status.COMPLETE:
             return math.nan
-        return statistics.pstdev(self.scores) if len(self.scores) > 1 else 0.0
+        mean = self.mean
+        return math.sqrt(sum((x - mean) ** 2 for x in self.scores) / len(self.scores))
 
     @property
     def error_line(self) -> str:

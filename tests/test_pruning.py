@@ -12,7 +12,7 @@ from hpsearch.cli import cli
 from hpsearch.config import load_config
 from hpsearch.errors import ConfigError, TrialPruned
 from hpsearch.pruning import Pruner, Reporter, SharedScores
-from hpsearch.store import EpochScores
+from hpsearch.store import RunBoard
 from hpsearch.trial import Direction
 
 MAXIMIZE, MINIMIZE = Direction.MAXIMIZE, Direction.MINIMIZE
@@ -53,7 +53,7 @@ def test_prunes_bad_trials_and_never_the_best(tmp_path, method, seed, board):
     rule = Pruner(method, min_epochs=2)
     values = curves(30, 20, seed)
     pruned = {}
-    scores = EpochScores(str(tmp_path / "db.sqlite")) if board == "store" else SharedScores()
+    scores = RunBoard(str(tmp_path / "db.sqlite")) if board == "store" else SharedScores()
     for trial, curve in enumerate(values):
         report = Reporter(trial, None, MAXIMIZE, rule, scores)
         try:
@@ -161,7 +161,7 @@ def test_pruning_on_an_objective_without_epochs_warns(runner, write):
 @pytest.mark.parametrize("direction", [MAXIMIZE, MINIMIZE])
 def test_the_store_answers_the_rules_as_a_list_does(tmp_path, method, direction):
     rule = Pruner(method, min_epochs=1, reduction=3, startup=2)
-    scores = EpochScores(str(tmp_path / "db.sqlite"))
+    scores = RunBoard(str(tmp_path / "db.sqlite"))
     rng = np.random.default_rng(0)
     values = []
     for trial in range(40):

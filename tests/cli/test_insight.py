@@ -11,13 +11,16 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hpsearch.cli import cli
-from hpsearch.insight import importance
-from hpsearch.space import Log, Space, Uniform
-from hpsearch.trial import Status, Trial, TrialResult
+from hpsearch.insight import good_range, importance
+from hpsearch.result import RunResult
+from hpsearch.space import Int, Log, OneMinusLog, Space, Uniform
+from hpsearch.trial import Direction, Status, Trial, TrialResult
 
 DRIVE = """\
 import math
@@ -55,8 +58,6 @@ def invoke(runner, *args):
 
 def test_importance_puts_the_driving_parameter_first():
     space = Space({"a": Uniform(0, 1), "lr": Log(1e-5, 1), "b": Uniform(0, 1)})
-    import numpy as np
-
     rng = np.random.default_rng(0)
     results = []
     for n in range(60):
@@ -109,6 +110,96 @@ def test_plot_needs_a_known_file_kind(runner, drive, tmp_path):
     pytest.importorskip("matplotlib")
     result = runner.invoke(cli, ["plot", drive, "--out", str(tmp_path / "p.jpg")])
     assert result.exit_code == 2 and ".png, .svg or .html" in result.stderr
+
+
+def test_good_range_shows_whole_scores_and_leaves_out_diverged_ones():
+    rng = np.random.default_rng(1)
+    normal = rng.normal(0.9, 0.01, 200)
+    assert good_range(normal, Direction.MAXIMIZE) == (normal.min(), normal.max())
+    # 40 % diverged at chance level: the axis starts close under the good ones
+    mixed = np.concatenate([rng.uniform(0.9, 0.98, 60), rng.uniform(0.08, 0.12, 40)])
+    worst, best = good_range(mixed, Direction.MAXIMIZE)
+    assert 0.75 < worst < 0.9 and best == mixed.max()
+    losses = np.concatenate([rng.uniform(0.1, 0.3, 50), [1e6, 3e7]])
+    worst, best = good_range(losses, Direction.MINIMIZE)
+    assert 0.3 <= worst < 2 and best == losses.min()
+
+
+def _run(space, scores, rounds=None, histories=None, direction=Direction.MAXIMIZE):
+    """A run of the given scores at random points of the space."""
+    rng = np.random.default_rng(0)
+    results = []
+    for n, score in enumerate(scores):
+        params = space.from_unit(rng.random(len(space.dims)))
+        extra = {"history": histories[n]} if histories else {}
+        results.append(TrialResult(Trial(n, params, tuple(space.to_unit(params)), n,
+                                         rounds[n] if rounds else 1),
+                                   Status.COMPLETE, (score,), 1.0, extra=extra))
+    return RunResult(Path("runs/figure"), space, direction, results)
+
+
+FIGURE_SPACE = Space({"lr": Log(1e-4, 1), "beta": OneMinusLog(0.9, 0.999),
+                      "units": Int(32, 256, log=True)})
+
+
+def test_figure_keeps_the_good_region_in_view_and_counts_the_outlier():
+    pytest.importorskip("matplotlib")
+    from hpsearch.plot import figure
+
+    scores = list(np.linspace(0.90, 0.98, 40)) + [0.0]  # one diverged trial
+    fig = figure(_run(FIGURE_SPACE, scores, rounds=[1] * 20 + [2] * 21), [],
+                 ["lr", "beta", "units"])
+    lr, beta, units, pair = fig.axes[:4]
+    low, high = lr.get_ylim()
+    assert 0.8 < low < 0.9 and 0.98 <= high < 1.0  # not stretched down to 0
+    assert any("1 trial worse than" in t.get_text() for t in lr.texts)
+    edge = [c for c in lr.collections if c.get_offsets()[:, 1].min() == low]
+    assert len(edge) == 1 and len(edge[0].get_offsets()) == 1  # drawn on the edge
+    # 1 − β grows to the right on its own panel and upwards on the pair panel: both reversed
+    assert beta.xaxis_inverted() and not lr.xaxis_inverted()
+    assert fig.axes[3].get_title().startswith("lr × beta") and pair.yaxis_inverted()
+    shown = [t for t in units.get_xticks() if 32 <= t <= 256]
+    assert shown == [32, 64, 128, 256]  # whole numbers on a log axis
+    assert any(ax.get_ylabel() == "score" for ax in fig.axes[4:])  # the pair panel's colorbar
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["round 1", "round 2"]
+
+
+def test_figure_of_a_minimized_loss_ignores_a_huge_one():
+    pytest.importorskip("matplotlib")
+    from hpsearch.plot import figure
+
+    space = Space({"lr": Log(1e-4, 1)})
+    fig = figure(_run(space, list(np.linspace(0.1, 0.5, 30)) + [1e9],
+                      direction=Direction.MINIMIZE), [], ["lr"])
+    low, high = fig.axes[0].get_ylim()
+    assert low < 0.1 and 0.5 < high < 5
+
+
+def test_learning_curves_highlight_the_best_trials():
+    pytest.importorskip("matplotlib")
+    from hpsearch.plot import HIGHLIGHT, figure
+
+    scores = list(np.linspace(0.5, 0.9, 12))
+    histories = [[{"epoch": e, "loss": 1 / e, "val_score": s * (1 - 0.5 / e)}
+                  for e in range(1, 6)] for s in scores]
+    fig = figure(_run(Space({"lr": Log(1e-4, 1)}), scores, histories=histories), [], ["lr"])
+    curves = next(ax for ax in fig.axes if ax.get_xlabel() == "epoch")
+    assert curves.get_ylabel().startswith("validation score")
+    labelled = [line.get_label() for line in curves.get_lines()
+                if not line.get_label().startswith("_")]
+    assert [label.split(":")[0] for label in labelled] == [
+        f"trial {n}" for n in range(11, 11 - HIGHLIGHT, -1)]  # the best, best first
+    grey = [line for line in curves.get_lines() if line.get_label().startswith("_")]
+    assert len(grey) == 12
+
+
+def test_plot_out_without_matplotlib_says_so_before_drawing(runner, drive, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    result = runner.invoke(cli, ["plot", drive, "--out", str(tmp_path / "p.png")])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "pip install 'hpsearch[plot]'" in result.stderr
+    assert not (tmp_path / "p.png").exists()
 
 
 def test_export_round_trips(runner, drive, tmp_path):

@@ -353,7 +353,7 @@ def test_a_store_of_version_1_keeps_its_reports_when_upgraded(runner, write, tmp
     reports = stored(run_dir, "intermediate")
     assert {"trial": 0, "fold": 0, "epoch": 1, "value": 0.5, "metrics": None} in reports
     con = sqlite3.connect(run_dir / "trials.db")
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     con.close()
 
 

@@ -77,7 +77,8 @@ def damage(kind: str, folder: Path) -> None:
 KINDS = ["pages", "no-config", "bad-yaml", "bad-config", "params-not-json", "status-unknown",
          "lock-folder", "empty-db", "no-tables"]
 READING = [["leaderboard", "{run}"], ["export", "{run}"], ["importance", "{run}"],
-           ["plot", "{run}"], ["logs", "{run}", "0"]]
+           ["plot", "{run}"], ["logs", "{run}", "0"], ["status", "{run}"],
+           ["compare", "{run}", "{run}"]]
 WRITING = [["resume", "{run}"], ["zoom", "{run}", "--run"], ["retest", "{run}"],
            ["refit", "{run}"], ["babysit", "--resume", "{run}"]]
 
@@ -89,6 +90,8 @@ def test_every_command_answers_a_damaged_run_in_one_line(runner, finished, kind)
     for args in READING + WRITING:
         if kind == "lock-folder" and args in READING:
             continue  # reading takes no lock: a lock that is a folder does not stop it
+        if kind == "params-not-json" and args[0] == "status":
+            continue  # status reads counts and the best trial's row: trial 0 is not read
         result = runner.invoke(cli, [a.replace("{run}", str(finished)) for a in args])
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.exit_code == 2, (kind, args, result.output)

@@ -44,7 +44,7 @@ def test_zoom_writes_a_narrower_config_of_the_same_scales(runner, write, tmp_pat
     result = invoke(runner, "zoom", "valley", "--top", "5", "--out", out)
     assert "old range" in result.stdout and "lr" in result.stdout
     text = out.read_text()
-    assert text.startswith("# Zoomed from run runs/valley, round 1, around its best 5 trials: #")
+    assert text.startswith("# Zoomed from run valley, round 1, around its best 5 trials: #")
     zoomed = load_config(out)  # loads as a config
     lr, beta = zoomed.space.scales["lr"], zoomed.space.scales["beta"]
     assert lr.kind == "log" and beta.kind == "one_minus_log"
@@ -58,6 +58,38 @@ def test_zoom_writes_a_narrower_config_of_the_same_scales(runner, write, tmp_pat
     data["name"], data["search"]["trials"] = "zoomed", 4
     invoke(runner, "run", write("z.yaml", yaml.safe_dump(data)), "-q")
     assert len(stored(tmp_path / "runs" / "zoomed")) == 4
+
+
+def test_zoom_files_travel_with_their_project_and_are_never_overwritten(runner, write,
+                                                                         tmp_path):
+    """Paths relative to the file itself: the project moved elsewhere still runs it; a second
+    zoom writes a new file, and an existing --out needs --force."""
+    project = tmp_path / "project"
+    (project / "lib").mkdir(parents=True)
+    (project / "lib" / "far_valley.py").write_text(VALLEY)
+    (project / "valley.yaml").write_text(
+        CONFIG.replace('"valley:evaluate"}', '"far_valley:evaluate", path: lib}'))
+    runner.invoke(cli, ["run", str(project / "valley.yaml"), "--runs-dir",
+                        str(project / "runs"), "-q"], catch_exceptions=False)
+    zoom = ["zoom", "valley", "--runs-dir", str(project / "runs")]
+    invoke(runner, *zoom, "--top", "5")
+    first = project / "runs" / "valley" / "zoom-round2.yaml"
+    data = yaml.safe_load(first.read_text())
+    assert data["objective"]["path"] == ["../../lib"]
+    text = first.read_text()
+    second = invoke(runner, *zoom, "--top", "8")
+    assert first.read_text() == text  # kept
+    again = project / "runs" / "valley" / "zoom-round2-2.yaml"
+    assert again.is_file() and str(again.name) in second.stderr
+    refused = runner.invoke(cli, [*zoom, "--out", str(first)])
+    assert refused.exit_code == 2 and "--force" in refused.stderr and first.read_text() == text
+    invoke(runner, *zoom, "--top", "8", "--out", first, "--force")
+    assert first.read_text() != text
+    moved = tmp_path / "elsewhere"
+    project.rename(moved)
+    invoke(runner, "run", moved / "runs" / "valley" / "zoom-round2.yaml", "--trials", "3",
+           "--name", "moved", "-q")
+    assert len(stored(tmp_path / "runs" / "moved")) == 3
 
 
 def test_zoom_run_adds_a_round_to_the_same_run(runner, write, tmp_path):
