@@ -420,7 +420,7 @@ def compare(run_a: str, run_b: str, best_share: float, fmt: str, runs_dir: str) 
     from hpsearch.api import open_run
 
     runs = [open_run(run_a, runs_dir), open_run(run_b, runs_dir)]
-    found = compared(*runs, best_share=best_share)
+    found = compared(runs[0], runs[1], best_share=best_share)
     if fmt == "json":
         click.echo(json.dumps(found, indent=1, default=str))
         return
