@@ -440,13 +440,12 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
 
     In the terminal: the best score along each parameter's range. With --out: a figure with
     one panel per parameter (log axis for log, 1 - beta on a log axis for one_minus_log),
-    trials coloured by round, the two most important parameters against each other with each
+    trials coloured by round, the two that move the score most against each other with each
     round's zoom region, and the best trials' learning curves where trials recorded them.
     Score axes show the good part of the scores; far worse trials sit on the edge, counted.
     """
     from hpsearch import report
     from hpsearch.api import open_run
-    from hpsearch.insight import importance as compute
     from hpsearch.store import RunStore
 
     if out is not None:  # refused before anything is drawn
@@ -454,10 +453,7 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
 
         check_out(out)
     result = open_run(run, runs_dir)
-    try:
-        order = list(compute(result.space, result.results).shares)
-    except ValueError:
-        order = list(result.space.dims)
+    order = report.param_order(result)
     report.print_out(report.profile_table(result, order))
     if out is not None:
         from hpsearch.plot import write_plot

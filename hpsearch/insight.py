@@ -16,16 +16,23 @@ import numpy as np
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
-__all__ = ["Importance", "importance", "profile", "spread"]
+__all__ = ["Importance", "importance", "good_range", "profile", "spread"]
 
 MIN_TRIALS = 10
-FOREST_TRIALS = 1000  # the most trials the forest learns from: a random sample of them beyond
+# What the forest sees, so that importance takes about as long at any size: a random sample of
+# at most FOREST_TRIALS trials, each tree a bootstrap of at most TREE_TRIALS of them (enough to
+# place a small stepwise effect, such as a layer count's, as all 5,000 trials do), and
+# SHUFFLED_TRIALS trials shuffled to measure each parameter's share (benchmarks/glance.py).
+TREES = 64
+FOREST_TRIALS = 10_000
+TREE_TRIALS = 2_000
+SHUFFLED_TRIALS = 1_000
 
 
 @dataclass(frozen=True)
 class Importance:
     """Each parameter's share of the explained variation (summing to 1 when anything is
-    explained), and how well the forest explains the score at all (cross-validated R²)."""
+    explained), and how well the forest explains the score at all (out-of-bag R²)."""
 
     shares: dict[str, float]
     r2: float
@@ -44,10 +51,8 @@ def _data(space: Space, results: Sequence[TrialResult]) -> tuple[np.ndarray, np.
 
 
 def importance(space: Space, results: Sequence[TrialResult], seed: int = 0) -> Importance:
-    """Permutation importance of a random forest on the unit coordinates. Beyond
-    FOREST_TRIALS complete trials, the forest learns from a random sample of that many: the
-    shares barely move (a sample of 1,000 places a parameter's effect as well as 5,000 do),
-    and the time stays flat at any size.
+    """Permutation importance of a random forest on the unit coordinates, its time bounded at
+    any number of trials (see TREE_TRIALS).
 
     Raises:
         ValueError: with fewer than 3 complete trials.
@@ -62,19 +67,24 @@ def importance(space: Space, results: Sequence[TrialResult], seed: int = 0) -> I
     if len(y) < 3:
         raise ValueError(f"only {len(y)} complete trials: importance needs at least 3")
     complete = len(y)
+    rng = np.random.default_rng(seed)
     if complete > FOREST_TRIALS:
-        sample = np.random.default_rng(seed).choice(complete, FOREST_TRIALS, replace=False)
+        sample = rng.choice(complete, FOREST_TRIALS, replace=False)
         X, y = X[sample], y[sample]
     # One forest: its out-of-bag predictions say how well it explains the score (R²), and
     # shuffling each parameter in turn says how much of that it owes to the parameter.
-    forest = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed,
-                                   oob_score=r2_score, n_jobs=-1)
+    forest = RandomForestRegressor(n_estimators=TREES, min_samples_leaf=2, random_state=seed,
+                                   oob_score=r2_score, n_jobs=-1,
+                                   max_samples=min(len(y), TREE_TRIALS))
     with warnings.catch_warnings():  # too few trials for every one to be out of a bag: fine
         warnings.simplefilter("ignore", UserWarning)
         forest.fit(X, y)
     r2 = float(forest.oob_score_) if np.ptp(y) > 0 else 0.0  # equal scores explain nothing
-    drops = permutation_importance(forest, X, y, n_repeats=5, random_state=seed,
-                                   n_jobs=1).importances_mean
+    forest.n_jobs = 1  # many small predictions: threads cost more than they give
+    shuffled = rng.choice(len(y), SHUFFLED_TRIALS, replace=False) \
+        if len(y) > SHUFFLED_TRIALS else slice(None)
+    drops = permutation_importance(forest, X[shuffled], y[shuffled], n_repeats=5,
+                                   random_state=seed, n_jobs=1).importances_mean
     drops = np.clip(drops, 0, None)
     total = drops.sum()
     shares = {name: float(d / total) if total > 0 else 0.0 for name, d in zip(space.dims, drops)}

@@ -1,6 +1,6 @@
 """Pictures of a run with matplotlib (the optional extra `plot`): score against each parameter on
-its own scale, the two most important parameters with each round's zoom region, and the learning
-curves of the best trials where trials recorded them.
+its own scale, the two parameters that move the score most against each other with each round's
+zoom region, and the learning curves of the best trials where trials recorded them.
 
 Every score axis shows the good part of the scores (insight.good_range): the trials far worse are
 drawn on its edge as triangles, with their count, instead of stretching it.
@@ -125,8 +125,8 @@ def _parameter_panel(ax: Any, run: RunResult, name: str, done: Sequence[TrialRes
 def _pair_panel(fig: Any, ax: Any, run: RunResult, pair: tuple[str, str],
                 done: Sequence[TrialResult], axis: _ScoreAxis, rounds: Sequence[Mapping[str, Any]],
                 round_colour: Mapping[int, Any]) -> None:
-    """The two most important parameters against each other, coloured by score, with each
-    zoom round's region as a box and the best trial as a star."""
+    """The two parameters that move the score most against each other, coloured by score,
+    with each zoom round's region as a box and the best trial as a star."""
     a, b = pair
     xs = [run.space.scales[a].plot_value(r.params[a]) for r in done]
     ys = [run.space.scales[b].plot_value(r.params[b]) for r in done]
@@ -205,7 +205,7 @@ def _curves_panel(ax: Any, run: RunResult) -> bool:
 
 
 def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[str]) -> Any:
-    """The figure: one panel per parameter (most important first), the two most important
+    """The figure: one panel per parameter (those that move the score most first), the first two
     together with the zoom regions, and the learning curves when trials recorded them."""
     plt = _matplotlib()
     done = [r for r in run.results if r.status is Status.COMPLETE]

@@ -68,9 +68,11 @@ def dumps(rows: Sequence[Mapping[str, Any]], fmt: str) -> str:
         return json.dumps([_plain(r) for r in rows], indent=1) + "\n"
     columns = list(dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n")  # writes None as an empty cell
     writer.writerow(columns)
-    writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
+    plain = (str, int, float, bool)
+    writer.writerows([v if type(v) in plain and v == v else _cell(v)  # NaN is not equal to itself
+                      for v in map(row.get, columns)] for row in rows)
     return out.getvalue()
 
 
@@ -178,14 +180,15 @@ def _width(cells: Sequence[str]) -> int:
     return max((Text.from_markup(c).cell_len for c in cells), default=0)
 
 
-def param_order(run: RunResult, shown: Sequence[TrialResult]) -> list[str]:
-    """The searched parameters, those that move the score most first; those every shown trial
-    shares last."""
+def param_order(run: RunResult, shown: Sequence[TrialResult] = ()) -> list[str]:
+    """The searched parameters, those that move the score most first (insight.spread: fast at
+    any size); those every shown trial shares last."""
     from hpsearch.insight import spread
 
     moves = spread(run.space, run.results)
     names = list(run.space.dims)
-    same = {n for n in names if len({repr(r.params.get(n)) for r in shown}) <= 1}
+    same = {n for n in names if len({repr(r.params.get(n)) for r in shown}) <= 1} \
+        if shown else set()
     return sorted(names, key=lambda n: (n in same, -moves.get(n, 0.0), names.index(n)))
 
 
@@ -408,7 +411,7 @@ _BLOCKS = " ▁▂▃▄▅▆▇█"
 def importance_table(run: RunResult, found: Importance) -> Table:
     """Each parameter's share of the explained variation, as bars, most important first."""
     table = Table(title=f"{escape(run.name)}: importance over {found.trials} complete trials "
-                        f"(random forest on the unit cube, cross-validated R² {found.r2:.2f})",
+                        f"(random forest on the unit cube, out-of-bag R² {found.r2:.2f})",
                   title_justify="left")
     table.add_column("parameter")
     table.add_column("scale", style="dim")

@@ -201,6 +201,17 @@ def test_compare_two_runs(runner, write, eight):
     assert "'s best is better by" in table
 
 
+def test_status_and_compare_from_python(eight):
+    import hpsearch
+
+    status = hpsearch.status(eight)
+    assert status["complete"] == 30 and status["status"] == "finished"
+    run = hpsearch.open_run(eight)
+    found = hpsearch.compare(run, eight)  # a RunResult or a name
+    assert [r["run"] for r in found["runs"]] == ["eight", "eight"]
+    assert found["runs"][0]["best"] == found["runs"][1]["best"]
+
+
 def test_compare_refuses_runs_scored_the_other_way(runner, write, eight):
     invoke(runner, "run", write("loss.yaml", CONFIG.format(name="loss", seed=9,
                                                            direction="minimize")), "-q")
