@@ -223,9 +223,9 @@ def leaderboard_table(run: RunResult, top: int | None = None, columns: Sequence[
     values = {**params, **running}
     names = list(columns) or param_order(run, [r for _, r in shown])
     chosen, left = [], []
-    for name in names:
+    for name in names:  # the most telling first; after the first that does not fit, none
         need = _width([name, *(values[n].get(name, "") for n in values)]) + 3
-        if columns or used + need <= width:
+        if columns or (not left and used + need <= width):
             chosen.append(name)
             used += need
         else:

@@ -80,6 +80,8 @@ def test_the_leaderboard_fits_and_shows_every_score_whole(eight, width):
         assert len(row) == 1 and whole in row[0], (width, rank, whole, row)
     shown = [n for n in NAMES if n in lines[2]]  # the header line
     hidden = [n for n in NAMES if n not in shown]
+    order = report.param_order(run, [r for _, r in run.ranked()[:20]])
+    assert set(shown) == set(order[:len(shown)])  # the least telling are left out first
     if hidden:  # named below the table, with how to show them
         note = " ".join(text.split())
         assert "not shown: " + ", ".join(sorted(hidden, key=NAMES.index)) in note or all(
