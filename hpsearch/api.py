@@ -49,6 +49,10 @@ class RunEvents:
     def trial_done(self, result: TrialResult) -> None:
         """A trial ended and is stored (`run.results` holds it already)."""
 
+    def decided(self, lines: Sequence[str]) -> None:
+        """What a new run decided by itself (`auto`: its rounds, early stopping), one line
+        each; told before `run_started`."""
+
 
 def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
     """A stored run, by folder or by name under runs_dir, opened read-only: readable while the
@@ -283,9 +287,11 @@ def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResul
         store.add_round(number, "random" if number == 1 else "zoom", region, size)
         events.round_started(number, region, size)
 
+    rounds = cfg.search.rounds
+    assert isinstance(rounds, int), "decided before a run starts (_decided, _as_stored)"
     with _running(store, cfg, result, events, cfg.search.trials, objective) as wired:
         recorder = _Recorder(wired, cfg, store, result, events, raise_errors=raise_errors)
-        search_rounds(cfg.space, cfg.search.direction, cfg.search.trials, cfg.search.rounds,
+        search_rounds(cfg.space, cfg.search.direction, cfg.search.trials, rounds,
                       cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
                       on_round=round_started)
     _check_outcome(result)
@@ -309,6 +315,7 @@ def _wired(objective: Objective, cfg: Config, store: RunStore, backend: Backend)
     from hpsearch.store import DB_NAME, LOGS_NAME, RunBoard
 
     pruner = cfg.search.early_stopping
+    assert not isinstance(pruner, str), "decided before a run starts (_decided, _as_stored)"
     folder = store.path.resolve()  # absolute: a reused worker may have started elsewhere
     if not backend.remote:
         return objective.with_channel(Channel(str(folder / LOGS_NAME),
@@ -317,14 +324,60 @@ def _wired(objective: Objective, cfg: Config, store: RunStore, backend: Backend)
     return objective.with_channel(Channel(None, board, pruner))
 
 
+def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
+    """A new run's config with what `auto` leaves open decided, and a line for each decision:
+    the rounds from the budget and the workers, early stopping from whether the objective
+    reports per-epoch scores. The run stores what was decided, so a resume does the same."""
+    from joblib import effective_n_jobs
+
+    from hpsearch.coarse_to_fine import auto_rounds, round_sizes
+    from hpsearch.config import AUTO
+    from hpsearch.pruning import Pruner
+
+    search, lines = cfg.search, []
+    changes: dict[str, Any] = {}
+    if search.rounds == AUTO:
+        workers = max(1, effective_n_jobs(cfg.parallel.n_jobs))
+        rounds = auto_rounds(search.trials, workers)
+        changes["rounds"] = rounds
+        if rounds == 1:
+            lines.append(f"search.rounds: auto: 1 round of random search ({search.trials} trials "
+                         "are too few to learn from between rounds)")
+        else:
+            sizes = round_sizes(search.trials, rounds)
+            lines.append(f"search.rounds: auto: coarse to fine, {rounds} rounds of "
+                         f"{', '.join(map(str, sizes))} trials (rounds: 1 for plain random "
+                         "search)")
+    if search.early_stopping == AUTO:
+        pruner = Pruner() if objective.reports_epochs else None
+        changes["early_stopping"] = pruner
+        lines.append(
+            f"search.early_stopping: auto: asha ({cfg.objective.name} reports per-epoch "
+            "scores; false turns it off)" if pruner is not None else
+            f"search.early_stopping: auto: off ({cfg.objective.name} reports no per-epoch "
+            "scores)")
+    return (cfg.replace(search=changes) if changes else cfg), lines
+
+
+def _as_stored(cfg: Config) -> Config:
+    """A stored run's config: a run stored before `auto` existed ran one round without early
+    stopping, and goes on so."""
+    from hpsearch.config import AUTO
+
+    changes = {key: value for key, value in (("rounds", 1), ("early_stopping", None))
+               if getattr(cfg.search, key) == AUTO}
+    return cfg.replace(search=changes) if changes else cfg
+
+
 def _checked(cfg: Config) -> Objective:
     """Every check that can be made before a run folder is created or a run is taken; returns
     the checked objective."""
     from hpsearch.objective import build_objective
+    from hpsearch.pruning import Pruner
 
     check_backend(cfg.parallel.backend, cfg.parallel.address)
     objective = build_objective(cfg)
-    if cfg.search.early_stopping is not None and not objective.reports_epochs:
+    if isinstance(cfg.search.early_stopping, Pruner) and not objective.reports_epochs:
         log.warning("search.early_stopping: %s reports no per-epoch scores, so no trial will "
                     "be stopped early (the built-in network does; a function can take a "
                     "`report` argument)", cfg.objective.name)
@@ -377,6 +430,10 @@ def run(
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
     objective = _checked(cfg)
+    cfg, decisions = _decided(cfg, objective)
+    events = events or RunEvents()
+    if decisions:
+        events.decided(decisions)
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors,
                             note=cfg.session_note())
     if cfg.data is not None:
@@ -385,8 +442,7 @@ def run(
         store.set_meta(data=describe(cfg.data))
     result = RunResult(store.path, cfg.space, cfg.search.direction)
     try:
-        _search(cfg, objective, store, result, raise_errors=raise_errors,
-                events=events or RunEvents())
+        _search(cfg, objective, store, result, raise_errors=raise_errors, events=events)
     except BaseException:
         if not result.results:  # stopped before its first trial: no empty run folder is left
             import shutil
@@ -424,8 +480,8 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
             kept = {k: v for k, v in (stored.get("data") or {}).items()
                     if k in ("scale", "categorical", "impute") and k not in data}
             data = {**kept, **data}
-        cfg = _with_overrides(load_config(store.path / CONFIG_NAME, data=data), trials, n_jobs,
-                              None, None)
+        cfg = _with_overrides(_as_stored(load_config(store.path / CONFIG_NAME, data=data)),
+                              trials, n_jobs, None, None)
         objective = _checked(cfg)
         if same_data and before and cfg.data is not None:
             from hpsearch.datasets import describe

@@ -18,15 +18,16 @@ Two uses:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from hpsearch.space import Space
+from hpsearch.space import Choice, Space
 from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials, trials_at
 
-__all__ = ["Region", "zoom", "CoarseToFine", "round_sizes", "search_rounds"]
+__all__ = ["Region", "zoom", "CoarseToFine", "auto_rounds", "round_sizes", "search_rounds"]
 
 EDGE = 0.1  # the outer tenth of a range counts as its edge
 SPREAD = 0.8  # top trials spanning this share of a range say the parameter may not matter
@@ -61,18 +62,18 @@ def _units(results: Sequence[TrialResult], d: int) -> np.ndarray:
 
 
 def _narrowed(space: Space, lo: np.ndarray, hi: np.ndarray,
-              best: Sequence[TrialResult] | None = None) -> Space:
-    """The space of the box [lo, hi]; what has no order (a choice) keeps the values seen among
-    `best`, or, without them, those whose share of u meets the box."""
+              seen: Mapping[str, Sequence[Any]] | None = None) -> Space:
+    """The space of the box [lo, hi]; what has no order (a choice) keeps the values `seen`
+    (among the trials the region was drawn around), or, without any, those whose share of u
+    meets the box."""
     scales = {}
     for name, scale in space.scales.items():
         if scale.is_fixed:
             scales[name] = scale
             continue
         i = space.dims.index(name)
-        seen = None if best is None else [r.params[name] for r in best]
-        scales[name] = scale.narrow(float(lo[i]), float(hi[i]), seen)
-    return Space(scales)
+        scales[name] = scale.narrow(float(lo[i]), float(hi[i]), (seen or {}).get(name) or None)
+    return space.restricted(scales)
 
 
 def zoom(space: Space, results: Sequence[TrialResult], direction: Direction, *,
@@ -124,7 +125,8 @@ def zoom(space: Space, results: Sequence[TrialResult], direction: Direction, *,
             lo[i], hi[i] = 0.0, 1.0
             warnings.append(f"{name}: not narrowed: the best {len(best)} trials span "
                             f"{spread:.0%} of its range, so it may not matter much")
-    region_space = _narrowed(space, lo, hi, best)
+    region_space = _narrowed(space, lo, hi,
+                             {n: [r.params[n] for r in best if n in r.params] for n in space.dims})
     return Region(tuple(map(float, lo)), tuple(map(float, hi)), region_space, tuple(warnings),
                   tuple(r.number for r in best))
 
@@ -139,6 +141,18 @@ def round_sizes(total: int, rounds: int) -> list[int]:
     first = min(first, total - (rounds - 1))
     rest, extra = divmod(total - first, rounds - 1)
     return [first] + [rest + (1 if i < extra else 0) for i in range(rounds - 1)]
+
+
+def auto_rounds(trials: int, workers: int) -> int:
+    """The rounds `search.rounds: auto` picks: one below 30 trials (too few to learn from
+    between rounds), 3 from 30, 5 from 60 to 200, then one more each time the budget doubles;
+    fewer while a later round would get less than twice `workers` trials (idle cores)."""
+    if trials < 30:
+        return 1
+    rounds = 3 if trials < 60 else 5 if trials <= 200 else 5 + round(math.log2(trials / 200))
+    while rounds > 1 and min(round_sizes(trials, rounds)) < 2 * workers:
+        rounds -= 1
+    return rounds
 
 
 class CoarseToFine:
@@ -180,69 +194,53 @@ class CoarseToFine:
 
     def region(self, results: Sequence[TrialResult]) -> Region:
         """The box the next round searches."""
+        return self._region(results)[0]
+
+    def _region(self, results: Sequence[TrialResult]) -> tuple[Region, list[list[int] | None]]:
+        """The box, and for each choice the options it keeps (those of the top trials)."""
         d = len(self.space)
         ranked = _complete(results, self.direction)
         if not ranked:  # nothing to learn from yet: the whole space
-            return Region((0.0,) * d, (1.0,) * d, self.space)
+            return Region((0.0,) * d, (1.0,) * d, self.space), [None] * d
+        best = ranked[0]
         centre = _units(ranked[:1], d)[0]
         half = np.full(d, self._side(results) / 2)
-        n_top = max(3, math.ceil(self.gamma * len(ranked)))
-        if len(ranked) > n_top:
-            spread = _units(ranked[:n_top], d).std(axis=0)
+        top = ranked[:max(3, math.ceil(self.gamma * len(ranked)))]
+        if len(ranked) > len(top):
+            spread = _units(top, d).std(axis=0)
             half = np.clip(2 * spread, 0.25 * half, half)
         lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        options: list[list[int] | None] = [None] * d
+        for i, name in enumerate(self.space.dims):
+            scale = self.space.scales[name]
+            if name not in best.params:  # absent from the best trial: its whole range
+                lo[i], hi[i] = 0.0, 1.0
+            elif isinstance(scale, Choice):  # no order: the options of the top trials
+                lo[i], hi[i] = 0.0, 1.0
+                options[i] = sorted({scale.index(r.params[name]) for r in top
+                                     if name in r.params})
+        seen = {name: [r.params[name] for r in top if name in r.params]
+                for name in self.space.dims}
         return Region(tuple(map(float, lo)), tuple(map(float, hi)),
-                      _narrowed(self.space, lo, hi), (), (ranked[0].number,))
+                      _narrowed(self.space, lo, hi, seen=seen), (), (best.number,)), options
 
     def propose(self, results: Sequence[TrialResult], n: int,
                 rng: np.random.Generator) -> tuple[Region, np.ndarray]:
         """The next round's region and n points of the unit cube (shape (n, d)): most chosen in
-        the region by Thompson sampling, a share uniform in the whole space."""
-        region = self.region(results)
+        the region by the model (`surrogate.propose`), a share uniform in the whole space."""
+        from hpsearch.surrogate import propose
+
+        region, options = self._region(results)
         lo, hi = np.array(region.lo), np.array(region.hi)
         d = len(self.space)
         n_global = int(round(self.global_share * n))
-        done = _complete(results, self.direction)
-        if len(done) >= 3:
-            inside = _thompson(self.space, done, self.direction, lo, hi, n - n_global, rng)
+        if len(_complete(results, self.direction)) >= 3:
+            inside = propose(self.space, results, self.direction, lo, hi, options,
+                             n - n_global, rng)
         else:
             inside = lo + rng.random((n - n_global, d)) * (hi - lo)
         points = np.vstack([rng.random((n_global, d)), inside])
         return region, points
-
-
-MODEL_TRIALS = 300  # the Gaussian process learns from at most this many trials nearest the box
-CANDIDATES = 200  # random candidates in the box per dimension (at most 1,000)
-
-
-def _thompson(space: Space, done: Sequence[TrialResult], direction: Direction, lo: np.ndarray,
-              hi: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n points of the box [lo, hi], each where one draw of a Gaussian process of the score is
-    best (Thompson sampling, as in TuRBO): the draws differ, so a round's points spread over the
-    promising part of the box instead of piling on one guess."""
-    import warnings
-
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
-    X = _units(done, len(space))
-    y = direction.gain(np.array([r.mean for r in done]))
-    if len(done) > MODEL_TRIALS:  # a local model: the trials nearest the box's centre
-        centre = (lo + hi) / 2
-        nearest = np.argsort(np.abs(X - centre).max(axis=1))[:MODEL_TRIALS]
-        X, y = X[nearest], y[nearest]
-    y = (y - y.mean()) / (y.std() or 1.0)
-    d = X.shape[1]
-    kernel = ConstantKernel(1.0) * Matern(length_scale=np.full(d, 0.5),
-                                          length_scale_bounds=(0.01, 10.0), nu=2.5) \
-        + WhiteKernel(1e-3, (1e-6, 1e-1))  # noisy scores: CV folds, seeds
-    model = GaussianProcessRegressor(kernel, random_state=int(rng.integers(2**31)))
-    with warnings.catch_warnings():  # a length scale at its bound is no reason to stop
-        warnings.simplefilter("ignore")
-        model.fit(X, y)
-    candidates = lo + rng.random((min(1000, CANDIDATES * d), d)) * (hi - lo)
-    draws = model.sample_y(candidates, n_samples=n, random_state=int(rng.integers(2**31)))
-    return candidates[np.argmax(draws.reshape(len(candidates), n), axis=0)]
 
 
 def search_rounds(space: Space, direction: Direction, total: int, rounds: int, seed: int,

@@ -17,7 +17,7 @@ import yaml
 from hpsearch.errors import ConfigError, did_you_mean
 from hpsearch.pruning import Pruner
 from hpsearch.sampling import SAMPLERS
-from hpsearch.space import Space, parse_param
+from hpsearch.space import Branch, Choice, Scale, Space, branches_of, parse_param
 from hpsearch.trial import Direction
 
 if TYPE_CHECKING:
@@ -287,14 +287,20 @@ class CVSpec:
         return 1 if self.holdout is not None else self.folds
 
 
+AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class SearchSpec:
+    """How to search. `rounds` and `early_stopping` may be "auto" until a run starts, which
+    decides them from the budget, the workers and the objective (`api.run`)."""
+
     trials: int = 20
     sampler: str = "random"
     seed: int = 0
-    rounds: int = 1
+    rounds: int | str = AUTO
     max_failures: int | None = None
-    early_stopping: Pruner | None = None
+    early_stopping: Pruner | str | None = AUTO
     direction: Direction = Direction.MAXIMIZE  # which scores are better
     refit: bool = False  # fit the best configuration on all the data at the end
 
@@ -358,8 +364,10 @@ class Config:
         out["cv"] = {k: v for k, v in vars(self.cv).items() if v is not None}
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
         out["search"]["direction"] = str(self.search.direction)
-        if self.search.early_stopping is not None:
+        if isinstance(self.search.early_stopping, Pruner):
             out["search"]["early_stopping"] = dict(vars(self.search.early_stopping))
+        elif self.search.early_stopping is None:
+            out["search"]["early_stopping"] = False
         out["parallel"] = {k: list(v) if isinstance(v, tuple) else v
                            for k, v in vars(self.parallel).items() if v is not None}
         out["space"] = self.space.to_yaml()
@@ -391,7 +399,8 @@ class Config:
         if changed.search.trials > MAX_TRIALS:
             raise ConfigError(f"at most {MAX_TRIALS:,} trials in one run, got "
                               f"{changed.search.trials:,}", file=self.source, key="search.trials")
-        if changed.search.rounds > changed.search.trials:
+        rounds = changed.search.rounds
+        if isinstance(rounds, int) and rounds > changed.search.trials:
             raise ConfigError(f"cannot exceed search.trials ({changed.search.trials}): each round "
                               f"needs at least one trial, got {changed.search.rounds}",
                               file=self.source, key="search.rounds")
@@ -660,16 +669,12 @@ def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) ->
     if not isinstance(section, Mapping) or not section:
         raise check.fail("must map parameter names to scales, e.g. lr: {log: [1.0e-4, 1]}",
                          "space", raw, "space")
-    scales = {}
-    for name, spec in section.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise check.fail(f"parameter names must be identifiers, got {name!r}",
-                             f"space.{name}", section, name)
-        if name in fixed:
-            raise check.fail(f"'{name}' is both searched and in objective.fixed; keep one",
-                             f"space.{name}", section, name)
+    scales: dict[str, Scale] = {}
+    conditions: dict[str, list[Branch]] = {}
+
+    def scale_of(name: str, spec: Any, key: str, section: Mapping[str, Any]) -> Scale:
         try:
-            scales[name] = parse_param(spec)
+            return parse_param(spec)
         except ConfigError as error:
             line, origin = spec.where(error.key) if isinstance(spec, _Mapping) and \
                 error.key in spec else (None, None)
@@ -677,9 +682,47 @@ def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) ->
                 line, origin = section.where(name)
             raise ConfigError(
                 error.message, file=check.file, line=line, origin=origin,
-                key=f"space.{name}" + (f".{error.key}" if error.key else ""),
+                key=key + (f".{error.key}" if error.key else ""),
             ) from None
-    space = Space(scales)
+
+    def add(section: Mapping[str, Any], prefix: str, path: Branch) -> None:
+        """The parameters of a section (the space, or a branch of a choice) and, inside each
+        conditional choice, those of its branches."""
+        for name, spec in section.items():
+            key = f"{prefix}.{name}"
+            if not isinstance(name, str) or not name.isidentifier():
+                raise check.fail(f"parameter names must be identifiers, got {name!r}", key,
+                                 section, name)
+            if name in fixed:
+                raise check.fail(f"'{name}' is both searched and in objective.fixed; keep one",
+                                 key, section, name)
+            branches = branches_of(spec)
+            if branches is not None and not branches:
+                raise check.fail("a choice needs at least one option", key, section, name)
+            scale = scale_of(name, spec, key, section) if branches is None \
+                else Choice(tuple(branches))
+            if name in scales:
+                if not (path and conditions.get(name) and scales[name] == scale):
+                    raise check.fail(
+                        f"'{name}' is defined twice: a parameter has one definition (the same "
+                        "one in several branches of a choice is shared); give one of them "
+                        "another name", key, section, name)
+                conditions[name].append(path)
+            else:
+                scales[name] = scale
+                conditions[name] = [path] if path else []
+            for option, inner in (branches or {}).items():
+                where = f"{key}.choice.{option}"
+                if inner is None:
+                    continue  # an option without parameters of its own
+                if not isinstance(inner, Mapping):
+                    raise check.fail(f"must map the parameters of option {option!r} to their "
+                                     f"scales, or be {{}} when it has none; got {inner!r}",
+                                     where, branches, option)
+                add(inner, where, path + ((name, option),))
+
+    add(section, "space", ())
+    space = Space(scales, conditions)
     if not space.dims:
         raise check.fail("every parameter is fixed: give at least one a scale to search",
                          "space", raw, "space")
@@ -727,7 +770,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         trials=_trials(check, search_raw),
         sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
         seed=check.at_least(search_raw, "search", "seed", 0, 0),
-        rounds=check.at_least(search_raw, "search", "rounds", 1, 1),
+        rounds=_rounds(check, search_raw),
         max_failures=check.at_least(search_raw, "search", "max_failures", 1, 1)
         if search_raw.get("max_failures") is not None else None,
         early_stopping=_early_stopping(check, search_raw),
@@ -739,7 +782,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
                          "model, which hpsearch cannot fit again; take the best trial's params "
                          "(hpsearch leaderboard RUN --top 1)", "search.refit", search_raw,
                          "refit")
-    if search.rounds > search.trials:
+    if isinstance(search.rounds, int) and search.rounds > search.trials:
         raise check.fail(f"cannot exceed search.trials ({search.trials}): each round needs at "
                          f"least one trial, got {search.rounds}", "search.rounds", search_raw,
                          "rounds")
@@ -852,9 +895,22 @@ def _direction(check: _Checker, search: Mapping[str, Any], cv: Mapping[str, Any]
 EARLY_STOPPING = {"asha": "asha", "successive_halving": "asha", "median": "median"}
 
 
-def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | None:
-    """`early_stopping: asha` (or median, true, false), or a mapping with method and options."""
-    value = raw.get("early_stopping")
+def _rounds(check: _Checker, raw: Mapping[str, Any]) -> int | str:
+    """`rounds: auto` (the default: decided from the budget and the workers) or a number."""
+    if str(raw.get("rounds", AUTO)).strip().lower() == AUTO:
+        return AUTO
+    if isinstance(raw.get("rounds"), str):
+        raise check.fail(f"must be auto or a number of rounds (1: plain random search), got "
+                         f"{raw['rounds']!r}", "search.rounds", raw, "rounds")
+    return check.at_least(raw, "search", "rounds", 1, 1)
+
+
+def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | str | None:
+    """`early_stopping: auto` (the default: asha when the objective reports per-epoch scores),
+    asha, median, true, false, or a mapping with method and options."""
+    value = raw.get("early_stopping", AUTO)
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
     if value is None or value is False or value == "none":
         return None
     if value is True:
@@ -866,7 +922,8 @@ def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | None:
     method = str(spec.get("method", "asha")).lower()
     if method not in EARLY_STOPPING:
         raise check.fail(f"unknown method {spec.get('method')!r}; "
-                         f"{did_you_mean(method, EARLY_STOPPING)}choose asha or median",
+                         f"{did_you_mean(method, EARLY_STOPPING)}choose auto, asha, median "
+                         "or false",
                          section, raw, "early_stopping")
     defaults = Pruner()
     return Pruner(

@@ -161,9 +161,10 @@ class CommandFailed(HPSearchError):
 
 class TrialPruned(HPSearchError):
     """Raised by ``report(epoch, score)`` inside an objective when early stopping stops the
-    trial; the trial is recorded as pruned with the epoch it reached."""
+    trial; the trial is recorded as pruned with the epoch it reached and its score there."""
 
-    def __init__(self, epoch: int, reason: str) -> None:
+    def __init__(self, epoch: int, reason: str, score: float | None = None) -> None:
         super().__init__(reason)
         self.epoch = epoch
         self.reason = reason
+        self.score = score

@@ -6,7 +6,9 @@ of the run that reached it (running or finished), and stopped when it is clearly
 - ``asha`` (asynchronous successive halving): at rungs of min_epochs · reduction^k epochs, a
   trial goes on only if it is in the top 1/reduction of the scores recorded at that rung;
 - ``median``: from min_epochs on, a trial stops when its score is worse than the median of the
-  others' at that epoch (once `startup` others have reached it).
+  others' at that epoch.
+
+Either stops nothing at an epoch that fewer than `startup` other trials have reached.
 
 A trial is compared only with the reports of the same fold at the same epoch. Workers share the
 scores through a scoreboard: the run's own store (`hpsearch.store.RunBoard`) where they see the
@@ -58,10 +60,10 @@ class Pruner:
         board = cast(Others, others) if hasattr(others, "better_than") \
             else Values(cast(Sequence[float], others))  # a plain list of values
         count = board.count()
+        if count < self.startup:  # too few others to call this one hopeless
+            return None
         where = f"epoch {epoch}" + ("" if fold is None else f" of fold {fold}")
         if self.method == "median":
-            if count < self.startup:
-                return None
             middle = [board.nth_best(k, direction) for k in {(count - 1) // 2, count // 2}]
             median = sum(middle) / len(middle)
             if direction.better(median, value):
@@ -159,4 +161,4 @@ class Reporter:
             self.unshared.append(record)  # held by the cluster, not by the run's store
         why = self.pruner.reason(epoch, value, others, self.direction, self.fold)
         if why is not None:
-            raise TrialPruned(epoch, why)
+            raise TrialPruned(epoch, why, value)

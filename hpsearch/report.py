@@ -84,7 +84,7 @@ def points_table(rows: Sequence[Mapping[str, Any]], space: Space) -> Table:
         table.add_column(f"{escape(name)}\n[dim]{scale.label}[/dim]", justify="right")
     for i, row in enumerate(rows):
         shown = space.format(row)
-        table.add_row(str(i), *(escape(shown[name]) for name in space.scales))
+        table.add_row(str(i), *(escape(shown.get(name, "")) for name in space.scales))
     return table
 
 
@@ -222,7 +222,8 @@ def leaderboard_table(run: RunResult, top: int | None = None, columns: Sequence[
     running = {number: run.space.format(p) for number, p, _ in run.running}
     values = {**params, **running}
     names = list(columns) or param_order(run, [r for _, r in shown])
-    chosen, left = [], []
+    chosen: list[str] = []
+    left: list[str] = []
     for name in names:  # the most telling first; after the first that does not fit, none
         need = _width([name, *(values[n].get(name, "") for n in values)]) + 3
         if columns or (not left and used + need <= width):
@@ -339,6 +340,11 @@ class Progress(RunEvents):
         self.run: RunResult | None = None
         self._live = live
         self._started = False
+
+    def decided(self, lines: Sequence[str]) -> None:
+        if self._live:
+            for line in lines:
+                stderr.print(escape(line), style="dim")
 
     def run_started(self, run: RunResult, total: int) -> None:
         self.run = run

@@ -23,6 +23,7 @@ __all__ = [
     "Fixed",
     "Space",
     "SCALES",
+    "branches_of",
     "parse_param",
 ]
 
@@ -631,15 +632,44 @@ def parse_param(spec: Any) -> Scale:
     return _build(name, {"low": arg[0], "high": arg[1], **rest})
 
 
+# A branch of a conditional space: (choice name, option) pairs, the outermost first. A parameter
+# inside branches exists in a trial when every pair of one of its paths holds.
+Branch = tuple[tuple[str, Any], ...]
+
+
+def branches_of(spec: Any) -> Mapping[Any, Any] | None:
+    """The branches of a conditional choice's YAML spelling, ``{choice: {sgd: {}, adam: {beta2:
+    {one_minus_log: [0.99, 0.9999]}}}}``: each option with the parameters it carries. None for
+    any other parameter (a choice of a list of values included)."""
+    if not isinstance(spec, Mapping):
+        return None
+    if "scale" in spec:
+        name = ALIASES.get(str(spec["scale"]).strip().lower(), str(spec["scale"]).strip().lower())
+        values = spec.get("values")
+        return values if name == Choice.kind and isinstance(values, Mapping) else None
+    if len(spec) != 1:
+        return None
+    ((key, value),) = spec.items()
+    name = ALIASES.get(str(key).strip().lower(), str(key).strip().lower())
+    return value if name == Choice.kind and isinstance(value, Mapping) else None
+
+
 class Space:
-    """Named scales, in the order the config gives them.
+    """Named scales, in the order the config gives them, and the branches some live in.
 
     The unit cube has one dimension per searched (non-fixed) parameter, in sorted name order, so
-    that reordering the YAML does not change which points a seed samples.
+    that reordering the YAML does not change which points a seed samples. A conditional
+    parameter (one that exists only for some options of a choice, `conditions`) has its
+    dimension too; a point that leaves it out keeps u = 0.5 there, and its trial gets no value
+    for it.
     """
 
-    def __init__(self, scales: Mapping[str, Scale]) -> None:
+    def __init__(self, scales: Mapping[str, Scale],
+                 conditions: Mapping[str, Sequence[Branch]] | None = None) -> None:
         self.scales: dict[str, Scale] = dict(scales)
+        self.conditions: dict[str, tuple[Branch, ...]] = {
+            name: tuple(tuple((str(c), o) for c, o in path) for path in paths)
+            for name, paths in (conditions or {}).items() if paths and name in self.scales}
         searched = (name for name, scale in self.scales.items() if not scale.is_fixed)
         self.dims: tuple[str, ...] = tuple(sorted(searched))
 
@@ -647,29 +677,84 @@ class Space:
         return len(self.dims)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Space) and self.scales == other.scales
+        return isinstance(other, Space) and self.scales == other.scales \
+            and self.conditions == other.conditions
 
     def __repr__(self) -> str:
-        return f"Space({self.scales!r})"
+        return f"Space({self.scales!r}" + (f", {self.conditions!r})" if self.conditions else ")")
+
+    def active(self, name: str, values: Mapping[str, Any]) -> bool:
+        """Whether the parameter exists for a trial of these values (always, outside branches)."""
+        paths = self.conditions.get(name)
+        if not paths:
+            return True
+        return any(all(c in values and values[c] == o and type(values[c]) is type(o)
+                       for c, o in path) for path in paths)
 
     def from_unit(self, u: Sequence[float]) -> dict[str, Any]:
-        """Parameter values (every parameter, fixed ones too) for one point of the unit cube."""
+        """Parameter values (every parameter, fixed ones too) for one point of the unit cube;
+        a conditional parameter only when its branch is taken."""
         point = dict(zip(self.dims, u, strict=True))
-        return {name: scale.from_unit(point.get(name, 0.5)) for name, scale in self.scales.items()}
+        values = {name: scale.from_unit(point.get(name, 0.5))
+                  for name, scale in self.scales.items()}
+        if not self.conditions:
+            return values
+        return {name: v for name, v in values.items() if self.active(name, values)}
 
     def to_unit(self, params: Mapping[str, Any]) -> list[float]:
-        return [self.scales[name].to_unit(params[name]) for name in self.dims]
+        """The point of a trial's values; 0.5 where it has no value (a branch not taken)."""
+        return [self.scales[name].to_unit(params[name]) if name in params else 0.5
+                for name in self.dims]
 
     def snap(self, u: Sequence[float]) -> tuple[float, ...]:
-        """A point with each coordinate at the centre of the value it stands for."""
-        return tuple(self.scales[name].snap(x) for name, x in zip(self.dims, u, strict=True))
+        """A point with each coordinate at the centre of the value it stands for (0.5 for a
+        parameter its branches leave out)."""
+        if not self.conditions:
+            return tuple(self.scales[name].snap(x) for name, x in zip(self.dims, u, strict=True))
+        values = self.from_unit(u)
+        return tuple(self.scales[name].snap(x) if name in values else 0.5
+                     for name, x in zip(self.dims, u, strict=True))
 
     def searched(self) -> dict[str, Scale]:
         """The searched (not fixed) parameters' scales, in the config's order."""
         return {name: scale for name, scale in self.scales.items() if not scale.is_fixed}
 
+    def restricted(self, scales: Mapping[str, Scale]) -> Space:
+        """This space's branches over narrower scales of the same parameters: a parameter whose
+        every branch lost its option is left out."""
+        def holds(path: Branch) -> bool:
+            for c, o in path:
+                scale = scales.get(c)
+                options = scale.values if isinstance(scale, Choice) else \
+                    (scale.value,) if isinstance(scale, Fixed) else ()
+                if not any(o == v and type(o) is type(v) for v in options):
+                    return False
+            return True
+
+        kept, conditions = {}, {}
+        for name, scale in scales.items():
+            paths = self.conditions.get(name, ())
+            if paths:
+                paths = tuple(p for p in paths if holds(p))
+                if not paths:
+                    continue
+                conditions[name] = paths
+            kept[name] = scale
+        return Space(kept, conditions)
+
     def to_yaml(self) -> dict[str, Any]:
-        return {name: scale.to_yaml() for name, scale in self.scales.items()}
+        """The YAML spelling, branches nested as written: `parse` of it gives an equal space."""
+        def spelled(name: str) -> Any:
+            scale = self.scales[name]
+            children = {o: [c for c, paths in self.conditions.items()
+                            if any(p[-1] == (name, o) for p in paths)]
+                        for o in getattr(scale, "values", ())}
+            if not isinstance(scale, Choice) or not any(children.values()):
+                return scale.to_yaml()
+            return {"choice": {o: {c: spelled(c) for c in self.scales if c in children[o]}
+                               for o in scale.values}}
+
+        return {name: spelled(name) for name in self.scales if name not in self.conditions}
 
     def format(self, params: Mapping[str, Any]) -> dict[str, str]:
         out = {}

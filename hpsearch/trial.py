@@ -150,7 +150,7 @@ def result_of_error(trial: Trial, error: BaseException, duration: float) -> Tria
 
     if isinstance(error, TrialPruned):
         return TrialResult(trial, Status.PRUNED, (), duration, error.reason,
-                           extra={"epoch": error.epoch})
+                           extra={"epoch": error.epoch, "score": error.score})
     if isinstance(error, TrialCrashed):
         return TrialResult(trial, Status.CRASHED, (), duration, str(error))
     if isinstance(error, TrialTimedOut):

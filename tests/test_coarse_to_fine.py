@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.coarse_to_fine import CoarseToFine, round_sizes, search_rounds, zoom
+from hpsearch.coarse_to_fine import CoarseToFine, auto_rounds, round_sizes, search_rounds, zoom
 from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
 from hpsearch.trial import Status, Trial, TrialResult
 
@@ -114,6 +114,22 @@ def test_round_sizes_split_the_budget():
     sizes = round_sizes(100, 10)
     assert sum(sizes) == 100 and sizes[0] == 30 and min(sizes) >= 7
     assert sum(round_sizes(5, 5)) == 5 and min(round_sizes(5, 5)) == 1
+
+
+@pytest.mark.parametrize("trials, workers, rounds", [
+    (8, 2, 1), (29, 2, 1), (30, 2, 3), (60, 2, 5), (200, 2, 5), (400, 2, 6), (1000, 2, 7),
+    (60, 8, 3), (60, 16, 1), (1000, 64, 6), (100, 1, 5)])
+def test_auto_rounds_from_the_budget_and_the_workers(trials, workers, rounds):
+    assert auto_rounds(trials, workers) == rounds
+
+
+def test_auto_rounds_keep_every_core_busy():
+    for trials in range(1, 2000, 7):
+        for workers in (1, 2, 4, 8, 32):
+            rounds = auto_rounds(trials, workers)
+            assert rounds >= 1
+            if rounds > 1:
+                assert min(round_sizes(trials, rounds)) >= 2 * workers
 
 
 def test_trust_region_shrinks_after_a_round_without_improvement():

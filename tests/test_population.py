@@ -159,7 +159,7 @@ def stored(tmp_path, name):
 def test_population_and_off_give_the_same_trials(runner, write, tmp_path, population):
     for name, setting in (("plain", "off"), ("pop", population)):
         result = runner.invoke(cli, ["run", str(write(f"{name}.yaml", CONFIG.format(
-            name=name, population=setting, extra=""))), "-q"])
+            name=name, population=setting, extra=", early_stopping: false"))), "-q"])
         assert result.exit_code == 0, result.output
     off, on = stored(tmp_path, "plain"), stored(tmp_path, "pop")
     assert [r[:2] for r in off] == [r[:2] for r in on]

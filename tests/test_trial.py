@@ -76,9 +76,9 @@ def test_one_map_from_an_exception_to_a_status():
         failed = result_of_error(trial, error, 1.0)
     assert failed.status is Status.FAILED and "Traceback" in failed.error
     assert failed.error_line == "ValueError: bad value"
-    pruned = result_of_error(trial, TrialPruned(4, "pruned at epoch 4"), 1.0)
-    assert (pruned.status, pruned.extra, pruned.error) == (Status.PRUNED, {"epoch": 4},
-                                                           "pruned at epoch 4")
+    pruned = result_of_error(trial, TrialPruned(4, "pruned at epoch 4", 0.25), 1.0)
+    assert (pruned.status, pruned.extra, pruned.error) == (
+        Status.PRUNED, {"epoch": 4, "score": 0.25}, "pruned at epoch 4")
     crashed = result_of_error(trial, TrialCrashed("crashed: killed by SIGKILL"), 1.0)
     assert crashed.status is Status.CRASHED and crashed.error_line.startswith("crashed")
     assert result_of_error(trial, TrialTimedOut("timed out"), 1.0).status is Status.TIMEOUT

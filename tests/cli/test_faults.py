@@ -34,7 +34,7 @@ def evaluate(p):
 
 def config(name: str, module: str, trials: int, extra: str = "", high: int = 9) -> str:
     return (f'name: {name}\nobjective: {{function: "{module}:evaluate"}}\n'
-            f"search: {{trials: {trials}, seed: 0}}\n{extra}"
+            f"search: {{trials: {trials}, seed: 0, rounds: 1}}\n{extra}"
             f"space:\n  k: {{scale: int, low: 0, high: {high}}}\n")
 
 

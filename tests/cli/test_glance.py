@@ -30,7 +30,7 @@ def evaluate(p):
 CONFIG = """\
 name: {name}
 objective: {{function: "eight:evaluate"}}
-search: {{trials: 30, seed: {seed}, direction: {direction}}}
+search: {{trials: 30, seed: {seed}, direction: {direction}, rounds: 1}}
 parallel: {{n_jobs: 1}}
 space:
   learning_rate: {{scale: log, low: 1.0e-4, high: 1.0e-1}}

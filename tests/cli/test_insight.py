@@ -31,7 +31,7 @@ def evaluate(p):
 CONFIG = """\
 name: drive
 objective: {function: "drive:evaluate"}
-search: {trials: TRIALS, seed: 3}
+search: {trials: TRIALS, seed: 3, rounds: 1}
 parallel: {n_jobs: 1}
 space:
   noise_a: {scale: uniform, low: 0, high: 1}

@@ -270,7 +270,9 @@ df["churned"] = ((df["plan"] == "basic") & (df["tenure"] < 20)) | (rng.random(30
 CHECKS = """
 assert len(table) == 40 and table["mean_score"].max() > 0.7, table
 after = hpsearch.open_run("churn")
-assert len(after.results) == 60 and after.next_round == 3, len(after.results)
+searched = {r.trial.round for r in after.results[:40]}  # rounds: auto gives 40 trials 3 rounds
+zoomed = {r.trial.round for r in after.results[40:]}
+assert len(after.results) == 60 and zoomed == {max(searched) + 1}, (searched, zoomed)
 print("readme example ok")
 """
 

@@ -22,7 +22,7 @@ def evaluate(p):
 CONFIG = """\
 name: valley
 objective: {function: "valley:evaluate"}
-search: {trials: 60, seed: 2}
+search: {trials: 60, seed: 2, rounds: 1}
 parallel: {n_jobs: 1}
 space:
   lr:   {scale: log, low: 1.0e-8, high: 1.0}
