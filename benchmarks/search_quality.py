@@ -21,9 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 
-from hpsearch.coarse_to_fine import search_rounds, zoom
-from hpsearch.space import Int, Log, OneMinusLog, Space, Uniform
+from hpsearch.coarse_to_fine import auto_rounds, search_rounds, zoom
+from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
 from hpsearch.trial import Status, Trial, TrialResult, plan_trials, trials_at
 
 # ---------------------------------------------------------------------------------------------
@@ -67,12 +68,62 @@ def _svc_task():
     X, y = load_breast_cancer(return_X_y=True)
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
 
-    def loss(p):  # 1 − CV accuracy; its optimum is unknown, so regret is against 0
+    def accuracies(p):
         model = make_pipeline(StandardScaler(), SVC(C=p["C"], gamma=p["gamma"]))
-        return 1 - cross_val_score(model, X, y, cv=folds).mean()
+        return cross_val_score(model, X, y, cv=folds)
 
-    return loss
+    return accuracies
 
+
+def _net_task():
+    """The quickstart: the built-in network on digits, its eight parameters, 5-fold CV."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from hpsearch.models import NeuralNetClassifier
+
+    X, y = load_digits(return_X_y=True)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+
+    def accuracies(p):  # a diverged network scores as chance
+        model = make_pipeline(StandardScaler(), NeuralNetClassifier(
+            optimizer="adam", epochs=20, random_state=0, **p))
+        return cross_val_score(model, X, y, cv=folds, error_score=0.1)
+
+    return accuracies
+
+
+def _trees_task():
+    """A tree ensemble: gradient boosting's four parameters (three integers) on breast cancer,
+    5-fold CV accuracy: a score in steps of one sample, plateaus, fold noise."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    X, y = load_breast_cancer(return_X_y=True)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+
+    def accuracies(p):
+        model = HistGradientBoostingClassifier(early_stopping=False, random_state=0, **p)
+        return cross_val_score(model, X, y, cv=folds)
+
+    return accuracies
+
+
+QUICKSTART_SPACE = Space({
+    "learning_rate": Log(1e-4, 1e-1), "beta1": OneMinusLog(0.8, 0.99),
+    "beta2": OneMinusLog(0.99, 0.9999), "lr_decay": Log(1e-3, 1.0),
+    "hidden_layers": Int(1, 3), "hidden_units": Int(32, 256, log=True),
+    "batch_size": Int(16, 256, log=True), "batch_norm": Choice((False, True))})
+TREES_SPACE = Space({
+    "learning_rate": Log(0.01, 1.0), "max_iter": Int(10, 300, log=True),
+    "max_leaf_nodes": Int(2, 64, log=True), "min_samples_leaf": Int(1, 100, log=True)})
+CV_TASKS = {"svc_breast_cancer": (Space({"C": Log(1e-3, 1e3), "gamma": Log(1e-5, 1e1)}),
+                                  _svc_task),
+            "net_digits": (QUICKSTART_SPACE, _net_task),
+            "trees_breast_cancer": (TREES_SPACE, _trees_task)}
 
 TASKS: dict[str, tuple[Space, Callable, float]] = {
     "branin": (Space({"x1": Uniform(-5, 10), "x2": Uniform(0, 15)}), branin, 0.0),
@@ -86,22 +137,41 @@ TASKS: dict[str, tuple[Space, Callable, float]] = {
 # Methods: each returns the trials it evaluated; the best is picked by observed loss
 
 
+_FOLDS: dict[str, Callable] = {}
+
+
+def _folds(name: str) -> Callable:
+    if name not in _FOLDS:
+        _FOLDS[name] = CV_TASKS[name][1]()
+    return _FOLDS[name]
+
+
 class Task:
+    """A task's space and how a trial is scored: a synthetic loss (plus noise, if any), or a
+    real one's fold accuracies, whose mean is both what is observed and what counts."""
+
     def __init__(self, name: str, seed: int) -> None:
-        if name == "svc_breast_cancer":
-            self.space = Space({"C": Log(1e-3, 1e3), "gamma": Log(1e-5, 1e1)})
-            self.true, noise = _svc_task(), 0.0
+        self.folds = _folds(name) if name in CV_TASKS else None
+        if self.folds is not None:
+            self.space, self.true, self.noise = CV_TASKS[name][0], None, 0.0
         else:
-            self.space, self.true, noise = TASKS[name]
-        self.noise = noise
+            self.space, self.true, self.noise = TASKS[name]
         self.rng = np.random.default_rng([seed, 99])
 
     def evaluate(self, trials: list[Trial]) -> list[TrialResult]:
         out = []
         for t in trials:
-            observed = self.true(t.params) + self.noise * self.rng.standard_normal()
-            out.append(TrialResult(t, Status.COMPLETE, (-observed,), 0.0))  # maximize −loss
+            if self.folds is not None:
+                scores = tuple(float(a) for a in self.folds(dict(t.params)))
+            else:  # maximize −loss
+                scores = (-(self.true(t.params) + self.noise * self.rng.standard_normal()),)
+            out.append(TrialResult(t, Status.COMPLETE, scores, 0.0))
         return out
+
+    def regret(self, results: list[TrialResult]) -> float:
+        """The true loss of the trial picked as best by its observed score."""
+        best = max(results, key=lambda r: r.mean)
+        return 1 - best.mean if self.folds is not None else self.true(best.params)
 
 
 def by_sampler(sampler: str):
@@ -110,9 +180,11 @@ def by_sampler(sampler: str):
     return method
 
 
-def by_rounds(rounds: int):
+def by_rounds(rounds: int | None):
+    """Coarse-to-fine rounds; None: as many as `search.rounds: auto` picks for 2 workers."""
     def method(task: Task, budget: int, seed: int) -> list[TrialResult]:
-        return search_rounds(task.space, "maximize", budget, rounds, seed, task.evaluate)
+        count = auto_rounds(budget, 2) if rounds is None else rounds
+        return search_rounds(task.space, "maximize", budget, count, seed, task.evaluate)
     return method
 
 
@@ -143,6 +215,8 @@ def tpe(task: Task, budget: int, seed: int) -> list[TrialResult]:
             dists[name] = optuna.distributions.FloatDistribution(1 - s.high, 1 - s.low, log=True)
         elif isinstance(s, Int):
             dists[name] = optuna.distributions.IntDistribution(s.low, s.high, log=s.log)
+        elif isinstance(s, Choice):
+            dists[name] = optuna.distributions.CategoricalDistribution(s.values)
         else:
             dists[name] = optuna.distributions.FloatDistribution(s.low, s.high,
                                                                  log=isinstance(s, Log))
@@ -161,6 +235,7 @@ def tpe(task: Task, budget: int, seed: int) -> list[TrialResult]:
 
 
 METHODS = {
+    "default": by_rounds(None),
     "random": by_sampler("random"),
     "grid": by_sampler("grid"),
     "sobol": by_sampler("sobol"),
@@ -172,9 +247,9 @@ METHODS = {
 }
 
 
-def regret(task: Task, results: list[TrialResult]) -> float:
-    best = max(results, key=lambda r: r.mean)  # by observed score
-    return task.true(best.params)
+def cell(task_name: str, method: str, budget: int, seed: int) -> float:
+    task = Task(task_name, seed)
+    return task.regret(METHODS[method](task, budget, seed))
 
 
 def main() -> None:
@@ -183,6 +258,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="30,100")
     parser.add_argument("--tasks", default="branin,hartmann6,dl_valley,svc_breast_cancer")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--jobs", type=int, default=2, help="cells computed in parallel")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                              "search_quality.md"))
     args = parser.parse_args()
@@ -192,11 +268,10 @@ def main() -> None:
     start = time.perf_counter()
     for task_name in tasks:
         for budget in budgets:
-            for seed in range(args.seeds):
-                for m in methods:
-                    task = Task(task_name, seed)
-                    table[task_name, m, budget, seed] = regret(task, METHODS[m](task, budget,
-                                                                                seed))
+            cells = [(m, seed) for seed in range(args.seeds) for m in methods]
+            found = Parallel(n_jobs=args.jobs)(delayed(cell)(task_name, m, budget, seed)
+                                               for m, seed in cells)
+            table.update({(task_name, m, budget, seed): v for (m, seed), v in zip(cells, found)})
             medians = {m: statistics.median(table[task_name, m, budget, s]
                                             for s in range(args.seeds)) for m in methods}
             print(f"{task_name} {budget}: "

@@ -284,16 +284,18 @@ def _search(cfg: Config, objective: Objective, store: RunStore, result: RunResul
     from hpsearch.coarse_to_fine import search_rounds
 
     def round_started(number: int, region: Region, size: int) -> None:
-        store.add_round(number, "random" if number == 1 else "zoom", region, size)
+        whole = all(lo == 0 and hi == 1 for lo, hi in zip(region.lo, region.hi))
+        store.add_round(number, "random" if number == 1 and whole else "zoom", region, size)
         events.round_started(number, region, size)
 
     rounds = cfg.search.rounds
     assert isinstance(rounds, int), "decided before a run starts (_decided, _as_stored)"
+    history = _history(store.meta().get("warm_start") or [], cfg.space)
     with _running(store, cfg, result, events, cfg.search.trials, objective) as wired:
         recorder = _Recorder(wired, cfg, store, result, events, raise_errors=raise_errors)
         search_rounds(cfg.space, cfg.search.direction, cfg.search.trials, rounds,
                       cfg.search.seed, recorder.evaluate, sampler=cfg.search.sampler,
-                      on_round=round_started)
+                      on_round=round_started, history=history, enqueue=cfg.search.enqueue)
     _check_outcome(result)
     return result
 
@@ -341,7 +343,7 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
         rounds = auto_rounds(search.trials, workers)
         changes["rounds"] = rounds
         if rounds == 1:
-            lines.append(f"search.rounds: auto: 1 round of random search ({search.trials} trials "
+            lines.append(f"search.rounds: auto: 1 round ({search.trials} trials "
                          "are too few to learn from between rounds)")
         else:
             sizes = round_sizes(search.trials, rounds)
@@ -357,6 +359,47 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
             f"search.early_stopping: auto: off ({cfg.objective.name} reports no per-epoch "
             "scores)")
     return (cfg.replace(search=changes) if changes else cfg), lines
+
+
+def _warm_start(cfg: Config, runs_dir: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The trials of search.warm_start's runs that fit this run's space (every parameter it
+    searches, with a value its scale gives), as stored in the new run (so that a resume uses
+    the same ones), and a line per run saying how many."""
+    from hpsearch.errors import StoreError
+
+    found: list[dict[str, Any]] = []
+    lines = []
+    for ref in cfg.search.warm_start:
+        try:
+            earlier = open_run(ref, runs_dir)
+        except StoreError as error:
+            raise InputError(f"search.warm_start: {error}") from None
+        if earlier.direction is not cfg.search.direction:
+            raise InputError(f"search.warm_start: {earlier.name} {earlier.direction}s its score, "
+                             f"this run {cfg.search.direction}s it: their trials do not mix")
+        fit = [r for r in earlier.results if _fits(cfg.space, r.params) and
+               (r.status is Status.COMPLETE or r.status is Status.PRUNED or r.status.is_failure)]
+        found += [{"params": dict(r.params), "status": r.status.value, "scores": list(r.scores),
+                   "extra": {"score": r.extra["score"]} if "score" in r.extra else {}}
+                  for r in fit]
+        lines.append(f"search.warm_start: {len(fit)} of {len(earlier.results)} trials of "
+                     f"{earlier.name} feed the model (not run again)")
+    return found, lines
+
+
+def _fits(space: Space, params: Mapping[str, Any]) -> bool:
+    """Whether a trial's values are a point of the space: each parameter it has there a value
+    its scale gives, each fixed one the same."""
+    return all((name in params and scale.contains(params[name])) if space.active(name, params)
+               else name not in params for name, scale in space.scales.items())
+
+
+def _history(stored: Sequence[Mapping[str, Any]], space: Space) -> list[TrialResult]:
+    """A warm start's trials as results of this space, numbered below 0 and in round 0: they
+    teach the model and are not this run's."""
+    return [TrialResult(Trial(-1 - i, t["params"], space.snap(space.to_unit(t["params"])), 0,
+                              round=0), Status(t["status"]), tuple(t["scores"]),
+                        extra=t.get("extra") or {}) for i, t in enumerate(stored)]
 
 
 def _as_stored(cfg: Config) -> Config:
@@ -392,6 +435,7 @@ def run(
     n_jobs: int | None = None,
     seed: int | None = None,
     name: str | None = None,
+    warm_start: Sequence[str | Path] = (),
     runs_dir: str | Path = "runs",
     raise_errors: bool = False,
     events: RunEvents | None = None,
@@ -405,7 +449,10 @@ def run(
             estimator class or instance, and data may hold arrays (X, y) or a DataFrame
             (frame, target).
         trials: the run's whole budget, split over `rounds` (see `coarse_to_fine.round_sizes`).
-        rounds: coarse-to-fine rounds; 1 is plain random (or Sobol, or grid) search.
+        rounds: coarse-to-fine rounds; 1 is plain random (or Sobol, or grid) search; by
+            default search.rounds (auto: decided from the budget and the workers).
+        warm_start: earlier runs (folders, or names under runs_dir) whose trials the model
+            starts from, added to search.warm_start.
         runs_dir: the folder that holds the runs; this one goes to ``runs_dir/<name>`` (with a
             suffix when that exists).
         raise_errors: run trials one by one in this process and raise TrialFailedError at the
@@ -429,13 +476,19 @@ def run(
     """
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     cfg = _with_overrides(cfg, trials, n_jobs, seed, name, rounds)
+    if warm_start:
+        cfg = cfg.replace(search={"warm_start": (*cfg.search.warm_start,
+                                                 *map(str, warm_start))})
     objective = _checked(cfg)
     cfg, decisions = _decided(cfg, objective)
+    warm, lines = _warm_start(cfg, runs_dir)
     events = events or RunEvents()
-    if decisions:
-        events.decided(decisions)
+    if decisions or lines:
+        events.decided(decisions + lines)
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors,
                             note=cfg.session_note())
+    if warm:
+        store.set_meta(warm_start=warm)
     if cfg.data is not None:
         from hpsearch.datasets import describe
 

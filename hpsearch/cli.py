@@ -104,6 +104,7 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
         sampler or cfg.search.sampler,
         n or cfg.search.trials,
         cfg.search.seed if seed is None else seed,
+        enqueue=cfg.search.enqueue,
     )
     rows = [dict(t.params) for t in trials]
     if fmt == "table":
@@ -176,10 +177,14 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
 @click.option("--trials", type=click.IntRange(min=1), default=None,
               help="Number of trials, over all rounds (default: search.trials).")
 @click.option("--rounds", type=click.IntRange(min=1), default=None,
-              help="Coarse-to-fine rounds sharing the trials (default: search.rounds).")
+              help="Coarse-to-fine rounds sharing the trials (default: search.rounds, auto: "
+                   "from the budget and the workers).")
 @jobs_option
 @seed_option
 @click.option("--name", default=None, help="Run name (default: the config's name).")
+@click.option("--warm-start", "warm_start", metavar="RUN", multiple=True,
+              help="Start the model from an earlier run's trials, not run again (repeatable; "
+                   "adds to search.warm_start).")
 @set_option
 @runs_dir_option
 @click.option("--resume", "resume_run", metavar="RUN", default=None,
@@ -188,8 +193,9 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
 @click.option("--raise", "raise_errors", is_flag=True,
               help="Run trials one by one and stop at the first failure with its traceback.")
 def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int | None,
-        seed: int | None, name: str | None, overrides: tuple[str, ...], runs_dir: str,
-        resume_run: str | None, quiet: bool, raise_errors: bool) -> None:
+        seed: int | None, name: str | None, warm_start: tuple[str, ...],
+        overrides: tuple[str, ...], runs_dir: str, resume_run: str | None, quiet: bool,
+        raise_errors: bool) -> None:
     """Sample points of CONFIG's space and train a model at each, in parallel.
 
     Every trial's fold scores go to runs/<name>/ as soon as it ends; a live progress bar shows
@@ -201,17 +207,18 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
 
     if resume_run is not None:
         if config is not None or trials or rounds or seed is not None or name or raise_errors \
-                or overrides:
+                or overrides or warm_start:
             raise click.UsageError("--resume RUN takes no CONFIG and none of --trials, "
-                                   "--rounds, --seed, --name, --set, --raise: the run keeps "
-                                   "its own")
+                                   "--rounds, --seed, --name, --warm-start, --set, --raise: "
+                                   "the run keeps its own")
         _drive(lambda events: api.resume(resume_run, n_jobs=n_jobs, runs_dir=runs_dir,
                                          events=events), quiet)
         return
     if config is None:
         raise click.UsageError("give a CONFIG file, or --resume RUN")
     _drive(lambda events: api.run(config, trials=trials, rounds=rounds, n_jobs=n_jobs,
-                                  seed=seed, name=name, runs_dir=runs_dir,
+                                  seed=seed, name=name, warm_start=warm_start,
+                                  runs_dir=runs_dir,
                                   raise_errors=raise_errors, events=events,
                                   overrides=overrides), quiet)
 

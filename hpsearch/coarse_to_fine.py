@@ -20,12 +20,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hpsearch.space import Choice, Space
-from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials, trials_at
+from hpsearch.trial import (
+    Direction,
+    Status,
+    Trial,
+    TrialResult,
+    enqueued,
+    plan_trials,
+    trials_at,
+)
+
+if TYPE_CHECKING:
+    from hpsearch.surrogate import Surrogate
 
 __all__ = ["Region", "zoom", "CoarseToFine", "auto_rounds", "round_sizes", "search_rounds"]
 
@@ -101,7 +112,10 @@ def zoom(space: Space, results: Sequence[TrialResult], direction: Direction, *,
         top = max(3, math.ceil(fraction * len(ranked)))
     best = ranked[: max(2, min(top, len(ranked)))]
     u = _units(best, len(space))
-    lo, hi = u.min(axis=0), u.max(axis=0)
+    # a parameter is boxed by the best trials that have it (a conditional one may be absent)
+    has = np.array([[name in r.params for name in space.dims] for r in best]).reshape(u.shape)
+    lo = np.where(has.any(axis=0), np.where(has, u, np.inf).min(axis=0), 0.0)
+    hi = np.where(has.any(axis=0), np.where(has, u, -np.inf).max(axis=0), 1.0)
     pad = np.maximum(margin * (hi - lo), 0.02)
     lo, hi = np.clip(lo - pad, 0, 1), np.clip(hi + pad, 0, 1)
     warnings = []
@@ -109,21 +123,22 @@ def zoom(space: Space, results: Sequence[TrialResult], direction: Direction, *,
         warnings.append(f"only {len(ranked)} complete trials: the region is a rough guess")
     for i, name in enumerate(space.dims):
         scale = space.scales[name]
-        if not scale.ordered:
+        column = u[has[:, i], i]
+        if not scale.ordered or len(column) < 2:
             continue
-        spread = u[:, i].max() - u[:, i].min()
+        spread = column.max() - column.min()
         bound = None
-        if u[:, i].min() >= 1 - EDGE:
+        if column.min() >= 1 - EDGE:
             bound = ("upper", scale.from_unit(1.0))
-        elif u[:, i].max() <= EDGE:
+        elif column.max() <= EDGE:
             bound = ("lower", scale.from_unit(0.0))
         if bound is not None:
             warnings.append(
-                f"{name}: the best {len(best)} trials are all at the {bound[0]} bound "
+                f"{name}: the best {len(column)} trials are all at the {bound[0]} bound "
                 f"{scale.format(bound[1])}; the optimum may lie outside the range: widen it")
         elif spread >= SPREAD:
             lo[i], hi[i] = 0.0, 1.0
-            warnings.append(f"{name}: not narrowed: the best {len(best)} trials span "
+            warnings.append(f"{name}: not narrowed: the best {len(column)} trials span "
                             f"{spread:.0%} of its range, so it may not matter much")
     region_space = _narrowed(space, lo, hi,
                              {n: [r.params[n] for r in best if n in r.params] for n in space.dims})
@@ -131,13 +146,13 @@ def zoom(space: Space, results: Sequence[TrialResult], direction: Direction, *,
                   tuple(r.number for r in best))
 
 
-def round_sizes(total: int, rounds: int) -> list[int]:
+def round_sizes(total: int, rounds: int, first_at_least: int = 0) -> list[int]:
     """How a budget of `total` trials is split over `rounds`: the first round, which explores the
-    whole space, gets 30 % (at least as many as the other rounds get each); the rest is shared
-    evenly, earlier rounds taking the remainder."""
+    whole space, gets 30 % (at least as many as the other rounds get each, and at least
+    `first_at_least`); the rest is shared evenly, earlier rounds taking the remainder."""
     if rounds <= 1:
         return [total]
-    first = max(math.ceil(0.3 * total), math.ceil(total / rounds))
+    first = max(math.ceil(0.3 * total), math.ceil(total / rounds), first_at_least)
     first = min(first, total - (rounds - 1))
     rest, extra = divmod(total - first, rounds - 1)
     return [first] + [rest + (1 if i < extra else 0) for i in range(rounds - 1)]
@@ -192,20 +207,24 @@ class CoarseToFine:
             best = max(best, round_best)
         return side
 
-    def region(self, results: Sequence[TrialResult]) -> Region:
+    def region(self, results: Sequence[TrialResult], model: Surrogate | None = None) -> Region:
         """The box the next round searches."""
-        return self._region(results)[0]
+        return self._region(results, model)[0]
 
-    def _region(self, results: Sequence[TrialResult]) -> tuple[Region, list[list[int] | None]]:
-        """The box, and for each choice the options it keeps (those of the top trials)."""
+    def _region(self, results: Sequence[TrialResult], model: Surrogate | None = None
+                ) -> tuple[Region, list[list[int] | None]]:
+        """The box, and for each choice the options it keeps (those of the top trials). Its
+        centre is the best trial, or with a model, the one of the top trials the model expects
+        most of: on noisy scores, the best observed is partly luck."""
         d = len(self.space)
         ranked = _complete(results, self.direction)
         if not ranked:  # nothing to learn from yet: the whole space
             return Region((0.0,) * d, (1.0,) * d, self.space), [None] * d
-        best = ranked[0]
-        centre = _units(ranked[:1], d)[0]
-        half = np.full(d, self._side(results) / 2)
         top = ranked[:max(3, math.ceil(self.gamma * len(ranked)))]
+        best = top[int(np.argmax(model.mean(_units(top, d))))] if model is not None \
+            else ranked[0]
+        centre = np.array(best.trial.unit, dtype=float)
+        half = np.full(d, self._side(results) / 2)
         if len(ranked) > len(top):
             spread = _units(top, d).std(axis=0)
             half = np.clip(2 * spread, 0.25 * half, half)
@@ -213,7 +232,7 @@ class CoarseToFine:
         options: list[list[int] | None] = [None] * d
         for i, name in enumerate(self.space.dims):
             scale = self.space.scales[name]
-            if name not in best.params:  # absent from the best trial: its whole range
+            if name not in best.params:  # absent from the centre trial: its whole range
                 lo[i], hi[i] = 0.0, 1.0
             elif isinstance(scale, Choice):  # no order: the options of the top trials
                 lo[i], hi[i] = 0.0, 1.0
@@ -227,18 +246,18 @@ class CoarseToFine:
     def propose(self, results: Sequence[TrialResult], n: int,
                 rng: np.random.Generator) -> tuple[Region, np.ndarray]:
         """The next round's region and n points of the unit cube (shape (n, d)): most chosen in
-        the region by the model (`surrogate.propose`), a share uniform in the whole space."""
-        from hpsearch.surrogate import propose
+        the region by the model (`surrogate.Surrogate`), a share uniform in the whole space."""
+        from hpsearch.surrogate import Surrogate
 
-        region, options = self._region(results)
-        lo, hi = np.array(region.lo), np.array(region.hi)
         d = len(self.space)
+        done = _complete(results, self.direction)
+        model = Surrogate(self.space, results, self.direction, _units(done[:1], d)[0], rng) \
+            if len(done) >= 3 else None
+        region, options = self._region(results, model)
+        lo, hi = np.array(region.lo), np.array(region.hi)
         n_global = int(round(self.global_share * n))
-        if len(_complete(results, self.direction)) >= 3:
-            inside = propose(self.space, results, self.direction, lo, hi, options,
-                             n - n_global, rng)
-        else:
-            inside = lo + rng.random((n - n_global, d)) * (hi - lo)
+        inside = model.propose(lo, hi, options, n - n_global, rng) if model is not None \
+            else lo + rng.random((n - n_global, d)) * (hi - lo)
         points = np.vstack([rng.random((n_global, d)), inside])
         return region, points
 
@@ -246,23 +265,30 @@ class CoarseToFine:
 def search_rounds(space: Space, direction: Direction, total: int, rounds: int, seed: int,
                   evaluate: Callable[[list[Trial]], Sequence[TrialResult]], *,
                   sampler: str = "random",
-                  on_round: Callable[[int, Region, int], None] | None = None
-                  ) -> list[TrialResult]:
+                  on_round: Callable[[int, Region, int], None] | None = None,
+                  history: Sequence[TrialResult] = (),
+                  enqueue: Sequence[Mapping[str, Any]] = ()) -> list[TrialResult]:
     """Run a coarse-to-fine search of `total` trials over `rounds` rounds.
 
     `evaluate` runs a round's trials and returns their results (the caller stores them).
-    Round 1 uses `sampler` over the whole space; later rounds use `CoarseToFine`.
+    Round 1 uses `sampler` over the whole space, or with a `history` (the trials of earlier
+    runs, a warm start) the model and a region around them; later rounds use `CoarseToFine`,
+    which learns from the history too. The `enqueue` points are round 1's first trials.
     """
     strategy = CoarseToFine(space, direction)
+    warm = len(_complete(history, strategy.direction)) >= 3
     results: list[TrialResult] = []
     number = 0
-    for r, size in enumerate(round_sizes(total, rounds), start=1):
-        if r == 1:
+    for r, size in enumerate(round_sizes(total, rounds, len(enqueue)), start=1):
+        if r == 1 and not warm:
             region = Region((0.0,) * len(space), (1.0,) * len(space), space)
-            trials = plan_trials(space, sampler, size, seed)
+            trials = plan_trials(space, sampler, size, seed, enqueue=enqueue)
         else:
-            region, points = strategy.propose(results, size, np.random.default_rng([seed, r]))
+            region, points = strategy.propose([*history, *results], size,
+                                              np.random.default_rng([seed, r]))
             trials = trials_at(space, points, seed, round=r, first_number=number)
+            if r == 1:
+                trials = enqueued(space, trials, enqueue)
         if on_round is not None:
             on_round(r, region, size)
         results.extend(evaluate(trials))

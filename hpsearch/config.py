@@ -6,6 +6,7 @@ Every error names the file, the line the YAML parser saw the key on, the key pat
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
              "in_memory"),
     "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
     "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping",
-               "direction", "refit"),
+               "direction", "refit", "warm_start", "enqueue"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
                  "population_memory", "devices", "devices_per_trial", "device_variable"),
@@ -303,6 +304,8 @@ class SearchSpec:
     early_stopping: Pruner | str | None = AUTO
     direction: Direction = Direction.MAXIMIZE  # which scores are better
     refit: bool = False  # fit the best configuration on all the data at the end
+    warm_start: tuple[str, ...] = ()  # earlier runs whose trials the model starts from
+    enqueue: tuple[dict[str, Any], ...] = ()  # points evaluated first, in the budget
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,11 @@ class Config:
             out["data"] = self.data.to_yaml()
         out["cv"] = {k: v for k, v in vars(self.cv).items() if v is not None}
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
+        for key in ("warm_start", "enqueue"):
+            if out["search"][key]:
+                out["search"][key] = list(out["search"][key])
+            else:
+                del out["search"][key]
         out["search"]["direction"] = str(self.search.direction)
         if isinstance(self.search.early_stopping, Pruner):
             out["search"]["early_stopping"] = dict(vars(self.search.early_stopping))
@@ -387,8 +395,6 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         """A copy with fields of its sections changed, e.g. ``replace(search={"trials": 5})``."""
-        import dataclasses
-
         updates: dict[str, Any] = {}
         for key, value in changes.items():
             current = getattr(self, key)
@@ -776,6 +782,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         early_stopping=_early_stopping(check, search_raw),
         direction=direction,
         refit=check.typed(search_raw, "search", "refit", bool, False, "true or false"),
+        warm_start=_warm_start(check, search_raw, base),
     )
     if search.refit and not isinstance(objective, EstimatorSpec):
         raise check.fail(f"applies to estimator objectives: a {objective.kind} trains its own "
@@ -788,6 +795,8 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
                          "rounds")
     parallel = _parallel(check, raw, objective)
     space = _space(check, raw, objective.fixed)
+    search = dataclasses.replace(search, enqueue=_enqueue(check, search_raw, space,
+                                                          search.trials))
     if isinstance(objective, CommandSpec):
         _check_placeholders(check, raw, objective, space)
     return Config(
@@ -893,6 +902,55 @@ def _direction(check: _Checker, search: Mapping[str, Any], cv: Mapping[str, Any]
 
 
 EARLY_STOPPING = {"asha": "asha", "successive_halving": "asha", "median": "median"}
+
+
+def _warm_start(check: _Checker, raw: Mapping[str, Any], base: Path) -> tuple[str, ...]:
+    """Earlier runs, by folder (relative to the config's folder) or by name under the runs
+    folder; which exist is known when the run starts."""
+    value = raw.get("warm_start")
+    if value is None:
+        return ()
+    runs = [value] if isinstance(value, str) else value
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, str) and r for r in runs):
+        raise check.fail(f"must be a run (its folder, or its name under the runs folder) or a "
+                         f"list of runs, got {value!r}", "search.warm_start", raw, "warm_start")
+    from hpsearch.store import DB_NAME
+
+    return tuple(str((base / r).resolve()) if (base / r / DB_NAME).is_file() else r
+                 for r in runs)
+
+
+def _enqueue(check: _Checker, raw: Mapping[str, Any], space: Space,
+             trials: int) -> tuple[dict[str, Any], ...]:
+    """Points to evaluate first: each a mapping of values of searched parameters (those left
+    out are sampled), each value one its scale gives."""
+    value = raw.get("enqueue")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(p, Mapping) for p in value):
+        raise check.fail("must be a list of points, each a mapping of parameter values, e.g. "
+                         f"[{{learning_rate: 1.0e-3}}], got {value!r}", "search.enqueue", raw,
+                         "enqueue")
+    if len(value) > trials:
+        raise check.fail(f"{len(value)} points, more than search.trials ({trials}): they count "
+                         "in the budget", "search.enqueue", raw, "enqueue")
+    for i, point in enumerate(value):
+        for name, given in point.items():
+            key = f"search.enqueue[{i}].{name}"
+            if name not in space.dims:
+                raise check.fail(f"no searched parameter {name!r}; "
+                                 f"{did_you_mean(str(name), space.dims)}searched: "
+                                 + ", ".join(space.dims), key, point, name)
+            scale = space.scales[name]
+            if not scale.contains(given):
+                raise check.fail(f"{given!r} is not a value of {name} ({scale.kind} "
+                                 f"{scale.range_text()})", key, point, name)
+            if not space.active(name, point):
+                branches = " or ".join(", ".join(f"{c} is {o}" for c, o in path)
+                                       for path in space.conditions[name])
+                raise check.fail(f"{name} exists only when {branches}: give that too", key,
+                                 point, name)
+    return tuple(dict(point) for point in value)
 
 
 def _rounds(check: _Checker, raw: Mapping[str, Any]) -> int | str:
@@ -1028,7 +1086,8 @@ def read_run_config(path: str | Path) -> tuple[Space, Direction]:
 def relocated(raw: Mapping[str, Any], folder: str | Path) -> dict[str, Any]:
     """Config data (as `Config.to_dict` gives it, with absolute paths) with its paths written
     relative to `folder`, for a config file written there: the file then travels with its
-    project. The paths are objective.path, objective.cwd and data.path."""
+    project. The paths are objective.path, objective.cwd, data.path and search.warm_start's
+    run folders."""
     import copy
     import os
 
@@ -1049,6 +1108,10 @@ def relocated(raw: Mapping[str, Any], folder: str | Path) -> dict[str, Any]:
     for section, key in ((objective, "cwd"), (data, "path")):
         if isinstance(section.get(key), str):
             section[key] = relative(section[key])
+    search = out.get("search") or {}
+    if isinstance(search.get("warm_start"), list):
+        search["warm_start"] = [relative(r) if Path(r).is_absolute() else r
+                                for r in search["warm_start"]]
     return out
 
 

@@ -96,9 +96,16 @@ def profile(space: Space, results: Sequence[TrialResult], name: str, bins: int,
     """The best score in each of `bins` equal slices of the parameter's u range (None where no
     complete trial fell): the score-vs-parameter relation, in the parameter's own scale."""
     X, y = _data(space, results)
-    column = X[:, space.dims.index(name)]
+    has = _having(space, results, name)
+    column, y = X[has, space.dims.index(name)], y[has]
     index = np.minimum((column * bins).astype(int), bins - 1)
     return [direction.best(y[index == b]) if np.any(index == b) else None for b in range(bins)]
+
+
+def _having(space: Space, results: Sequence[TrialResult], name: str) -> np.ndarray:
+    """Which complete trials have a value for the parameter (a conditional one may be absent)."""
+    return np.array([name in r.params for r in results if r.status is Status.COMPLETE],
+                    dtype=bool)
 
 
 def good_range(scores: Sequence[float], direction: Direction) -> tuple[float, float]:
@@ -126,8 +133,10 @@ def spread(space: Space, results: Sequence[TrialResult]) -> dict[str, float]:
     total = float(np.sum((y - y.mean()) ** 2))
     for i, name in enumerate(space.dims):
         index = np.minimum((X[:, i] * bins).astype(int), bins - 1)
-        counts = np.bincount(index, minlength=bins)
-        means = np.bincount(index, weights=y, minlength=bins) / np.maximum(counts, 1)
+        if space.conditions.get(name):  # trials without it: a slice of their own
+            index[~_having(space, results, name)] = bins
+        counts = np.bincount(index, minlength=bins + 1)
+        means = np.bincount(index, weights=y, minlength=bins + 1) / np.maximum(counts, 1)
         between = float(np.sum(counts * (means - y.mean()) ** 2))
         groups = int(np.count_nonzero(counts))
         within = (total - between) / max(len(y) - groups, 1)

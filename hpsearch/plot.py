@@ -115,8 +115,9 @@ class _ScoreAxis:
 def _parameter_panel(ax: Any, run: RunResult, name: str, done: Sequence[TrialResult],
                      axis: _ScoreAxis, colours: Sequence[Any]) -> None:
     scale = run.space.scales[name]
-    axis.draw(ax, [scale.plot_value(r.params[name]) for r in done], [r.mean for r in done],
-              colours)
+    having = [i for i, r in enumerate(done) if name in r.params]  # a conditional one may not
+    axis.draw(ax, [scale.plot_value(done[i].params[name]) for i in having],
+              [done[i].mean for i in having], [colours[i] for i in having])
     _set_axis(ax, run.space, name)
     ax.set_ylabel("score (mean over folds)")
     ax.set_title(name)
@@ -128,6 +129,7 @@ def _pair_panel(fig: Any, ax: Any, run: RunResult, pair: tuple[str, str],
     """The two parameters that move the score most against each other, coloured by score,
     with each zoom round's region as a box and the best trial as a star."""
     a, b = pair
+    done = [r for r in done if a in r.params and b in r.params]
     xs = [run.space.scales[a].plot_value(r.params[a]) for r in done]
     ys = [run.space.scales[b].plot_value(r.params[b]) for r in done]
     cmap = "viridis" if run.direction is Direction.MAXIMIZE else "viridis_r"  # bright = good
@@ -137,7 +139,7 @@ def _pair_panel(fig: Any, ax: Any, run: RunResult, pair: tuple[str, str],
     bar = fig.colorbar(dots, ax=ax, extend="min" if run.direction is Direction.MAXIMIZE
                        else "max")
     bar.set_label("score")
-    if run.best is not None:
+    if run.best is not None and a in run.best.params and b in run.best.params:
         ax.scatter([run.space.scales[a].plot_value(run.best.params[a])],
                    [run.space.scales[b].plot_value(run.best.params[b])], marker="*", s=160,
                    facecolors="none", edgecolors="red", label=f"best (trial {run.best.number})")

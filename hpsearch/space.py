@@ -134,6 +134,19 @@ class Scale:
         """Whether it takes finitely many values (integers, options, a step)."""
         return False
 
+    def contains(self, value: Any) -> bool:
+        """Whether `value` is one this scale gives (in its range, on its grid, one of its
+        options)."""
+        try:
+            back = self.from_unit(self.to_unit(value))
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+            return False
+        if isinstance(value, bool) is not isinstance(back, bool):
+            return False
+        if isinstance(back, float) and isinstance(value, (int, float)):
+            return math.isclose(back, value, rel_tol=1e-9, abs_tol=1e-12)
+        return bool(back == value)
+
     def snap(self, u: float) -> float:
         """u moved to the centre of the values it stands for: equal values, equal u."""
         return self.to_unit(self.from_unit(u)) if self.discrete else float(u)

@@ -32,12 +32,12 @@ import numpy as np
 from hpsearch.space import Choice, Space
 from hpsearch.trial import Direction, Status, TrialResult
 
-__all__ = ["observations", "propose"]
+__all__ = ["Surrogate", "observations"]
 
-MODEL_TRIALS = 256  # the most trials the model learns from: those nearest the region
+MODEL_TRIALS = 160  # the most trials the model learns from: those nearest the region
 CANDIDATES = 2048  # random candidates in the region (64 per parameter, at least 512)
 JOINT = 256  # the candidates a joint posterior is drawn over: the most promising ones
-FIT_STEPS = 60  # optimizer steps for the kernel's parameters
+FIT_STEPS = 40  # optimizer steps for the kernel's parameters
 
 
 def observations(space: Space, results: Sequence[TrialResult], direction: Direction
@@ -131,48 +131,49 @@ def _candidates(space: Space, lo: np.ndarray, hi: np.ndarray, options: Sequence[
     return np.unique(snapped, axis=0)
 
 
-def propose(space: Space, results: Sequence[TrialResult], direction: Direction,
-            lo: np.ndarray, hi: np.ndarray, options: Sequence[Any], n: int,
-            rng: np.random.Generator) -> np.ndarray:
-    """n points of the region [lo, hi] (choices limited to `options`), shape (n, d), each
-    where one draw of the model is best: the draws differ, so a round's points spread over the
-    promising part of the region instead of piling on one guess."""
-    X, y, spread = observations(space, results, direction)
-    if len(y) > MODEL_TRIALS:  # a local model: the trials nearest the region's centre
-        centre = (lo + hi) / 2
-        nearest = np.argsort(np.abs(X - centre).max(axis=1), kind="stable")[:MODEL_TRIALS]
-        X, y, spread = X[nearest], y[nearest], spread[nearest]
-    z = _normal_scores(y)
-    # the least noise: a typical fold mean's variance, as a share of the scores' variance
-    known = spread[np.isfinite(spread)]
-    floor = float(np.median(known) / np.var(y)) if len(known) and np.var(y) > 0 else 0.0
-    model = _model(_features(space, X), z, min(max(floor, 1e-4), 0.5),
-                   int(rng.integers(2**31)))
-    candidates = _candidates(space, lo, hi, options, rng)
-    F = _features(space, candidates)
-    mean, std = model.predict(F, return_std=True)
-    if len(candidates) > JOINT:  # the most promising: high by mean, or by what it may be
-        keep = np.argsort(-(mean + 2 * std), kind="stable")[:JOINT]
-        candidates, F = candidates[keep], F[keep]
-    mean, cov = model.predict(F, return_cov=True)
-    draws = _draws(mean, cov, n, rng)
-    chosen: list[int] = []
-    for draw in draws:  # each draw's best candidate not already chosen
-        order = np.argsort(-draw, kind="stable")
-        pick = next((int(j) for j in order if int(j) not in chosen), int(order[0]))
-        chosen.append(pick)
-    return candidates[chosen]
+class Surrogate:
+    """The model of a round, fitted to the trials so far (the MODEL_TRIALS nearest `anchor`, a
+    point of the unit cube, when there are more)."""
+
+    def __init__(self, space: Space, results: Sequence[TrialResult], direction: Direction,
+                 anchor: np.ndarray, rng: np.random.Generator) -> None:
+        X, y, spread = observations(space, results, direction)
+        if len(y) > MODEL_TRIALS:  # a local model: the trials nearest the anchor
+            nearest = np.argsort(np.abs(X - anchor).max(axis=1), kind="stable")[:MODEL_TRIALS]
+            X, y, spread = X[nearest], y[nearest], spread[nearest]
+        # the least noise: a typical fold mean's variance, as a share of the scores' variance
+        known = spread[np.isfinite(spread)]
+        floor = float(np.median(known) / np.var(y)) if len(known) and np.var(y) > 0 else 0.0
+        self.space = space
+        self.model = _model(_features(space, X), _normal_scores(y), min(max(floor, 1e-4), 0.5),
+                            int(rng.integers(2**31)))
+
+    def mean(self, U: np.ndarray) -> np.ndarray:
+        """The model's expected (normalized) score at points of the unit cube."""
+        return self.model.predict(_features(self.space, U))
+
+    def propose(self, lo: np.ndarray, hi: np.ndarray, options: Sequence[Any], n: int,
+                rng: np.random.Generator) -> np.ndarray:
+        """n points of the region [lo, hi] (choices limited to `options`), shape (n, d), each
+        where one draw of the model is best: the draws differ, so a round's points spread over
+        the promising part of the region instead of piling on one guess."""
+        candidates = _candidates(self.space, lo, hi, options, rng)
+        F = _features(self.space, candidates)
+        mean, std = self.model.predict(F, return_std=True)
+        if len(candidates) > JOINT:  # the most promising: high by mean, or by what it may be
+            keep = np.argsort(-(mean + 2 * std), kind="stable")[:JOINT]
+            candidates, F = candidates[keep], F[keep]
+        mean, cov = self.model.predict(F, return_cov=True)
+        chosen: list[int] = []
+        for draw in _draws(mean, cov, n, rng):  # each draw's best candidate not yet chosen
+            order = np.argsort(-draw, kind="stable")
+            chosen.append(next((int(j) for j in order if int(j) not in chosen), int(order[0])))
+        return candidates[chosen]
 
 
 def _draws(mean: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n joint draws of a normal (mean, cov), shape (n, len(mean))."""
-    jitter = 1e-10 * max(float(np.mean(np.diag(cov))), 1e-12)
-    for _ in range(6):
-        try:
-            root = np.linalg.cholesky(cov + jitter * np.eye(len(mean)))
-            break
-        except np.linalg.LinAlgError:
-            jitter *= 100
-    else:  # not positive definite however jittered: draw the marginals
-        root = np.diag(np.sqrt(np.clip(np.diag(cov), 0, None)))
+    """n joint draws of a normal (mean, cov), shape (n, len(mean)); the covariance's square
+    root by eigenvalues, which a nearly singular posterior does not break."""
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    root = vectors * np.sqrt(np.clip(values, 0, None))
     return mean + rng.standard_normal((n, len(mean))) @ root.T

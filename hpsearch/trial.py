@@ -3,6 +3,7 @@ is better."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import math
@@ -170,9 +171,11 @@ def trial_seed(run_seed: int, number: int) -> int:
 
 
 def plan_trials(
-    space: Space, sampler: str, n: int, seed: int, *, round: int = 1, first_number: int = 0
+    space: Space, sampler: str, n: int, seed: int, *, round: int = 1, first_number: int = 0,
+    enqueue: Sequence[Mapping[str, Any]] = (),
 ) -> list[Trial]:
-    """The n trials a search tries: unit points from the sampler, mapped through the space.
+    """The n trials a search tries: unit points from the sampler, mapped through the space;
+    the first ones at the `enqueue` points (see `enqueued`).
 
     Round r > 1 draws from its own stream, so adding rounds never changes earlier ones.
     """
@@ -180,7 +183,24 @@ def plan_trials(
 
     stream = seed if round == 1 else seed * 1000 + round
     points = sample_unit(sampler, n, len(space), stream)
-    return trials_at(space, points, seed, round=round, first_number=first_number)
+    return enqueued(space, trials_at(space, points, seed, round=round,
+                                     first_number=first_number), enqueue)
+
+
+def enqueued(space: Space, trials: Sequence[Trial], points: Sequence[Mapping[str, Any]]
+             ) -> list[Trial]:
+    """The trials, the first ones moved to given points: each takes a point's values exactly
+    as given, and keeps its own sample of the parameters the point leaves out."""
+    out = list(trials)
+    for i, point in enumerate(points[:len(out)]):
+        u = list(out[i].unit)
+        for name, value in point.items():
+            u[space.dims.index(name)] = space.scales[name].to_unit(value)
+        unit = space.snap(u)
+        params = space.from_unit(unit)
+        params.update({name: value for name, value in point.items() if name in params})
+        out[i] = dataclasses.replace(out[i], params=params, unit=unit)
+    return out
 
 
 def trials_at(space: Space, points: Iterable[Sequence[float]], seed: int, *, round: int = 1,

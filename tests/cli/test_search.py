@@ -56,7 +56,8 @@ def test_rounds_auto_is_the_default_and_is_said(runner, write, tmp_path):
     assert kept["search"]["rounds"] == 5  # what was decided, so that a resume does the same
     # few trials: one round of random search; rounds: 1 keeps plain random search
     out = invoke(runner, "run", write("b.yaml", config("auto8", "three", 8)))
-    assert "1 round of random search" in out.stderr and set(rounds_of(tmp_path, "auto8")) == {1}
+    assert "search.rounds: auto: 1 round (8 trials are too few" in out.stderr
+    assert set(rounds_of(tmp_path, "auto8")) == {1}
     out = invoke(runner, "run", write("c.yaml", config("one60", "three", 60, ", rounds: 1")))
     assert "search.rounds" not in out.stderr and set(rounds_of(tmp_path, "one60")) == {1}
 
@@ -127,3 +128,199 @@ def test_pruned_trials_are_not_lost_to_later_rounds(runner, write, tmp_path):
     assert len(rows) == 60 and len({r["round"] for r in rows}) == 5
     pruned = [r for r in rows if r["status"] == "pruned"]
     assert pruned and all(json.loads(r["extra"])["score"] is not None for r in pruned)
+
+
+COUNTED = """\
+import math, os
+def evaluate(p):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "calls.log"), "a") as f:
+        f.write("x\\n")
+    return -(math.log10(p["a"]) + 2.0) ** 2 - (p["b"] - 0.3) ** 2 - 0.05 * (p["c"] - 3) ** 2
+"""
+
+
+def calls(tmp_path):
+    path = tmp_path / "calls.log"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_warm_start_feeds_earlier_trials_without_running_them(runner, write, tmp_path):
+    write("counted.py", COUNTED)  # a module name of its own in each test: imports are cached
+    invoke(runner, "run", write("a.yaml", config("first", "counted", 30, ", rounds: 1")), "-q")
+    assert calls(tmp_path) == 30
+    out = invoke(runner, "run", write("b.yaml", config("second", "counted", 10,
+                                                       ", warm_start: [first]")))
+    assert calls(tmp_path) == 40  # ten new trials, the thirty earlier ones not run again
+    assert "search.warm_start: 30 of 30 trials of first feed the model" in out.stderr
+    rows = stored(tmp_path / "runs" / "second")
+    assert len(rows) == 10 and [r["number"] for r in rows] == list(range(10))
+    first_round = stored(tmp_path / "runs" / "second", "rounds")[0]
+    assert first_round["kind"] == "zoom"  # round 1 searches around the earlier trials
+    best_before = max(json.loads(r["scores"])[0] for r in stored(tmp_path / "runs" / "first"))
+    assert sorted(json.loads(r["scores"])[0] for r in rows)[5] > best_before - 1.0
+    # the same from the command line, and a run that is not there
+    invoke(runner, "run", write("c.yaml", config("third", "counted", 10)), "--warm-start",
+           "first", "-q")
+    assert calls(tmp_path) == 50
+    result = runner.invoke(cli, ["run", str(write("d.yaml", config("fourth", "counted", 10))),
+                                 "--warm-start", "frist"])
+    assert result.exit_code == 2 and "search.warm_start: no run 'frist'" in result.stderr
+    assert not (tmp_path / "runs" / "fourth").exists() and calls(tmp_path) == 50
+
+
+def test_warm_start_keeps_the_trials_that_fit_the_space(runner, write, tmp_path):
+    write("counted_fit.py", COUNTED)
+    invoke(runner, "run", write("a.yaml", config("wide", "counted_fit", 30, ", rounds: 1")),
+           "-q")
+    narrow = "space:\n  a: {log: [1.0e-3, 1.0]}\n  b: {uniform: [0, 1]}\n  c: {int: [1, 6]}\n"
+    out = invoke(runner, "run", write("b.yaml", config("narrow", "counted_fit", 10,
+                                                       ", warm_start: [wide]", narrow)))
+    inside = [r for r in stored(tmp_path / "runs" / "wide")
+              if json.loads(r["params"])["a"] >= 1e-3]
+    assert f"{len(inside)} of 30 trials of wide feed the model" in out.stderr
+    assert 0 < len(inside) < 30
+
+
+def test_enqueued_points_come_first_and_count_in_the_budget(runner, write, tmp_path):
+    write("counted_enq.py", COUNTED)
+    invoke(runner, "run", write("e.yaml", config(
+        "enq", "counted_enq", 6, ", enqueue: [{a: 0.01, b: 0.123, c: 3}, {a: 0.5}]")), "-q")
+    rows = stored(tmp_path / "runs" / "enq")
+    assert len(rows) == 6 and calls(tmp_path) == 6
+    first, second = (json.loads(r["params"]) for r in rows[:2])
+    assert first == {"a": 0.01, "b": 0.123, "c": 3}
+    assert second["a"] == 0.5 and 0 <= second["b"] <= 1  # what it leaves out is sampled
+    shown = json.loads(invoke(runner, "sample", tmp_path / "e.yaml", "-n", "2", "--format",
+                              "json").stdout)
+    assert shown[0] == first
+
+
+def test_enqueue_mistakes_name_their_line(runner, write):
+    write("counted.py", COUNTED)
+    for point, message in (("{a: 2.0}", "2.0 is not a value of a (log"),
+                           ("{aa: 0.1}", "no searched parameter 'aa'; did you mean 'a'"),
+                           ("{c: 3.5}", "3.5 is not a value of c (int 1..6)")):
+        path = write("bad.yaml", config("bad", "counted", 6, f", enqueue: [{point}]"))
+        result = runner.invoke(cli, ["run", str(path)])
+        assert result.exit_code == 2, result.output
+        assert "bad.yaml:3" in result.stderr and message in result.stderr, result.stderr
+
+
+CONDITIONAL = """\
+import math
+def evaluate(p):
+    opt, b1, b2 = p["optimizer"], p.get("beta1"), p.get("beta2")
+    want = {"sgd": (False, False), "momentum": (True, False), "adam": (True, True)}[opt]
+    if ((b1 is not None), (b2 is not None)) != want:
+        raise ValueError(f"{opt} trial got beta1={b1!r} beta2={b2!r}")
+    s = -(math.log10(p["learning_rate"]) + 2.5) ** 2
+    if b1 is not None:
+        s -= 0.1 * (math.log10(1 - b1) + 1.5) ** 2
+    if b2 is not None:
+        s -= 0.1 * (math.log10(1 - b2) + 3) ** 2
+    return s + {"sgd": 0.0, "momentum": 0.1, "adam": 0.2}[opt]
+"""
+
+BRANCHES = """\
+space:
+  learning_rate: {log: [1.0e-4, 1.0e-1]}
+  optimizer:
+    choice:
+      sgd: {}
+      momentum: {beta1: {one_minus_log: [0.8, 0.99]}}
+      adam:
+        beta1: {one_minus_log: [0.8, 0.99]}
+        beta2: BETA2
+"""
+GOOD_BETA2 = "{one_minus_log: [0.99, 0.9999]}"
+HAS = {"sgd": set(), "momentum": {"beta1"}, "adam": {"beta1", "beta2"}}
+
+
+def branch_ok(params):
+    return set(params) - {"learning_rate", "optimizer"} == HAS[params["optimizer"]]
+
+
+def test_a_conditional_space_samples_each_branch_with_its_own_parameters(runner, write):
+    path = write("c.yaml", config("cond", "branches", 30, "",
+                                  BRANCHES.replace("BETA2", GOOD_BETA2)))
+    for sampler in ("random", "sobol", "grid"):
+        points = json.loads(invoke(runner, "sample", path, "-n", "600", "--sampler", sampler,
+                                   "--format", "json").stdout)
+        assert len(points) == 600 and all(branch_ok(p) for p in points), sampler
+        for p in points:
+            assert 0.8 <= p.get("beta1", 0.9) <= 0.99 and 0.99 <= p.get("beta2", 0.999) <= 0.9999
+        if sampler != "grid":  # each branch a third of the points
+            shares = [sum(p["optimizer"] == o for p in points) / 600 for o in HAS]
+            assert all(abs(s - 1 / 3) < 0.06 for s in shares), (sampler, shares)
+    table = invoke(runner, "sample", path, "-n", "20").stdout
+    sgd = next(line for line in table.splitlines() if " sgd " in line)
+    assert sgd.count("│") == 6 and sgd.split("│")[4].strip() == ""  # an empty cell for beta1
+
+
+def test_a_conditional_space_through_every_command(runner, write, tmp_path):
+    write("branches.py", CONDITIONAL)
+    invoke(runner, "run", write("c.yaml", config("cond", "branches", 30, "",
+                                                 BRANCHES.replace("BETA2", GOOD_BETA2))), "-q")
+    rows = stored(tmp_path / "runs" / "cond")
+    assert len(rows) == 30 and {r["status"] for r in rows} == {"complete"}
+    assert len({r["round"] for r in rows}) == 3 and all(branch_ok(json.loads(r["params"]))
+                                                        for r in rows)
+    board = json.loads(invoke(runner, "leaderboard", "cond", "--format", "json",
+                              "--top", "30").stdout)
+    assert all(branch_ok(r["params"]) for r in board)
+    exported = invoke(runner, "export", "cond", "--format", "csv").stdout.splitlines()
+    header = exported[0].split(",")
+    for line in exported[1:]:
+        cells = dict(zip(header, line.split(",")))
+        present = {n for n in ("beta1", "beta2") if cells[f"param_{n}"] != ""}
+        assert present == HAS[cells["param_optimizer"]]
+    zoomed = tmp_path / "z.yaml"
+    invoke(runner, "zoom", "cond", "--out", zoomed)
+    points = json.loads(invoke(runner, "sample", zoomed, "-n", "50", "--format",
+                               "json").stdout)
+    assert all(branch_ok(p) for p in points)
+    assert "beta2" in invoke(runner, "importance", "cond").stdout
+    assert "optimizer" in invoke(runner, "plot", "cond").stdout
+    assert "best" in invoke(runner, "compare", "cond", "cond").stdout
+
+
+def test_a_branch_error_names_its_line(runner, write):
+    path = write("bad.yaml", config("bad", "branches", 10, "",
+                                    BRANCHES.replace("BETA2", "{log: [0, 1]}")))
+    result = runner.invoke(cli, ["sample", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "bad.yaml:13" in result.stderr and "space.optimizer.choice.adam.beta2" \
+        in result.stderr
+
+
+def test_a_name_in_two_branches_is_one_parameter(runner, write):
+    different = BRANCHES.replace("BETA2", GOOD_BETA2).replace(
+        "momentum: {beta1: {one_minus_log: [0.8, 0.99]}}",
+        "momentum: {beta1: {one_minus_log: [0.5, 0.99]}}")
+    result = runner.invoke(cli, ["sample", str(write("two.yaml", config("two", "b", 10, "",
+                                                                        different)))])
+    assert result.exit_code == 2
+    assert "'beta1' is defined twice" in result.stderr and "two.yaml:" in result.stderr
+
+
+def test_branches_nest(runner, write):
+    nested = """\
+space:
+  optimizer:
+    choice:
+      sgd: {}
+      adam:
+        schedule:
+          choice:
+            constant: {}
+            step: {gamma: {uniform: [0.1, 0.9]}}
+"""
+    path = write("n.yaml", config("nested", "b", 10, "", nested))
+    points = json.loads(invoke(runner, "sample", path, "-n", "400", "--format", "json").stdout)
+    for p in points:
+        has = set(p) - {"optimizer"}
+        if p["optimizer"] == "sgd":
+            assert has == set()
+        else:
+            assert has == ({"schedule", "gamma"} if p["schedule"] == "step" else {"schedule"})
+    assert 0.1 < sum("gamma" in p for p in points) / 400 < 0.4  # a quarter
