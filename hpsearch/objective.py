@@ -526,15 +526,26 @@ class CommandObjective(Objective):
                       lambda m: _as_text(values[m.group(1)]) if m.group(1) in values
                       else m.group(0), text)
 
+    @staticmethod
+    def _complete(text: str, values: Mapping[str, Any]) -> bool:
+        """Whether every placeholder of the text has a value: one that names a parameter of a
+        branch the trial did not take has none (the config checked all names)."""
+        return all(name in values for name in re.findall(r"\{(\w+)\}", text))
+
     def command_line(self, params: Mapping[str, Any], trial: Trial) -> list[str]:
+        """The argv with its placeholders filled in; an argument naming a parameter the trial
+        does not have (a conditional one) is left out, so write --beta2={beta2} as one."""
         values = {**params, "trial": trial.number, "seed": trial.seed}
-        return [self._substitute(arg, values) for arg in self.spec.target]
+        return [self._substitute(arg, values) for arg in self.spec.target
+                if self._complete(arg, values)]
 
     def environment(self, params: Mapping[str, Any], trial: Trial) -> dict[str, str]:
-        """objective.env with its placeholders filled in."""
+        """objective.env with its placeholders filled in; a variable naming a parameter the
+        trial does not have is not set."""
         values = {**params, "trial": trial.number, "seed": trial.seed}
         env = getattr(self.spec, "env", {})
-        return {name: self._substitute(text, values) for name, text in env.items()}
+        return {name: self._substitute(text, values) for name, text in env.items()
+                if self._complete(text, values)}
 
     def evaluate(self, params: dict[str, Any], trial: Trial, session: Session) -> Outcome:
         argv = self.command_line(params, trial)

@@ -38,3 +38,18 @@ def test_fixed_values_are_merged_under_the_sampled_ones(write):
     trial = Trial(3, {"C": 0.5}, (0.5,), 11)
     assert objective.command_line(cfg.objective.params(trial.params), trial) == \
         ["echo", "0.5", "rbf", "3"]
+
+
+def test_a_command_leaves_out_what_names_a_branch_not_taken(write):
+    cfg = load_config(write("c.yaml", 'objective: {command: ["echo", "--opt={opt}", '
+                                      '"--beta2={beta2}", "{trial}"], env: {B2: "{beta2}"}}\n'
+                                      "space:\n  opt: {choice: {sgd: {}, adam: {beta2: "
+                                      "{uniform: [0.9, 0.99]}}}}\n"))
+    objective = build_objective(cfg)
+    sgd, adam = Trial(0, {"opt": "sgd"}, (0.25, 0.5), 1), \
+        Trial(1, {"opt": "adam", "beta2": 0.95}, (0.75, 0.5), 1)
+    assert objective.command_line(sgd.params, sgd) == ["echo", "--opt=sgd", "0"]
+    assert objective.environment(sgd.params, sgd) == {}
+    assert objective.command_line(adam.params, adam) == ["echo", "--opt=adam", "--beta2=0.95",
+                                                         "1"]
+    assert objective.environment(adam.params, adam) == {"B2": "0.95"}
