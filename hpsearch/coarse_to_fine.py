@@ -146,25 +146,31 @@ def zoom(space: Space, results: Sequence[TrialResult], direction: Direction, *,
                   tuple(r.number for r in best))
 
 
+FIRST_SHARE = 0.15  # of the budget, at least, for round 1: random points over the whole space
+
+
 def round_sizes(total: int, rounds: int, first_at_least: int = 0) -> list[int]:
     """How a budget of `total` trials is split over `rounds`: the first round, which explores the
-    whole space, gets 30 % (at least as many as the other rounds get each, and at least
-    `first_at_least`); the rest is shared evenly, earlier rounds taking the remainder."""
+    whole space, gets FIRST_SHARE of it (at least as many as the other rounds get each, and at
+    least `first_at_least`); the rest is shared evenly, earlier rounds taking the remainder."""
     if rounds <= 1:
         return [total]
-    first = max(math.ceil(0.3 * total), math.ceil(total / rounds), first_at_least)
+    first = max(math.ceil(FIRST_SHARE * total), math.ceil(total / rounds), first_at_least)
     first = min(first, total - (rounds - 1))
     rest, extra = divmod(total - first, rounds - 1)
     return [first] + [rest + (1 if i < extra else 0) for i in range(rounds - 1)]
 
 
 def auto_rounds(trials: int, workers: int) -> int:
-    """The rounds `search.rounds: auto` picks: one below 30 trials (too few to learn from
-    between rounds), 3 from 30, 5 from 60 to 200, then one more each time the budget doubles;
-    fewer while a later round would get less than twice `workers` trials (idle cores)."""
-    if trials < 30:
+    """The rounds `search.rounds: auto` picks: one below 20 trials (too few to learn from
+    between rounds); rounds of about 10 trials up to 100 trials (3 rounds for 30, 10 for 100);
+    beyond, 5 more rounds each time the budget doubles (15 for 200, 27 for 1,000), so that the
+    model learns often without a round's proposal costing more than its trials; fewer while a
+    later round would get less than twice `workers` trials (idle cores). Measured against
+    fewer, larger rounds in benchmarks/search_quality.py."""
+    if trials < 20:
         return 1
-    rounds = 3 if trials < 60 else 5 if trials <= 200 else 5 + round(math.log2(trials / 200))
+    rounds = round(trials / 10) if trials <= 100 else round(10 + 5 * math.log2(trials / 100))
     while rounds > 1 and min(round_sizes(trials, rounds)) < 2 * workers:
         rounds -= 1
     return rounds

@@ -111,14 +111,15 @@ def test_zoom_never_loses_the_best_point(seed):
 def test_round_sizes_split_the_budget():
     assert round_sizes(100, 1) == [100]
     assert round_sizes(100, 3) == [34, 33, 33]
-    sizes = round_sizes(100, 10)
-    assert sum(sizes) == 100 and sizes[0] == 30 and min(sizes) >= 7
+    sizes = round_sizes(100, 10)  # round 1 explores with 15 %, the rest share the remainder
+    assert sizes == [15, 10, 10, 10, 10, 9, 9, 9, 9, 9]
+    assert round_sizes(100, 10, first_at_least=40)[0] == 40  # room for enqueued points
     assert sum(round_sizes(5, 5)) == 5 and min(round_sizes(5, 5)) == 1
 
 
 @pytest.mark.parametrize("trials, workers, rounds", [
-    (8, 2, 1), (29, 2, 1), (30, 2, 3), (60, 2, 5), (200, 2, 5), (400, 2, 6), (1000, 2, 7),
-    (60, 8, 3), (60, 16, 1), (1000, 64, 6), (100, 1, 5)])
+    (8, 2, 1), (19, 2, 1), (20, 2, 2), (30, 2, 3), (60, 2, 6), (100, 1, 10), (200, 2, 15),
+    (400, 2, 20), (1000, 2, 27), (60, 8, 3), (60, 16, 1), (1000, 64, 7)])
 def test_auto_rounds_from_the_budget_and_the_workers(trials, workers, rounds):
     assert auto_rounds(trials, workers) == rounds
 

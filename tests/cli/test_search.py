@@ -48,12 +48,11 @@ def rounds_of(tmp_path, name):
 def test_rounds_auto_is_the_default_and_is_said(runner, write, tmp_path):
     write("three.py", THREE)
     out = invoke(runner, "run", write("a.yaml", config("auto60", "three", 60)))
-    assert "search.rounds: auto: coarse to fine, 5 rounds of 18, 11, 11, 10, 10 trials" \
+    assert "search.rounds: auto: coarse to fine, 6 rounds of 10, 10, 10, 10, 10, 10 trials" \
         in out.stderr
-    assert sorted(set(rounds_of(tmp_path, "auto60"))) == [1, 2, 3, 4, 5]
-    assert [rounds_of(tmp_path, "auto60").count(r) for r in range(1, 6)] == [18, 11, 11, 10, 10]
+    assert [rounds_of(tmp_path, "auto60").count(r) for r in range(1, 7)] == [10] * 6
     kept = yaml.safe_load((tmp_path / "runs" / "auto60" / "config.yaml").read_text())
-    assert kept["search"]["rounds"] == 5  # what was decided, so that a resume does the same
+    assert kept["search"]["rounds"] == 6  # what was decided, so that a resume does the same
     # few trials: one round of random search; rounds: 1 keeps plain random search
     out = invoke(runner, "run", write("b.yaml", config("auto8", "three", 8)))
     assert "search.rounds: auto: 1 round (8 trials are too few" in out.stderr
@@ -66,7 +65,7 @@ def test_rounds_auto_leaves_no_core_idle(runner, write, tmp_path):
     write("three.py", THREE)
     invoke(runner, "run", write("a.yaml", config("wide", "three", 60, n_jobs=8)), "-q")
     sizes = [rounds_of(tmp_path, "wide").count(r) for r in (1, 2, 3)]
-    assert sizes == [20, 20, 20]  # 5 rounds would leave rounds of 10 for 8 workers
+    assert sizes == [20, 20, 20]  # 6 rounds would leave rounds of 10 for 8 workers
 
 
 def test_rounds_must_be_auto_or_a_number(runner, write):
@@ -125,7 +124,7 @@ def test_pruned_trials_are_not_lost_to_later_rounds(runner, write, tmp_path):
     invoke(runner, "run", write("a.yaml", config(
         "both", "lrcurve", 60, "", "space:\n  lr: {uniform: [0, 1]}\n")), "-q")
     rows = stored(tmp_path / "runs" / "both")
-    assert len(rows) == 60 and len({r["round"] for r in rows}) == 5
+    assert len(rows) == 60 and len({r["round"] for r in rows}) == 6
     pruned = [r for r in rows if r["status"] == "pruned"]
     assert pruned and all(json.loads(r["extra"])["score"] is not None for r in pruned)
 
