@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def quickstart(seed: int, trials: int, early_stopping: str | None) -> dict:
     config = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
-    config["search"].update(seed=seed, trials=trials)
-    if early_stopping:
-        config["search"]["early_stopping"] = early_stopping
+    # one round of random search, so that only early stopping differs between the runs
+    config["search"].update(seed=seed, trials=trials, rounds=1,
+                            early_stopping=early_stopping or False)
     return config
 
 
