@@ -14,6 +14,7 @@ Writes benchmarks/results/search_quality.md.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import time
@@ -261,22 +262,43 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="cells computed in parallel")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                              "search_quality.md"))
+    parser.add_argument("--cells", help="a JSON-lines file of finished cells: read (cells in it "
+                        "are not computed again) and appended to, so that a long run resumes; "
+                        "delete it after changing a method")
     args = parser.parse_args()
     methods = [m for m in args.methods.split(",") if m != "tpe" or _has_optuna()]
     tasks, budgets = args.tasks.split(","), [int(b) for b in args.budgets.split(",")]
-    table: dict[tuple[str, str, int, int], float] = {}
+    table = _read_cells(args.cells)
     start = time.perf_counter()
     for task_name in tasks:
         for budget in budgets:
-            cells = [(m, seed) for seed in range(args.seeds) for m in methods]
+            cells = [(m, seed) for seed in range(args.seeds) for m in methods
+                     if (task_name, m, budget, seed) not in table]
             found = Parallel(n_jobs=args.jobs)(delayed(cell)(task_name, m, budget, seed)
                                                for m, seed in cells)
-            table.update({(task_name, m, budget, seed): v for (m, seed), v in zip(cells, found)})
+            done = {(task_name, m, budget, seed): v for (m, seed), v in zip(cells, found)}
+            table.update(done)
+            _append_cells(args.cells, done)
             medians = {m: statistics.median(table[task_name, m, budget, s]
                                             for s in range(args.seeds)) for m in methods}
             print(f"{task_name} {budget}: "
                   + ", ".join(f"{m} {v:.4g}" for m, v in medians.items()), flush=True)
     report(table, tasks, budgets, methods, args.seeds, time.perf_counter() - start, args.out)
+
+
+def _read_cells(path: str | None) -> dict[tuple[str, str, int, int], float]:
+    if not path or not Path(path).exists():
+        return {}
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return {(r["task"], r["method"], r["budget"], r["seed"]): r["regret"] for r in rows}
+
+
+def _append_cells(path: str | None, cells: dict[tuple[str, str, int, int], float]) -> None:
+    if path:
+        with open(path, "a") as f:
+            for (task, method, budget, seed), regret in cells.items():
+                f.write(json.dumps({"task": task, "method": method, "budget": budget,
+                                    "seed": seed, "regret": regret}) + "\n")
 
 
 def _has_optuna() -> bool:
