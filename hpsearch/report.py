@@ -418,7 +418,7 @@ def importance_table(run: RunResult, found: Importance) -> Table:
     """Each parameter's share of the explained variation, as bars, most important first."""
     table = Table(title=f"{escape(run.name)}: importance over {found.trials} complete trials "
                         f"(random forest on the unit cube, out-of-bag R² {found.r2:.2f})",
-                  title_justify="left")
+                  title_justify="left", caption_justify="left")
     table.add_column("parameter")
     table.add_column("scale", style="dim")
     table.add_column("share", justify="right")
@@ -426,9 +426,19 @@ def importance_table(run: RunResult, found: Importance) -> Table:
     for name, share in found.shares.items():
         table.add_row(escape(name), run.space.scales[name].kind, f"{share:.0%}",
                       "[cyan]" + "█" * round(share * 30) + "[/cyan]")
+    notes = []
     if not found.reliable:
-        table.caption = (f"[yellow]too few trials to say[/yellow] ({found.trials}, R² "
-                         f"{found.r2:.2f}): run more before trusting this order")
+        notes.append(f"[yellow]too few trials to say[/yellow] ({found.trials}, R² "
+                     f"{found.r2:.2f}): run more before trusting this order")
+    later = sum(r.status is Status.COMPLETE and r.trial.round > 1 for r in run.results)
+    if later:
+        notes.append(f"{later} of these trials come from rounds after the first, crowded where "
+                     "the score is best: the shares say what matters there; a run with "
+                     "search.rounds: 1 says what matters over the whole space")
+    pruned = sum(r.status is Status.PRUNED for r in run.results)
+    if pruned:
+        notes.append(f"{pruned} trials stopped early are left out")
+    table.caption = "\n".join(notes) or None
     return table
 
 

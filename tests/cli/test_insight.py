@@ -74,13 +74,22 @@ def test_importance_puts_the_driving_parameter_first():
 def test_importance_command(runner, drive):
     out = invoke(runner, "importance", drive).stdout
     assert out.index("lr") < out.index("noise_a") and out.index("lr") < out.index("noise_b")
-    assert "too few trials" not in out
+    assert "too few trials" not in out and "rounds after the first" not in out
 
 
 def test_importance_says_when_there_are_too_few_trials(runner, write):
     write("drive.py", DRIVE)
     invoke(runner, "run", write("d.yaml", CONFIG.replace("TRIALS", "6")), "-q")
     assert "too few trials to say" in invoke(runner, "importance", "drive").stdout
+
+
+def test_importance_says_when_its_trials_crowd_the_best_region(runner, write):
+    """Trials of later rounds are not a sample of the whole space: the table says so."""
+    write("drive.py", DRIVE)
+    invoke(runner, "run", write("r.yaml", CONFIG.replace("TRIALS", "40")
+                                .replace("rounds: 1", "rounds: 4")), "-q")
+    out = invoke(runner, "importance", "drive").stdout
+    assert "rounds after the first" in " ".join(out.split())
 
 
 def test_terminal_view_shows_the_score_along_each_parameter(runner, drive):
