@@ -7,6 +7,9 @@ paired cells where a method's regret is lower than the other's (ties apart).
 
     python benchmarks/search_quality.py                 # all methods, 10 seeds, budgets 30, 100
     python benchmarks/search_quality.py --seeds 3 --methods random,zoom5
+    python benchmarks/search_quality.py --cells cells.jsonl --tasks net_digits --seeds 5
+        # a slow task with fewer seeds; a later run with the same --cells reports every task
+        # with the seeds it has
 
 Writes benchmarks/results/search_quality.md.
 """
@@ -280,10 +283,11 @@ def main() -> None:
             table.update(done)
             _append_cells(args.cells, done)
             medians = {m: statistics.median(table[task_name, m, budget, s]
-                                            for s in range(args.seeds)) for m in methods}
+                                            for s in _seeds(table, task_name, [budget], [m]))
+                       for m in methods}
             print(f"{task_name} {budget}: "
                   + ", ".join(f"{m} {v:.4g}" for m, v in medians.items()), flush=True)
-    report(table, tasks, budgets, methods, args.seeds, time.perf_counter() - start, args.out)
+    report(table, tasks, budgets, methods, time.perf_counter() - start, args.out)
 
 
 def _read_cells(path: str | None) -> dict[tuple[str, str, int, int], float]:
@@ -310,26 +314,40 @@ def _has_optuna() -> bool:
     return True
 
 
-def report(table, tasks, budgets, methods, seeds, seconds, out) -> None:
-    cells = [(t, b, s) for t in tasks for b in budgets for s in range(seeds)]
+def _seeds(table, task: str, budgets: list[int], methods: list[str]) -> list[int]:
+    """The seeds of a task that every method has a cell of at every budget: those computed now,
+    and those kept in the cells file (a slow task may have fewer)."""
+    found = {s for (t, _, _, s) in table if t == task}
+    return sorted(s for s in found
+                  if all((task, m, b, s) in table for m in methods for b in budgets))
+
+
+def report(table, tasks, budgets, methods, seconds, out) -> None:
+    seeds = {t: _seeds(table, t, budgets, methods) for t in tasks}
+    cells = [(t, b, s) for t in tasks for b in budgets for s in seeds[t]]
 
     def wins(a: str, b: str) -> str:
         w = sum(table[t, a, n, s] < table[t, b, n, s] for t, n, s in cells)
         tie = sum(table[t, a, n, s] == table[t, b, n, s] for t, n, s in cells)
         return f"{w} / {tie} / {len(cells) - w - tie}"
 
+    def median(t: str, m: str, b: int) -> float:
+        return statistics.median(table[t, m, b, s] for s in seeds[t])
+
+    counts = sorted({len(v) for v in seeds.values()})
     lines = ["# Search quality", "",
-             f"{len(tasks)} tasks × budgets {budgets} × {seeds} seeds = {len(cells)} paired cells "
-             f"per method; {seconds:.0f} s. Median regret (true loss of the trial each method "
-             "picked as best, minus the optimum; for the cross-validated tasks, 1 − CV "
-             "accuracy):", "",
+             f"{len(tasks)} tasks × budgets {budgets} × "
+             + " or ".join(map(str, counts)) + " seeds ("
+             + ", ".join(f"{t} {len(seeds[t])}" for t in tasks) + f") = {len(cells)} paired "
+             f"cells per method; {seconds:.0f} s in the last session. Median regret (true loss "
+             "of the trial each method picked as best, minus the optimum; for the "
+             "cross-validated tasks, 1 − CV accuracy):", "",
              "| method | " + " | ".join(f"{t} @{b}" for t in tasks for b in budgets)
              + " | wins/ties/losses vs random |"
              + (" vs tpe |" if "tpe" in methods else ""),
              "|---" * (len(tasks) * len(budgets) + 2 + ("tpe" in methods)) + "|"]
     for m in methods:
-        meds = [statistics.median(table[t, m, b, s] for s in range(seeds))
-                for t in tasks for b in budgets]
+        meds = [median(t, m, b) for t in tasks for b in budgets]
         row = f"| {m} | " + " | ".join(f"{v:.3g}" for v in meds)
         row += " | " + ("–" if m == "random" else wins(m, "random"))
         if "tpe" in methods:
@@ -337,21 +355,21 @@ def report(table, tasks, budgets, methods, seeds, seconds, out) -> None:
         lines.append(row + " |")
     top = max(budgets)
     if "default" in methods and "random" in methods:
-        last = [(t, s) for t in tasks for s in range(seeds)]
+        last = [(t, s) for t in tasks for s in seeds[t]]
         won = sum(table[t, "default", top, s] < table[t, "random", top, s] for t, s in last)
         tied = sum(table[t, "default", top, s] == table[t, "random", top, s] for t, s in last)
         lines += ["", f"At {top} trials the default beats random search in {won} of "
                   f"{len(last)} paired cells ({won / len(last):.0%}), ties it in {tied} and "
                   f"loses {len(last) - won - tied}."]
     if "tpe" in methods:
-        lines += ["", "Median regret at 100 trials divided by TPE's (below 1: better than TPE):",
-                  "", "| method | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+        lines += ["", f"Median regret at {top} trials divided by TPE's (below 1: better than "
+                  "TPE):", "", "| method | " + " | ".join(tasks) + " |",
+                  "|---" * (len(tasks) + 1) + "|"]
         for m in methods:
             ratios = []
             for t in tasks:
-                ref = statistics.median(table[t, "tpe", top, s] for s in range(seeds))
-                mine = statistics.median(table[t, m, top, s] for s in range(seeds))
-                ratios.append(f"{mine / ref:.2f}" if ref > 0 else "–")
+                ref = median(t, "tpe", top)
+                ratios.append(f"{median(t, m, top) / ref:.2f}" if ref > 0 else "–")
             lines.append(f"| {m} | " + " | ".join(ratios) + " |")
     Path(out).parent.mkdir(exist_ok=True)
     Path(out).write_text("\n".join(lines) + "\n")
