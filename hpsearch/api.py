@@ -326,21 +326,31 @@ def _wired(objective: Objective, cfg: Config, store: RunStore, backend: Backend)
     return objective.with_channel(Channel(None, board, pruner))
 
 
+def planned_rounds(cfg: Config) -> int:
+    """The rounds a run of `cfg` searches in: search.rounds, or with `auto`, as many as
+    `coarse_to_fine.auto_rounds` picks for the budget and the workers."""
+    from joblib import effective_n_jobs
+
+    from hpsearch.coarse_to_fine import auto_rounds
+    from hpsearch.config import AUTO
+
+    if cfg.search.rounds != AUTO:
+        return int(cfg.search.rounds)
+    return auto_rounds(cfg.search.trials, max(1, effective_n_jobs(cfg.parallel.n_jobs)))
+
+
 def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
     """A new run's config with what `auto` leaves open decided, and a line for each decision:
     the rounds from the budget and the workers, early stopping from whether the objective
     reports per-epoch scores. The run stores what was decided, so a resume does the same."""
-    from joblib import effective_n_jobs
-
-    from hpsearch.coarse_to_fine import auto_rounds, round_sizes
+    from hpsearch.coarse_to_fine import round_sizes
     from hpsearch.config import AUTO
     from hpsearch.pruning import Pruner
 
     search, lines = cfg.search, []
     changes: dict[str, Any] = {}
     if search.rounds == AUTO:
-        workers = max(1, effective_n_jobs(cfg.parallel.n_jobs))
-        rounds = auto_rounds(search.trials, workers)
+        rounds = planned_rounds(cfg)
         changes["rounds"] = rounds
         if rounds == 1:
             lines.append(f"search.rounds: auto: 1 round ({search.trials} trials "

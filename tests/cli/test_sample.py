@@ -71,6 +71,21 @@ def test_default_count_and_seed_come_from_the_config(runner, write):
     assert default == sample(runner, path, "--seed", "3", "--format", "json").stdout
 
 
+def test_says_which_points_round_1_tries_when_the_run_has_rounds(runner, write):
+    """With several rounds only round 1's points are known before a run: sample says so."""
+    path = write("s.yaml", SPACE.replace("trials: 10", "trials: 60"))
+    result = sample(runner, path, "--format", "json", "--set", "parallel.n_jobs=1")
+    assert len(json.loads(result.stdout)) == 60  # stdout stays the points alone
+    assert "first 10 of these in round 1; its 5 later rounds" in result.stderr
+    short = sample(runner, path, "-n", "4", "--set", "parallel.n_jobs=1").stderr
+    assert "these 4 and 6 more in round 1" in short
+    first = json.loads(sample(runner, path, "-n", "10", "--format", "json").stdout)
+    run = json.loads(result.stdout)[:10]
+    assert first == run  # the first ones are the same points whatever -n
+    plain = sample(runner, path, "--set", "search.rounds=1")
+    assert "round" not in plain.stderr
+
+
 BAD = {
     "syntax": ("space:\n  lr: {scale: log, low: 1e-4, high: 1\n", "YAML syntax error"),
     "unknown_scale": ("space:\n  lr: {scale: logg, low: 1e-4, high: 1}\n", "did you mean 'log'"),
