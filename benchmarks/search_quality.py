@@ -350,7 +350,8 @@ def report(table, tasks, budgets, methods, seconds, out) -> None:
              f"{len(tasks)} tasks × budgets {budgets} × "
              + " or ".join(map(str, counts)) + " seeds ("
              + ", ".join(f"{t} {len(seeds[t])}" for t in tasks) + f") = {len(cells)} paired "
-             f"cells per method; {seconds:.0f} s in the last session. Median regret (true loss "
+             f"cells per method ({seconds:.0f} s for the cells computed in this session; "
+             "the others read from the cells file). Median regret (true loss "
              "of the trial each method picked as best, minus the optimum; for the "
              "cross-validated tasks, 1 − CV accuracy):", "",
              "| method | " + " | ".join(f"{t} @{b}" for t in tasks for b in budgets)
