@@ -31,6 +31,8 @@ import hpsearch
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGURATIONS = 60
+SAME = 1e-4  # two CV accuracies this close count as the same best: the same misclassified
+# samples, split differently over the folds (one sample more moves the accuracy by 1/1797)
 
 
 class _LogUniform:
@@ -139,12 +141,12 @@ def main() -> None:
         theirs, their_best = sklearn_search(seed)
         ours, our_best, bests, decided = quickstart(seed)
         slow, slow_best, _, _ = quickstart(seed, early_stopping=False)
-        kept += our_best >= slow_best
+        kept += our_best >= slow_best - SAME
         match = next((t for t, best in bests if best >= their_best), None)
         total_ratios.append(theirs / ours)
         if match is not None:
             match_ratios.append(theirs / match)
-        same += our_best >= their_best
+        same += our_best >= their_best - SAME
         lines.append(f"| {seed} | {theirs:.1f} | {their_best:.4f} | {ours:.1f} | "
                      f"{our_best:.4f} | {'–' if match is None else f'{match:.1f}'} | "
                      f"{theirs / ours:.1f}× | "
