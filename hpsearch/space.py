@@ -457,6 +457,9 @@ class Choice(Scale):
             raise ConfigError(
                 "scale 'choice' needs at least one value, got an empty list", key="values"
             )
+        if any(_is_nan(v) for v in self.values):
+            raise ConfigError("NaN is not an option (no value equals it): remove it or give a "
+                              "number", key="values")
 
     def from_unit(self, u: float) -> Any:
         return self.values[_bin(_clip01(float(u)), len(self.values))]
@@ -520,6 +523,11 @@ class Fixed(Scale):
     @classmethod
     def build(cls, fields: Mapping[str, Any]) -> Scale:
         return cls(fields["value"])
+
+    def __post_init__(self) -> None:
+        if _is_nan(self.value):
+            raise ConfigError("NaN is not a value to pass to every trial: give a number, or "
+                              "leave the parameter out for its default", key=None)
 
     def from_unit(self, u: float) -> Any:
         return self.value
@@ -605,6 +613,10 @@ def _build(scale: str, fields: Mapping[str, Any]) -> Scale:
         if field not in fields and field not in cls.optional:
             raise ConfigError(f"scale '{scale}' needs '{field}'", key=field)
     return cls.build(fields)
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def parse_param(spec: Any) -> Scale:

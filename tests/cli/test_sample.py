@@ -94,6 +94,8 @@ BAD = {
     "beta_range": ("space:\n  b: {scale: one_minus_log, low: 0.9, high: 1.5}\n", "0 < high < 1"),
     "int_fraction": ("space:\n  n: {scale: int, low: 2.5, high: 4}\n", "whole number"),
     "empty_choice": ("space:\n  a: {scale: choice, values: []}\n", "at least one value"),
+    "nan_fixed": ("space:\n  a: .nan\n", "NaN is not a value"),
+    "nan_option": ("space:\n  a: [1, .nan]\n", "NaN is not an option"),
     "missing_space": ("", "space: missing"),
     "unknown_key": ("spaec:\n  lr: {scale: log, low: 1e-4, high: 1}\n", "did you mean 'space'"),
 }
