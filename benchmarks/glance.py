@@ -27,7 +27,7 @@ from pathlib import Path
 
 import hpsearch
 from hpsearch import insight
-from hpsearch.api import open_run
+from hpsearch.runs import open_run
 
 REPEATS = 5
 HERE = Path(__file__).resolve().parent

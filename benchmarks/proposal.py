@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpsearch.coarse_to_fine import CoarseToFine
+from hpsearch.search.coarse_to_fine import CoarseToFine
 from hpsearch.space import Log, Space, Uniform
 from hpsearch.trial import Status, TrialResult, plan_trials
 
@@ -43,12 +43,12 @@ def main() -> None:
              "proposals each, measured in one run of `benchmarks/proposal.py`: seconds to fit the "
              "model to the trials done and pick a round's points.", "",
              "| parameters | trials done | points proposed | seconds |", "|---|---|---|---|"]
-    CoarseToFine(*results(2, 10)[:1], "maximize").propose(results(2, 10)[1], 2,
-                                                          np.random.default_rng(0))  # imports
+    CoarseToFine(results(2, 10)[0], "maximize", trials=2, seed=0).propose(
+        results(2, 10)[1], 2, np.random.default_rng(0))  # imports
     for d in (8, 20):
         for done in (100, 1000):
             space, trials = results(d, done)
-            strategy = CoarseToFine(space, "maximize")
+            strategy = CoarseToFine(space, "maximize", trials=done, seed=0)
             for n in (20, 140):
                 times = []
                 for repeat in range(REPEATS):

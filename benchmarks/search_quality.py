@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from hpsearch.coarse_to_fine import auto_rounds, search_rounds, zoom
+from hpsearch.search.coarse_to_fine import CoarseToFine, auto_rounds
+from hpsearch.search.region import zoom
+from hpsearch.search.strategy import evaluate_all
 from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
 from hpsearch.trial import Status, Trial, TrialResult, plan_trials, trials_at
 
@@ -189,7 +191,8 @@ def by_rounds(rounds: int | None):
     """Coarse-to-fine rounds; None: as many as `search.rounds: auto` picks for 2 workers."""
     def method(task: Task, budget: int, seed: int) -> list[TrialResult]:
         count = auto_rounds(budget, 2) if rounds is None else rounds
-        return search_rounds(task.space, "maximize", budget, count, seed, task.evaluate)
+        return evaluate_all(CoarseToFine(task.space, "maximize", trials=budget, seed=seed,
+                                         rounds=count), task.evaluate)
     return method
 
 

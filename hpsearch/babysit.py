@@ -22,7 +22,7 @@ import yaml
 
 from hpsearch.config import Config, EstimatorSpec, load_config
 from hpsearch.errors import InputError, ObjectiveError
-from hpsearch.store import RunStore
+from hpsearch.store.database import RunStore
 
 __all__ = ["Babysitter", "CONTROL_NAME", "CHECKPOINT_NAME"]
 
@@ -70,7 +70,7 @@ class Babysitter:
     @classmethod
     def resume(cls, run: str | Path, runs_dir: str | Path = "runs") -> Babysitter:
         """The model of a babysat run, restored from its checkpoint."""
-        from hpsearch.store import resolve_run
+        from hpsearch.store.folder import resolve_run
 
         store = RunStore.open(resolve_run(run, runs_dir))
         try:

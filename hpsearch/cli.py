@@ -19,7 +19,8 @@ from typing import Any, NoReturn
 import click
 
 from hpsearch.errors import InputError
-from hpsearch.sampling import SAMPLERS
+from hpsearch.execution import EXECUTORS
+from hpsearch.search.sampling import SAMPLERS
 
 FORMATS = ("table", "csv", "json")
 
@@ -94,10 +95,10 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
 
     The quickest way to check that each parameter's scale puts samples where you want them.
     """
-    from hpsearch import report
-    from hpsearch.api import planned_rounds
-    from hpsearch.coarse_to_fine import round_sizes
     from hpsearch.config import load_config
+    from hpsearch.driver import planned_rounds
+    from hpsearch.present import report
+    from hpsearch.search.coarse_to_fine import round_sizes
     from hpsearch.trial import plan_trials
 
     cfg = load_config(config, overrides)
@@ -134,6 +135,8 @@ def _check_jobs(ctx: click.Context, param: click.Parameter, value: int | None) -
 
 jobs_option = click.option("--jobs", "n_jobs", type=int, default=None, callback=_check_jobs,
                            help="Parallel workers; -1 for all cores (default: parallel.n_jobs).")
+backend_option = click.option("--backend", type=click.Choice(list(EXECUTORS)), default=None,
+                              help="Where trials run (default: parallel.backend).")
 quiet_option = click.option("-q", "--quiet", is_flag=True,
                             help="No progress bar and no leaderboard.")
 
@@ -141,8 +144,8 @@ quiet_option = click.option("-q", "--quiet", is_flag=True,
 def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
     """Run a search through `start(events)` with a live progress bar, then show failures and
     the leaderboard; map every outcome to its exit code."""
-    from hpsearch import report
     from hpsearch.errors import AllTrialsFailed, RunFailed, TrialFailedError
+    from hpsearch.present import report
 
     progress = report.Progress(live=not quiet)
 
@@ -193,6 +196,7 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
               help="Coarse-to-fine rounds sharing the trials (default: search.rounds, auto: "
                    "from the budget and the workers).")
 @jobs_option
+@backend_option
 @seed_option
 @click.option("--name", default=None, help="Run name (default: the config's name).")
 @click.option("--warm-start", "warm_start", metavar="RUN", multiple=True,
@@ -206,7 +210,7 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
 @click.option("--raise", "raise_errors", is_flag=True,
               help="Run trials one by one and stop at the first failure with its traceback.")
 def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int | None,
-        seed: int | None, name: str | None, warm_start: tuple[str, ...],
+        backend: str | None, seed: int | None, name: str | None, warm_start: tuple[str, ...],
         overrides: tuple[str, ...], runs_dir: str, resume_run: str | None, quiet: bool,
         raise_errors: bool) -> None:
     """Sample points of CONFIG's space and train a model at each, in parallel.
@@ -224,13 +228,13 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
             raise click.UsageError("--resume RUN takes no CONFIG and none of --trials, "
                                    "--rounds, --seed, --name, --warm-start, --set, --raise: "
                                    "the run keeps its own")
-        _drive(lambda events: api.resume(resume_run, n_jobs=n_jobs, runs_dir=runs_dir,
-                                         events=events), quiet)
+        _drive(lambda events: api.resume(resume_run, n_jobs=n_jobs, backend=backend,
+                                         runs_dir=runs_dir, events=events), quiet)
         return
     if config is None:
         raise click.UsageError("give a CONFIG file, or --resume RUN")
     _drive(lambda events: api.run(config, trials=trials, rounds=rounds, n_jobs=n_jobs,
-                                  seed=seed, name=name, warm_start=warm_start,
+                                  backend=backend, seed=seed, name=name, warm_start=warm_start,
                                   runs_dir=runs_dir,
                                   raise_errors=raise_errors, events=events,
                                   overrides=overrides), quiet)
@@ -239,9 +243,11 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
 @cli.command()
 @click.argument("run")
 @jobs_option
+@backend_option
 @runs_dir_option
 @quiet_option
-def resume(run: str, n_jobs: int | None, runs_dir: str, quiet: bool) -> None:
+def resume(run: str, n_jobs: int | None, backend: str | None, runs_dir: str,
+           quiet: bool) -> None:
     """Continue RUN where it stopped (Ctrl-C, a killed driver, a restart).
 
     Finished trials are kept and not repeated, trials that were running run again, and the
@@ -249,8 +255,8 @@ def resume(run: str, n_jobs: int | None, runs_dir: str, quiet: bool) -> None:
     """
     from hpsearch import api
 
-    _drive(lambda events: api.resume(run, n_jobs=n_jobs, runs_dir=runs_dir, events=events),
-           quiet)
+    _drive(lambda events: api.resume(run, n_jobs=n_jobs, backend=backend, runs_dir=runs_dir,
+                                     events=events), quiet)
 
 
 @cli.command()
@@ -271,9 +277,9 @@ def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, runs_d
     --top 1 shows the best trial's card. csv and json print full precision: rank, trial,
     round, status, mean_score, std_score, params, fold scores, metrics, duration, error.
     """
-    from hpsearch import report
-    from hpsearch.api import open_run
     from hpsearch.errors import did_you_mean
+    from hpsearch.present import report
+    from hpsearch.runs import open_run
 
     result = open_run(run, runs_dir)
     names = [n.strip() for n in (columns or "").split(",") if n.strip()]
@@ -307,11 +313,12 @@ def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, runs_d
 @click.option("--force", is_flag=True, help="Overwrite the --out file when it exists.")
 @click.option("--run", "run_it", is_flag=True, help="Run the next round into the same run.")
 @jobs_option
+@backend_option
 @runs_dir_option
 @quiet_option
 def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
          trials: int | None, out: str | None, force: bool, run_it: bool, n_jobs: int | None,
-         runs_dir: str, quiet: bool) -> None:
+         backend: str | None, runs_dir: str, quiet: bool) -> None:
     """Narrow each range of RUN around its best trials, in that parameter's own scale.
 
     The box of the best trials in each parameter's scale (log10 of the value for log,
@@ -321,48 +328,14 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
     with the project; an earlier file is never overwritten without --force), prints old and
     new ranges, and with --run runs the next round into the same run.
     """
-    import os
-
-    import yaml
-
-    from hpsearch import report
-    from hpsearch.api import run_next_round, zoom_run
-    from hpsearch.config import relocated
+    from hpsearch.api import run_next_round, zoom_file
+    from hpsearch.present import report
 
     if top is not None and top_fraction is not None:
         raise click.BadParameter("give --top or --top-fraction, not both", param_hint="--top")
-    if run_it:  # a run that cannot be taken is refused before anything is written
-        from hpsearch.store import RunStore, resolve_run
-
-        with RunStore.open(resolve_run(run, runs_dir)) as store:
-            store.lock()
-    current, region, config = zoom_run(run, top=top, top_fraction=top_fraction, margin=margin,
-                                       runs_dir=runs_dir)
-    next_round = current.next_round
-    if trials is not None:
-        config["search"]["trials"] = trials
-    if out is None:
-        path = current.path / f"zoom-round{next_round}.yaml"
-        copies = 1
-        while path.exists():
-            copies += 1
-            path = current.path / f"zoom-round{next_round}-{copies}.yaml"
-    elif os.path.exists(out) and not force:
-        raise InputError(f"--out {out} exists (an earlier zoom?): give another name, or "
-                         "--force to overwrite it")
-    else:
-        path = Path(out)
-    source = ", ".join(f"#{n}" for n in region.source)
-    header = (f"# Zoomed from run {current.name}, round {next_round - 1}, around its best "
-              f"{len(region.source)} trials: {source}\n# The same scales with narrower bounds; "
-              f"paths are relative to this file. hpsearch run this file, or hpsearch zoom "
-              f"--run for the next round in place.\n")
-    text = header + yaml.safe_dump(relocated(config, path.parent), sort_keys=False)
-    try:
-        with open(path, "w" if out is not None else "x", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
+    current, region, path = zoom_file(run, top=top, top_fraction=top_fraction, margin=margin,
+                                      trials=trials, out=out, force=force, runs_dir=runs_dir,
+                                      taking=run_it)
     report.print_out(report.zoom_table(current.space, region,
                                        f"{current.name}: zoom on {len(region.source)} trials"))
     for warning in region.warnings:
@@ -370,7 +343,8 @@ def zoom(run: str, top: int | None, top_fraction: float | None, margin: float,
     report.stderr.print(f"zoomed config written to {path}")
     if run_it:
         _drive(lambda events: run_next_round(current.path, region, trials=trials,
-                                             n_jobs=n_jobs, events=events), quiet)
+                                             n_jobs=n_jobs, backend=backend, events=events),
+               quiet)
 
 
 @cli.command()
@@ -384,9 +358,9 @@ def importance(run: str, fmt: str, runs_dir: str) -> None:
     Permutation importance of a random forest fitted to the complete trials' unit
     coordinates: a log-scaled parameter is judged per decade, as it was sampled.
     """
-    from hpsearch import report
-    from hpsearch.api import open_run
     from hpsearch.insight import importance as compute
+    from hpsearch.present import report
+    from hpsearch.runs import open_run
 
     result = open_run(run, runs_dir)
     try:
@@ -409,13 +383,13 @@ def status(run: str, fmt: str, runs_dir: str) -> None:
     """Where RUN stands, also while it runs, from any shell: planned trials; complete,
     failed, pruned and running; each running trial's params and time; the best so far; the
     time left (estimated)."""
-    from hpsearch.api import status as read
+    from hpsearch.runs import status as read
 
     found = read(run, runs_dir)
     if fmt == "json":
         click.echo(json.dumps(found, indent=1, default=str))
         return
-    from hpsearch import report
+    from hpsearch.present import report
 
     report.print_out(report.status_view(found))
 
@@ -436,15 +410,15 @@ def compare(run_a: str, run_b: str, best_share: float, fmt: str, runs_dir: str) 
     the best scores differ by more than the folds' noise; for each parameter both search,
     where each run's best trials sit.
     """
-    from hpsearch.api import compare as compared
-    from hpsearch.api import open_run
+    from hpsearch.runs import compare as compared
+    from hpsearch.runs import open_run
 
     runs = [open_run(run_a, runs_dir), open_run(run_b, runs_dir)]
     found = compared(runs[0], runs[1], best_share=best_share)
     if fmt == "json":
         click.echo(json.dumps(found, indent=1, default=str))
         return
-    from hpsearch import report
+    from hpsearch.present import report
 
     report.print_out(report.compare_view(found, runs[0].space))
 
@@ -464,23 +438,20 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
     round's zoom region, and the best trials' learning curves where trials recorded them.
     Score axes show the good part of the scores; far worse trials sit on the edge, counted.
     """
-    from hpsearch import report
-    from hpsearch.api import open_run
-    from hpsearch.store import RunStore
+    from hpsearch.present import report
+    from hpsearch.runs import open_run, rounds
 
     if out is not None:  # refused before anything is drawn
-        from hpsearch.plot import check_out
+        from hpsearch.present.plot import check_out
 
         check_out(out)
     result = open_run(run, runs_dir)
     order = report.param_order(result)
     report.print_out(report.profile_table(result, order))
     if out is not None:
-        from hpsearch.plot import write_plot
+        from hpsearch.present.plot import write_plot
 
-        with RunStore.open(result.path, readonly=True) as store:
-            rounds = store.rounds()
-        path = write_plot(result, rounds, order, out)
+        path = write_plot(result, rounds(result.path), order, out)
         report.stderr.print(f"figure written to {path}")
 
 
@@ -497,8 +468,8 @@ def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
     Columns: trial, round, status, retest, retest_of, seed, param_<name>, split<i>_score,
     mean_score, std_score, rank_score, duration, error.
     """
-    from hpsearch import report
-    from hpsearch.api import open_run
+    from hpsearch.present import report
+    from hpsearch.runs import open_run
 
     rows = open_run(run, runs_dir).rows()
     if fmt == "parquet":
@@ -534,18 +505,20 @@ def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
               help="Other data: a bundled dataset name, or a .csv or .npz file.")
 @click.option("--target", default=None, help="The column to predict, with a .csv --data.")
 @jobs_option
+@backend_option
 @runs_dir_option
 @quiet_option
 def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
-           n_jobs: int | None, runs_dir: str, quiet: bool) -> None:
+           n_jobs: int | None, backend: str | None, runs_dir: str, quiet: bool) -> None:
     """Evaluate the best configurations of RUN again: new seeds, the objective's code as it is
     now, and optionally new data.
 
     The new trials are stored as one more round, marked as retests, and the old and new
     scores and ranks are shown side by side, so a stale winner shows at once.
     """
-    from hpsearch import api, report
-    from hpsearch.config import DATASETS
+    from hpsearch import api
+    from hpsearch.datasets import DATASETS
+    from hpsearch.present import report
 
     spec = None
     if data is not None:
@@ -556,7 +529,7 @@ def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
 
     def start(events: Any) -> Any:
         current, found = api.retest(run, top=top, seeds=seeds, data=spec, n_jobs=n_jobs,
-                                    runs_dir=runs_dir, events=events)
+                                    backend=backend, runs_dir=runs_dir, events=events)
         outcome.extend((current, found))
         return current
 
@@ -576,13 +549,14 @@ def refit(run: str, trial: int | None, runs_dir: str) -> None:
     Like scikit-learn's best_estimator_; for estimator objectives (a function or a command
     trains its own model).
     """
-    from hpsearch import api, report
-    from hpsearch.store import MODEL_NAME, resolve_run
+    from hpsearch import api
+    from hpsearch.present import report
+    from hpsearch.runs import model_path, resolve
 
     model = api.refit(run, trial=trial, runs_dir=runs_dir)
-    where = resolve_run(run, runs_dir)
-    report.stderr.print(f"fitted {type(model).__name__} on all the data: {where / MODEL_NAME}; "
-                        f"load it with hpsearch.load_model({str(where)!r})")
+    report.stderr.print(f"fitted {type(model).__name__} on all the data: "
+                        f"{model_path(run, runs_dir)}; load it with "
+                        f"hpsearch.load_model({str(resolve(run, runs_dir))!r})")
 
 
 @cli.command()
@@ -598,11 +572,10 @@ def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
     Kept in RUN/logs/TRIAL.log, bounded: beyond 1 MB, the start and the latest output, with a
     line saying what was left out.
     """
-    from hpsearch.api import open_run
-    from hpsearch.store import LOGS_NAME
+    from hpsearch.runs import open_run, trial_log
 
     result = open_run(run, runs_dir)
-    path = result.path / LOGS_NAME / f"{trial}.log"
+    path = trial_log(result.path, trial)
 
     def ended() -> bool:
         current = open_run(result.path)
@@ -634,8 +607,8 @@ def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
 def runs(fmt: str, runs_dir: str) -> None:
     """The runs in the runs folder: name, date, trials, best score, and status (running,
     finished, interrupted: stopped before its end, resumable; or damaged, with the reason)."""
-    from hpsearch import report
-    from hpsearch.api import list_runs
+    from hpsearch.present import report
+    from hpsearch.runs import list_runs
 
     found = list_runs(runs_dir)
     if fmt == "json":
@@ -667,8 +640,8 @@ def babysit(config: str | None, params_file: str | None, from_run: str | None,
     goes on exactly where it stopped. Params come from --params, from a trial of another run
     (--from-run RUN [--trial N]), or else the middle of each range.
     """
-    from hpsearch import report
     from hpsearch.babysit import Babysitter
+    from hpsearch.present import report
 
     if resume_run is not None:
         if config or params_file or from_run:
@@ -718,7 +691,7 @@ def _babysit_params(params_file: str | None, from_run: str | None, trial: int | 
             raise InputError(f"{params_file}: must map parameter names to values")
         return values
     if from_run is not None:
-        from hpsearch.api import open_run
+        from hpsearch.runs import open_run
 
         source = open_run(from_run, runs_dir)
         if trial is None:

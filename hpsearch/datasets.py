@@ -13,17 +13,42 @@ import csv
 import functools
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hpsearch.errors import ObjectiveError, did_you_mean
 
-if TYPE_CHECKING:
-    from hpsearch.config import DataSpec
+__all__ = ["DataSpec", "InMemory", "load", "preprocessor", "categorical_columns", "fingerprint",
+           "describe", "DATASETS", "SCALERS", "IMPUTERS"]
 
-__all__ = ["InMemory", "load", "preprocessor", "categorical_columns", "fingerprint",
-           "describe"]
+DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")  # scikit-learn's bundled sets
+SCALERS = ("none", "standard", "minmax")
+IMPUTERS = ("mean", "median", "most_frequent")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the data is (a bundled dataset, a file, or in memory) and how each training fold
+    prepares it: scale, categorical columns (auto: the text ones), impute."""
+
+    dataset: str | None = None
+    path: str | None = None
+    target: str | None = None
+    scale: str = "none"
+    categorical: str | tuple[str, ...] | None = None
+    impute: str | None = None
+    memory: InMemory | None = None
+
+    def to_yaml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in vars(self).items()
+                               if v is not None and k != "memory"}
+        if isinstance(self.categorical, tuple):
+            out["categorical"] = list(self.categorical)
+        if self.memory is not None:
+            out["in_memory"] = self.memory.to_yaml()
+        return out
 
 
 class InMemory:

@@ -36,16 +36,16 @@ from hpsearch.config import (
     CommandSpec,
     Config,
     CVSpec,
-    DataSpec,
     EstimatorSpec,
     FunctionSpec,
     ObjectiveSpec,
 )
-from hpsearch.devices import DeviceSlots
+from hpsearch.datasets import DataSpec
 from hpsearch.errors import CommandFailed, ObjectiveError, did_you_mean
+from hpsearch.execution.devices import DeviceSlots
+from hpsearch.execution.processes import kill_group, started
 from hpsearch.logs import TrialLog, capture
-from hpsearch.processes import kill_group, started
-from hpsearch.pruning import Pruner, Reporter
+from hpsearch.search.pruning import Pruner, Reporter
 from hpsearch.trial import (
     Direction,
     Outcome,

@@ -174,9 +174,21 @@ class Scale:
         """Tick positions and labels when the axis needs its own (a choice's options)."""
         return None
 
+    def integer_ticks(self) -> int | None:
+        """For whole numbers: 0 for whole-number ticks on a linear axis, or the base of the
+        powers ticked on a log axis (2 or 10); None for any other scale."""
+        return None
+
     def shrink_text(self, narrowed: Scale, factor: float) -> str:
         """How much a zoom narrowed it, given the factor in u."""
         return "fixed" if factor == math.inf else f"×{factor:.3g}"
+
+    # -- models: what a model of the score sees of this parameter
+
+    def features(self, u: Any) -> Any:
+        """Columns for a model, from a column of u (a numpy array, shape (n,)): u itself where
+        values lie along a line."""
+        return u.reshape(-1, 1)
 
 
 @dataclass(frozen=True)
@@ -425,6 +437,12 @@ class Int(Scale):
     def log_axis(self) -> bool:
         return self.log
 
+    def integer_ticks(self) -> int | None:
+        """16, 32, 64... when that makes a handful of ticks, else 1, 10, 100..."""
+        if not self.log:
+            return 0
+        return 2 if self.high / self.low <= 2**8 else 10
+
     def to_yaml(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"scale": "int", "low": self.low, "high": self.high}
         if self.log:
@@ -505,6 +523,17 @@ class Choice(Scale):
 
     def ticks(self) -> tuple[list[Any], list[str]] | None:
         return list(range(len(self.values))), [str(v) for v in self.values]
+
+    def features(self, u: Any) -> Any:
+        """One-hot columns, two options at distance 1, so that their order means nothing (two
+        options need no more than one column)."""
+        k = len(self.values)
+        if k <= 2:
+            return u.reshape(-1, 1)
+        import numpy as np
+
+        index = np.minimum((u * k).astype(int), k - 1)
+        return np.eye(k)[index] / math.sqrt(2)
 
     def shrink_text(self, narrowed: Scale, factor: float) -> str:
         left = len(narrowed.values) if isinstance(narrowed, Choice) else 1

@@ -179,7 +179,7 @@ def plan_trials(
 
     Round r > 1 draws from its own stream, so adding rounds never changes earlier ones.
     """
-    from hpsearch.sampling import sample_unit
+    from hpsearch.search.sampling import sample_unit
 
     stream = seed if round == 1 else seed * 1000 + round
     points = sample_unit(sampler, n, len(space), stream)

@@ -230,7 +230,7 @@ def test_babysit_from_a_trial_of_a_run(runner, config, tmp_path):
     result = runner.invoke(cli, ["babysit", str(config), "--from-run", "panda", "--trial", "1",
                                  "--name", "one"])
     assert result.exit_code == 0, result.output
-    from hpsearch.api import open_run
+    from hpsearch.runs import open_run
 
     trial = open_run("panda").results[1]
     sitter = Babysitter.resume("one")

@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.coarse_to_fine import CoarseToFine, auto_rounds, round_sizes, search_rounds, zoom
+from hpsearch.search.coarse_to_fine import CoarseToFine, auto_rounds, round_sizes
+from hpsearch.search.region import zoom
+from hpsearch.search.strategy import evaluate_all
 from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
 from hpsearch.trial import Status, Trial, TrialResult
 
@@ -135,7 +137,7 @@ def test_auto_rounds_keep_every_core_busy():
 
 def test_trust_region_shrinks_after_a_round_without_improvement():
     space = Space({"x": Uniform(0, 1)})
-    strategy = CoarseToFine(space, "maximize", side=0.5, shrink=0.5)
+    strategy = CoarseToFine(space, "maximize", trials=10, seed=0, side=0.5, shrink=0.5)
     rows = results(space, [({"x": 0.5}, 1.0), ({"x": 0.1}, 0.0), ({"x": 0.9}, 0.0)])
     assert strategy._side(rows) == 0.5
     worse = [TrialResult(Trial(9, {"x": 0.4}, (0.4,), 0, round=2), Status.COMPLETE, (0.5,))]
@@ -156,8 +158,9 @@ def test_three_rounds_beat_one_round_of_random_search_at_the_same_budget():
 
     wins, gaps = 0, []
     for seed in range(12):
-        one = search_rounds(space, "maximize", 60, 1, seed, evaluate)
-        three = search_rounds(space, "maximize", 60, 3, seed, evaluate)
+        one = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed), evaluate)
+        three = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed, rounds=3),
+                             evaluate)
         assert [r.trial.round for r in three].count(3) > 0
         best_one = max(r.mean for r in one)
         best_three = max(r.mean for r in three)

@@ -11,8 +11,8 @@ import pytest
 from hpsearch.cli import cli
 from hpsearch.config import load_config
 from hpsearch.errors import ConfigError, TrialPruned
-from hpsearch.pruning import Pruner, Reporter, SharedScores
-from hpsearch.store import RunBoard
+from hpsearch.search.pruning import Pruner, Reporter, SharedScores
+from hpsearch.store.database import RunBoard
 from hpsearch.trial import Direction
 
 MAXIMIZE, MINIMIZE = Direction.MAXIMIZE, Direction.MINIMIZE

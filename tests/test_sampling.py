@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpsearch.sampling import SAMPLERS, sample_unit
+from hpsearch.search.sampling import SAMPLERS, sample_unit
 from hpsearch.space import Choice, Log, Space
 from hpsearch.trial import plan_trials, trial_seed
 

@@ -230,9 +230,10 @@ def test_adding_a_scale_is_one_class(monkeypatch, tmp_path):
     from typing import ClassVar
 
     import hpsearch
-    from hpsearch import report, space
-    from hpsearch.api import zoom_run
+    from hpsearch import space
     from hpsearch.insight import importance
+    from hpsearch.present import report
+    from hpsearch.runs import zoom_region
 
     @dataclass(frozen=True)
     class Sqrt(Uniform):
@@ -258,7 +259,7 @@ def test_adding_a_scale_is_one_class(monkeypatch, tmp_path):
     drawn = [t.params["x"] for t in plan_trials(run.space, "random", N, 0)]
     assert np.mean(np.array(drawn) < 25) == pytest.approx(0.5, abs=TOL)  # half below 5²
     assert abs(run.best.params["x"] - 25) < 5
-    _, region, config = zoom_run("sq", runs_dir=tmp_path / "runs")
+    _, region, config = zoom_region("sq", runs_dir=tmp_path / "runs")
     assert config["space"]["x"]["scale"] == "sqrt" and isinstance(region.space.scales["x"], Sqrt)
     assert importance(run.space, run.results).shares["x"] > 0.5
     for renderable in (report.leaderboard_table(run), report.profile_table(run, ["x", "y"]),

@@ -13,9 +13,10 @@ import pytest
 from run_tables import stored
 
 import hpsearch
-from hpsearch.api import resume, retest, run_next_round, zoom_run
+from hpsearch.api import resume, retest, run_next_round
 from hpsearch.cli import cli
 from hpsearch.objective import import_target
+from hpsearch.runs import zoom_region
 
 SQUARE = "def evaluate(p):\n    return -(p['x'] - 0.3) ** 2\n"
 
@@ -80,7 +81,7 @@ def test_every_way_of_running_trials_marks_the_run_the_same_way(tmp_path):
     assert meta(runs / "sq")["status"] == "interrupted" and len(stored(runs / "sq")) == 3
     resumed = resume("sq", runs_dir=runs)
     assert resumed.status == "finished" and len(stored(runs / "sq")) == 8
-    current, region, _ = zoom_run("sq", runs_dir=runs)
+    current, region, _ = zoom_region("sq", runs_dir=runs)
     with pytest.raises(KeyboardInterrupt):
         run_next_round("sq", region, trials=4, runs_dir=runs, events=Recorder(stop_after=2))
     assert meta(runs / "sq")["status"] == "interrupted"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hpsearch import report
-from hpsearch.api import open_run
 from hpsearch.cli import cli
+from hpsearch.present import report
+from hpsearch.runs import open_run
 
 EIGHT = """\
 import math

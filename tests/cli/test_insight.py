@@ -153,7 +153,7 @@ FIGURE_SPACE = Space({"lr": Log(1e-4, 1), "beta": OneMinusLog(0.9, 0.999),
 
 def test_figure_keeps_the_good_region_in_view_and_counts_the_outlier():
     pytest.importorskip("matplotlib")
-    from hpsearch.plot import figure
+    from hpsearch.present.plot import figure
 
     scores = list(np.linspace(0.90, 0.98, 40)) + [0.0]  # one diverged trial
     fig = figure(_run(FIGURE_SPACE, scores, rounds=[1] * 20 + [2] * 21), [],
@@ -175,7 +175,7 @@ def test_figure_keeps_the_good_region_in_view_and_counts_the_outlier():
 
 def test_figure_of_a_minimized_loss_ignores_a_huge_one():
     pytest.importorskip("matplotlib")
-    from hpsearch.plot import figure
+    from hpsearch.present.plot import figure
 
     space = Space({"lr": Log(1e-4, 1)})
     fig = figure(_run(space, list(np.linspace(0.1, 0.5, 30)) + [1e9],
@@ -186,7 +186,7 @@ def test_figure_of_a_minimized_loss_ignores_a_huge_one():
 
 def test_learning_curves_highlight_the_best_trials():
     pytest.importorskip("matplotlib")
-    from hpsearch.plot import HIGHLIGHT, figure
+    from hpsearch.present.plot import HIGHLIGHT, figure
 
     scores = list(np.linspace(0.5, 0.9, 12))
     histories = [[{"epoch": e, "loss": 1 / e, "val_score": s * (1 - 0.5 / e)}

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import InputError
 from hpsearch.insight import good_range
-from hpsearch.space import Int, Space
+from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
 if TYPE_CHECKING:
-    from hpsearch.api import RunResult
+    from hpsearch.result import RunResult
 
 __all__ = ["check_out", "figure", "write_plot"]
 
@@ -63,12 +63,11 @@ def _set_axis(ax: Any, space: Space, name: str, axis: str = "x") -> None:
     side = ax.xaxis if axis == "x" else ax.yaxis
     if scale.log_axis:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-    ticks = scale.ticks()
+    ticks, base = scale.ticks(), scale.integer_ticks()
     if ticks is not None:
         side.set_ticks(ticks[0], labels=ticks[1])
-    elif isinstance(scale, Int):
-        if scale.log:  # 16, 32, 64... when that makes a handful of ticks, else 1, 10, 100...
-            base = 2 if scale.high / scale.low <= 2**8 else 10
+    elif base is not None:
+        if base:
             side.set_major_locator(LogLocator(base=base))
             side.set_minor_locator(NullLocator())
         else:

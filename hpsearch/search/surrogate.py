@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.space import Choice, Space
+from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
 __all__ = ["Surrogate", "observations"]
@@ -72,16 +72,9 @@ def observations(space: Space, results: Sequence[TrialResult], direction: Direct
 
 
 def _features(space: Space, X: np.ndarray) -> np.ndarray:
-    """The model's inputs: u for ordered parameters, one-hot columns (scaled so that two
-    options are at distance 1) for a choice."""
-    columns = []
-    for i, name in enumerate(space.dims):
-        scale = space.scales[name]
-        if isinstance(scale, Choice) and len(scale.values) > 2:
-            index = np.minimum((X[:, i] * len(scale.values)).astype(int), len(scale.values) - 1)
-            columns.append(np.eye(len(scale.values))[index] / math.sqrt(2))
-        else:
-            columns.append(X[:, i:i + 1])
+    """The model's inputs: each parameter's columns (`Scale.features`: u where values lie
+    along a line, one-hot for a choice's options)."""
+    columns = [space.scales[name].features(X[:, i]) for i, name in enumerate(space.dims)]
     return np.hstack(columns) if columns else X
 
 
@@ -119,14 +112,14 @@ def _model(F: np.ndarray, z: np.ndarray, noise_floor: float, seed: int) -> Any:
 def _candidates(space: Space, lo: np.ndarray, hi: np.ndarray, options: Sequence[Any],
                 rng: np.random.Generator) -> np.ndarray:
     """Random points of the region, each on values its parameters can take, without repeats.
-    `options[i]` lists the option indices a choice may take (None: any in the box)."""
+    `options[i]` lists the u of each value an unordered parameter may take (None: any in the
+    box)."""
     d = len(space)
     count = min(CANDIDATES, max(512, 64 * d))
     U = lo + rng.random((count, d)) * (hi - lo)
     for i, allowed in enumerate(options):
         if allowed is not None:
-            k = len(space.scales[space.dims[i]].values)  # type: ignore[attr-defined]
-            U[:, i] = (rng.choice(allowed, count) + 0.5) / k
+            U[:, i] = rng.choice(allowed, count)
     snapped = np.array([space.snap(u) for u in U])
     return np.unique(snapped, axis=0)
 

@@ -18,13 +18,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hpsearch.api import Retested, RunEvents, RunResult
+from hpsearch.api import Retested
+from hpsearch.driver import RunEvents
+from hpsearch.result import RunResult
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
 
 if TYPE_CHECKING:  # numpy's modules: imported where used, not to show a table
-    from hpsearch.coarse_to_fine import Region
     from hpsearch.insight import Importance
+    from hpsearch.search.region import Region
 
 # Piped output is not squeezed to 80 columns: a table keeps its natural width there.
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ

@@ -1,6 +1,12 @@
-"""The run store: ``runs/<name>/`` holds the resolved ``config.yaml`` and ``trials.db`` (SQLite).
+"""A run's SQLite database, ``runs/<name>/trials.db``: the only module that touches SQL.
 
-The only module that touches the database. Each trial's row is committed the moment its result
+The contract. One process writes a run: the driver, holding the run's lock (`RunStore.lock`). It
+creates the run, records each round as it starts and each trial's result the moment it arrives;
+nothing else writes trials, rounds or meta. While trials run, the workers that see the run folder
+write only through a `RunBoard`: a row in ``running`` when a trial starts (deleted when the
+driver stores its result) and the per-epoch reports early stopping compares, each one short
+transaction. Readers (`hpsearch.runs`) open the database read-only, at any time, from any
+process; they see every committed trial. Each trial's row is committed the moment its result
 arrives, in WAL mode, so a crash loses only trials that were running and `hpsearch leaderboard`
 can read a run while it is going. Commands that only read open the store read-only: they never
 write to a run, not even its schema.
@@ -17,26 +23,28 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hpsearch.errors import StoreError
+from hpsearch.store.folder import (
+    CONFIG_NAME,
+    DB_NAME,
+    LOCK_NAME,
+    MODEL_INFO,
+    MODEL_NAME,
+    log_path,
+)
 from hpsearch.trial import Direction, Status, Trial, TrialResult
 
 if TYPE_CHECKING:
-    from hpsearch.coarse_to_fine import Region
+    from hpsearch.search.region import Region
 
-__all__ = ["RunStore", "RunBoard", "resolve_run", "run_folders"]
+__all__ = ["RunStore", "RunBoard"]
 
-DB_NAME = "trials.db"
-CONFIG_NAME = "config.yaml"
-MODEL_NAME = "model.joblib"  # the best configuration fitted on all the data (refit)
-MODEL_INFO = "model.json"  # what it is: the trial, its params, the versions that made it
-LOCK_NAME = "lock"
-LOGS_NAME = "logs"
 # The store's layout, kept in SQLite's user_version. 0: written before it was versioned (trials
 # may lack retest_of); 1: reports keyed by trial and epoch only; 2: reports keyed by trial, fold
 # and epoch; 3: every table below (running trials kept). A newer layout is refused by name,
@@ -361,7 +369,7 @@ class RunStore:
         Raises:
             StoreError: when it is missing; ConfigError (file:line) when it does not parse.
         """
-        from hpsearch.config import plain, read_yaml
+        from hpsearch.config.files import plain, read_yaml
 
         path = self.path / CONFIG_NAME
         if not path.is_file():
@@ -403,16 +411,12 @@ class RunStore:
             if (self.path / MODEL_INFO).is_file() else {}
         return joblib.load(path), info
 
-    def log_path(self, trial: int) -> Path:
-        """Where a trial's output is kept."""
-        return self.path / LOGS_NAME / f"{trial}.log"
-
     def add(self, result: TrialResult) -> None:
         """Store a finished trial, with its per-epoch reports and (from a worker that could not
         write it) its log; committed before this returns."""
         t = result.trial
         if result.log is not None:
-            path = self.log_path(t.number)
+            path = log_path(self.path, t.number)
             path.parent.mkdir(exist_ok=True)
             path.write_text(result.log, encoding="utf-8")
         reports = [(t.number, r["fold"], r["epoch"], r["score"],
@@ -648,25 +652,3 @@ def _result(number: int, round_: int, status: str, params: str, unit: str, seed:
     except ValueError as problem:
         what = "its status" if "Status" in str(problem) else "a value that is not JSON"
         raise ValueError(f"trial {number}: {what}: {problem}") from None
-
-
-def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> Path:
-    """A run's folder from its path, or its name under runs_dir.
-
-    Raises:
-        StoreError: naming the runs that exist when there is no such run.
-    """
-    for candidate in (Path(run), Path(runs_dir) / str(run)):
-        if (candidate / DB_NAME).is_file():
-            return candidate
-    known = sorted(p.name for p in run_folders(Path(runs_dir)))
-    listed = f"; runs in {runs_dir}: {', '.join(known[-8:])}" if known else \
-        f"; {runs_dir} holds no runs (set --runs-dir?)"
-    raise StoreError(f"no run {str(run)!r}{listed}")
-
-
-def run_folders(root: Path) -> Iterable[Path]:
-    if not root.is_dir():
-        return []
-    return [p for p in root.iterdir() if (p / DB_NAME).is_file()]
-

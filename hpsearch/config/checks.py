@@ -1,7 +1,9 @@
-"""YAML → validated, frozen config. The only place that checks user input.
+"""YAML data → a checked, frozen `Config`: where a config file's mistakes are caught.
 
-Every error names the file, the line the YAML parser saw the key on, the key path
-(``space.lr.low``), what is wrong and what would be right.
+Every error names the file, the line the YAML parser saw the key on (or the ``--set`` override
+that set it), the key path (``space.lr.low``), what is wrong and what would be right. What needs
+the objective's code or data to check (an import, an estimator's parameters, a data file's
+columns) is checked by `hpsearch.objective.build_objective`, also before any trial runs.
 """
 
 from __future__ import annotations
@@ -9,29 +11,34 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
-import yaml
-
-from hpsearch.errors import ConfigError, did_you_mean
-from hpsearch.pruning import Pruner
-from hpsearch.sampling import SAMPLERS
+from hpsearch.config.files import YamlMapping, apply_override, as_sections, read_yaml
+from hpsearch.config.schema import (
+    AUTO,
+    MAX_NAME,
+    MAX_TRIALS,
+    OBJECTIVES,
+    CommandSpec,
+    Config,
+    CVSpec,
+    EstimatorSpec,
+    FunctionSpec,
+    ObjectiveSpec,
+    ParallelSpec,
+    SearchSpec,
+)
+from hpsearch.datasets import DATASETS, IMPUTERS, SCALERS, DataSpec, InMemory
+from hpsearch.errors import ConfigError, ObjectiveError, did_you_mean
+from hpsearch.execution import EXECUTORS
+from hpsearch.search.pruning import Pruner
+from hpsearch.search.sampling import SAMPLERS
 from hpsearch.space import Branch, Choice, Scale, Space, branches_of, parse_param
+from hpsearch.store.folder import is_run
 from hpsearch.trial import Direction
 
-if TYPE_CHECKING:
-    from hpsearch.datasets import InMemory
-
-__all__ = ["Config", "ObjectiveSpec", "EstimatorSpec", "FunctionSpec", "CommandSpec",
-           "OBJECTIVES", "DataSpec", "CVSpec", "SearchSpec", "ParallelSpec", "load_config",
-           "DATASETS", "BACKENDS"]
-
-DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
-BACKENDS = ("loky", "threading", "dask", "ray")
-SCALERS = ("none", "standard", "minmax")
-IMPUTERS = ("mean", "median", "most_frequent")
+__all__ = ["load_config", "read_run_config", "check_name", "SECTIONS"]
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "": ("name", "objective", "data", "cv", "search", "parallel", "space"),
@@ -47,392 +54,6 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-# ---------------------------------------------------------------------------------------------
-# YAML with line numbers
-
-
-class _Mapping(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line of each key, or the override that set it."""
-
-    line: int | None = None
-    lines: dict[Any, int]
-    origin: str | None = None  # all of it came from this override (--set key=value)
-    origins: dict[Any, str]  # the override that set a key
-
-    def where(self, name: Any) -> tuple[int | None, str | None]:
-        """The line a key is on, or the override that set it."""
-        origin = self.origin or getattr(self, "origins", {}).get(name)
-        if origin is not None:
-            return None, origin
-        return (self.lines.get(name, self.line) if name is not None else self.line), None
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe loading, plus: 1e-4 reads as a number, mappings remember lines, duplicate keys fail."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
-    list("-+0123456789."),
-)
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
-    loader.flatten_mapping(node)
-    mapping = _Mapping()
-    mapping.line = node.start_mark.line + 1
-    mapping.lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        try:
-            duplicate = key in mapping
-        except TypeError:
-            raise ConfigError(f"a key must be a plain value, got {key!r}", line=line) from None
-        if duplicate:
-            raise ConfigError(
-                f"duplicate key {key!r} (first on line {mapping.lines[key]}); keep one", line=line
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.lines[key] = line
-    return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-MAX_BYTES = 1 << 20  # a config file is a few lines; beyond this it is not one
-MAX_DEPTH = 64  # nesting of a config's mappings and lists
-
-
-def _parse_yaml(text: str, file: str | None) -> Any:
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except ConfigError as error:
-        error.file = file
-        raise
-    except RecursionError:
-        raise ConfigError(f"nested deeper than a config ever is (at most {MAX_DEPTH} levels)",
-                          file=file) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        problem = " ".join(str(error.problem or "").split())
-        raise ConfigError(
-            f"YAML syntax error: {problem}; check brackets, quotes and indentation",
-            file=file,
-            line=None if mark is None else mark.line + 1,
-        ) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"YAML error: {error}", file=file) from None
-    if _depth(data) > MAX_DEPTH:
-        raise ConfigError(f"nested deeper than a config ever is (at most {MAX_DEPTH} levels)",
-                          file=file)
-    return data
-
-
-def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
-    """How deep mappings and lists nest (counted up to `limit`)."""
-    if limit <= 0 or not isinstance(value, (Mapping, list)):
-        return 0
-    inner = value.values() if isinstance(value, Mapping) else value
-    return 1 + max((_depth(v, limit - 1) for v in inner), default=0)
-
-
-def plain(value: Any) -> Any:
-    """YAML data as plain dicts and lists (what yaml.safe_dump writes back)."""
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-def read_yaml(path: str | Path) -> Any:
-    """A YAML file's data, read with the config's rules; what keeps it from being read is a
-    ConfigError naming the file (and the line): missing, too large, not text, not YAML."""
-    path = Path(path)
-    shown = str(path)
-    if not path.is_file():
-        why = "is a folder" if path.is_dir() else "no such file"
-        raise ConfigError(f"{why}; give the path of a YAML config such as configs/quickstart.yaml",
-                          file=shown)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ConfigError(f"{size:,} bytes is not a config (at most {MAX_BYTES:,}); is it "
-                              "the right file?", file=shown)
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read: {error}", file=shown) from None
-    return _parse_yaml(text, shown)
-
-
-# ---------------------------------------------------------------------------------------------
-# The config records
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """What to train, as the config names it; one subclass per kind (estimator, function,
-    command). `hpsearch.objective.build_objective` turns it into the objective that runs."""
-
-    target: Any  # module:name, or a command's argv
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-    path: tuple[str, ...] = ()
-    kind: ClassVar[str]
-    example: ClassVar[str] = ""
-    takes_data: ClassVar[bool] = True
-
-    def params(self, sampled: Mapping[str, Any]) -> dict[str, Any]:
-        """A trial's values: the fixed ones, and the sampled ones on top."""
-        return {**self.fixed, **sampled}
-
-    @property
-    def name(self) -> str:
-        """How messages and stored configs name it: sklearn.svm:SVC, mymodule:evaluate, the
-        program; a Python object given in a mapping by its module and qualified name."""
-        if isinstance(self.target, str):
-            return self.target
-        named = self.target if callable(self.target) and hasattr(self.target, "__qualname__") \
-            else type(self.target)
-        return f"{named.__module__}:{named.__qualname__}"
-
-    @property
-    def session_only(self) -> bool:
-        """Whether it lives only in the Python session that started the run (defined in
-        __main__, or inside a function), so another process cannot find it by its name."""
-        module, _, qualname = self.name.partition(":")
-        return module == "__main__" or "<" in qualname
-
-    def to_yaml(self) -> Any:
-        return self.name
-
-
-@dataclass(frozen=True)
-class EstimatorSpec(ObjectiveSpec):
-    """A scikit-learn-style estimator class, ``module:Class``."""
-
-    kind: ClassVar[str] = "estimator"
-    example: ClassVar[str] = "sklearn.svm:SVC"
-
-
-@dataclass(frozen=True)
-class FunctionSpec(ObjectiveSpec):
-    """A Python function, ``module:func``."""
-
-    kind: ClassVar[str] = "function"
-    example: ClassVar[str] = "mymodule:evaluate"
-
-
-@dataclass(frozen=True)
-class CommandSpec(ObjectiveSpec):
-    """A program and its arguments, run without a shell; it reads its own data. `env` adds
-    environment variables (with the same {placeholders}); `grace` is how long a stopped
-    command has after SIGTERM before SIGKILL."""
-
-    target: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-    grace: float = 5.0
-    cwd: str = "."  # the folder it runs from: the config's, unless given
-    kind: ClassVar[str] = "command"
-    takes_data: ClassVar[bool] = False
-
-    @property
-    def name(self) -> str:
-        return self.target[0]
-
-    def to_yaml(self) -> Any:
-        return list(self.target)
-
-
-OBJECTIVES: dict[str, type[ObjectiveSpec]] = {
-    spec.kind: spec for spec in (EstimatorSpec, FunctionSpec, CommandSpec)
-}
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where the data is (a bundled dataset, a file, or in memory) and how each training fold
-    prepares it: scale, categorical columns (auto: the text ones), impute."""
-
-    dataset: str | None = None
-    path: str | None = None
-    target: str | None = None
-    scale: str = "none"
-    categorical: str | tuple[str, ...] | None = None
-    impute: str | None = None
-    memory: InMemory | None = None
-
-    def to_yaml(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v for k, v in vars(self).items()
-                               if v is not None and k != "memory"}
-        if isinstance(self.categorical, tuple):
-            out["categorical"] = list(self.categorical)
-        if self.memory is not None:
-            out["in_memory"] = self.memory.to_yaml()
-        return out
-
-
-@dataclass(frozen=True)
-class CVSpec:
-    """k-fold cross-validation (or, with holdout, one split of that share for validation)."""
-
-    folds: int = 5
-    scoring: str | None = None
-    shuffle: bool = True
-    holdout: float | None = None
-
-    @property
-    def splits(self) -> int:
-        return 1 if self.holdout is not None else self.folds
-
-
-AUTO = "auto"
-
-
-@dataclass(frozen=True)
-class SearchSpec:
-    """How to search. `rounds` and `early_stopping` may be "auto" until a run starts, which
-    decides them from the budget, the workers and the objective (`api.run`)."""
-
-    trials: int = 20
-    sampler: str = "random"
-    seed: int = 0
-    rounds: int | str = AUTO
-    max_failures: int | None = None
-    early_stopping: Pruner | str | None = AUTO
-    direction: Direction = Direction.MAXIMIZE  # which scores are better
-    refit: bool = False  # fit the best configuration on all the data at the end
-    warm_start: tuple[str, ...] = ()  # earlier runs whose trials the model starts from
-    enqueue: tuple[dict[str, Any], ...] = ()  # points evaluated first, in the budget
-
-
-@dataclass(frozen=True)
-class ParallelSpec:
-    n_jobs: int = -1
-    backend: str = "loky"
-    timeout: float | None = None
-    address: str | None = None
-    population: str | int = "auto"  # auto, off, or the most members of one population
-    population_memory: float = 32.0  # MB for one population's weights, moments, activations
-    devices: tuple[str | int, ...] | None = None  # accelerators handed out to running trials
-    devices_per_trial: int = 1
-    device_variable: str = "CUDA_VISIBLE_DEVICES"
-
-    @property
-    def slots(self) -> int | None:
-        """How many trials can hold devices at once (None without devices)."""
-        return None if self.devices is None else len(self.devices) // self.devices_per_trial
-
-
-@dataclass(frozen=True)
-class Config:
-    """A validated config. ``source`` is the file it came from, ``base_dir`` where relative paths
-    start."""
-
-    name: str
-    objective: ObjectiveSpec
-    space: Space
-    data: DataSpec | None = None
-    cv: CVSpec = CVSpec()
-    search: SearchSpec = SearchSpec()
-    parallel: ParallelSpec = ParallelSpec()
-    source: str | None = None
-    base_dir: str = "."
-
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved config as YAML data: explicit scale spellings, absolute paths; a Python
-        object by its name (an estimator instance as its class and its params).
-
-        `load_config` reads it back to an equal config (one without Python objects).
-        """
-        objective: dict[str, Any] = {self.objective.kind: self.objective.to_yaml()}
-        fixed = dict(self.objective.fixed)
-        if isinstance(self.objective, EstimatorSpec) and not isinstance(
-                self.objective.target, (str, type)):
-            fixed = {**_yaml_safe(self.objective.target.get_params(deep=False)), **fixed}
-        if fixed:
-            objective["fixed"] = fixed
-        if self.objective.path:
-            objective["path"] = list(self.objective.path)
-        if isinstance(self.objective, CommandSpec):
-            if self.objective.env:
-                objective["env"] = dict(self.objective.env)
-            objective["grace"] = self.objective.grace
-            objective["cwd"] = self.objective.cwd
-        out: dict[str, Any] = {"name": self.name, "objective": objective}
-        if self.data is not None:
-            out["data"] = self.data.to_yaml()
-        out["cv"] = {k: v for k, v in vars(self.cv).items() if v is not None}
-        out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
-        for key in ("warm_start", "enqueue"):
-            if out["search"][key]:
-                out["search"][key] = list(out["search"][key])
-            else:
-                del out["search"][key]
-        out["search"]["direction"] = str(self.search.direction)
-        if isinstance(self.search.early_stopping, Pruner):
-            out["search"]["early_stopping"] = dict(vars(self.search.early_stopping))
-        elif self.search.early_stopping is None:
-            out["search"]["early_stopping"] = False
-        out["parallel"] = {k: list(v) if isinstance(v, tuple) else v
-                           for k, v in vars(self.parallel).items() if v is not None}
-        out["space"] = self.space.to_yaml()
-        return out
-
-    def session_note(self) -> str | None:
-        """What keeps the run from being resumed outside the Python session that started it,
-        for the stored config's first lines; None when nothing does."""
-        if self.objective.session_only:
-            return (f"objective.{self.objective.kind}: {self.objective.name} lives only in the "
-                    "Python session that started this run: resume it there (hpsearch.resume), "
-                    "or move it into a module and name it module:name")
-        if self.data is not None and self.data.memory is not None:
-            return (f"data: in memory ({self.data.memory.describe()}): resume or retest it from "
-                    "Python, giving the same data (hpsearch.resume(run, data=...))")
-        return None
-
-    def replace(self, **changes: Any) -> Config:
-        """A copy with fields of its sections changed, e.g. ``replace(search={"trials": 5})``."""
-        updates: dict[str, Any] = {}
-        for key, value in changes.items():
-            current = getattr(self, key)
-            if isinstance(value, Mapping) and dataclasses.is_dataclass(current):
-                value = dataclasses.replace(current, **value)  # type: ignore[type-var]
-            updates[key] = value
-        changed = dataclasses.replace(self, **updates)
-        if changed.search.trials > MAX_TRIALS:
-            raise ConfigError(f"at most {MAX_TRIALS:,} trials in one run, got "
-                              f"{changed.search.trials:,}", file=self.source, key="search.trials")
-        rounds = changed.search.rounds
-        if isinstance(rounds, int) and rounds > changed.search.trials:
-            raise ConfigError(f"cannot exceed search.trials ({changed.search.trials}): each round "
-                              f"needs at least one trial, got {changed.search.rounds}",
-                              file=self.source, key="search.rounds")
-        slots, n_jobs = changed.parallel.slots, changed.parallel.n_jobs
-        if slots is not None and (n_jobs == -1 or n_jobs > slots):
-            raise ConfigError(f"{n_jobs} workers but {slots} device slots: give at most that",
-                              file=self.source, key="parallel.n_jobs")
-        return changed
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation
-
-
-def _yaml_safe(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values YAML can hold as they are; others as their repr (read back as text)."""
-    safe = (str, int, float, bool, type(None))
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, (list, tuple)) and all(isinstance(x, safe) for x in value):
-            out[key] = list(value)
-        else:
-            out[key] = value if isinstance(value, safe) else repr(value)
-    return out
-
-
 def _path(section: str, key: str) -> str:
     return f"{section}.{key}" if section else key
 
@@ -444,7 +65,7 @@ class _Checker:
         self.file = file
 
     def fail(self, message: str, key: str, owner: Any = None, name: Any = None) -> ConfigError:
-        line, origin = owner.where(name) if isinstance(owner, _Mapping) else (None, None)
+        line, origin = owner.where(name) if isinstance(owner, YamlMapping) else (None, None)
         return ConfigError(message, file=self.file, line=line, key=key or None, origin=origin)
 
     def section(self, raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -587,8 +208,6 @@ def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | Non
     section = check.section(raw, "data")
     sources = [k for k in ("dataset", "path", "X", "frame") if k in section]
     if "in_memory" in section and not sources:
-        from hpsearch.datasets import InMemory
-
         held = section["in_memory"]
         found = InMemory.held(held.get("fingerprint", "")) if isinstance(held, Mapping) else None
         if found is not None:  # given to this session: the same data, by its fingerprint
@@ -640,9 +259,6 @@ def _data(check: _Checker, raw: Mapping[str, Any], base: Path) -> DataSpec | Non
 
 def _in_memory(check: _Checker, section: Mapping[str, Any], source: str) -> InMemory:
     """Data given in Python: X and y, or a DataFrame and its target column."""
-    from hpsearch.datasets import InMemory
-    from hpsearch.errors import ObjectiveError
-
     try:
         if source == "X":
             if "y" not in section:
@@ -682,9 +298,9 @@ def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) ->
         try:
             return parse_param(spec)
         except ConfigError as error:
-            line, origin = spec.where(error.key) if isinstance(spec, _Mapping) and \
+            line, origin = spec.where(error.key) if isinstance(spec, YamlMapping) and \
                 error.key in spec else (None, None)
-            if line is None and origin is None and isinstance(section, _Mapping):
+            if line is None and origin is None and isinstance(section, YamlMapping):
                 line, origin = section.where(name)
             raise ConfigError(
                 error.message, file=check.file, line=line, origin=origin,
@@ -819,8 +435,9 @@ def _parallel(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec)
                          f"devices, {per_trial} per trial): leave n_jobs out (it defaults to "
                          "the slots) or give it at most that", "parallel.n_jobs", parallel_raw,
                          "n_jobs")
-    backend = check.one_of(parallel_raw, "parallel", "backend", BACKENDS, "loky")
-    if devices is not None and backend == "threading" and not isinstance(objective, CommandSpec):
+    backend = check.one_of(parallel_raw, "parallel", "backend", EXECUTORS, "loky")
+    if devices is not None and EXECUTORS[backend].one_process \
+            and not isinstance(objective, CommandSpec):
         raise check.fail("threads share one environment, so a function or an estimator cannot "
                          "get its own devices there: use backend loky (commands can use "
                          "threading)", "parallel.devices", parallel_raw, "devices")
@@ -831,8 +448,9 @@ def _parallel(check: _Checker, raw: Mapping[str, Any], objective: ObjectiveSpec)
                          parallel_raw, "timeout")
     address = check.typed(parallel_raw, "parallel", "address", str, None,
                           "a scheduler address such as tcp://10.0.0.5:8786")
-    if address is not None and backend not in ("dask", "ray"):
-        raise check.fail(f"joins a dask or ray cluster; set backend: dask (now {backend})",
+    if address is not None and not EXECUTORS[backend].joins_cluster:
+        clusters = " or ".join(name for name, e in EXECUTORS.items() if e.joins_cluster)
+        raise check.fail(f"joins a {clusters} cluster; set backend: dask (now {backend})",
                          "parallel.address", parallel_raw, "address")
     population = parallel_raw.get("population", "auto")
     if population is True:
@@ -914,9 +532,7 @@ def _warm_start(check: _Checker, raw: Mapping[str, Any], base: Path) -> tuple[st
     if not isinstance(runs, list) or not runs or not all(isinstance(r, str) and r for r in runs):
         raise check.fail(f"must be a run (its folder, or its name under the runs folder) or a "
                          f"list of runs, got {value!r}", "search.warm_start", raw, "warm_start")
-    from hpsearch.store import DB_NAME
-
-    return tuple(str((base / r).resolve()) if (base / r / DB_NAME).is_file() else r
+    return tuple(str((base / r).resolve()) if is_run(base / r) else r
                  for r in runs)
 
 
@@ -992,10 +608,6 @@ def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | str | N
     )
 
 
-MAX_NAME = 200  # characters of a run name: a folder name, with room for a -N suffix
-MAX_TRIALS = 1_000_000  # of one run: beyond, its points alone would not fit in memory
-
-
 def check_name(name: str) -> str:
     """A run name is one folder below the runs folder: it can never point outside it."""
     if not re.fullmatch(r"[\w][\w.-]*", name):
@@ -1023,49 +635,6 @@ def _check_placeholders(check: _Checker, raw: Mapping[str, Any], objective: Comm
                     )
 
 
-def _override(raw: Any, setting: str) -> None:
-    """Apply one ``key.path=value`` to a parsed config, in place; the value reads as YAML
-    (1e-2 as a number) and remembers the override, so an error in it names it."""
-    origin = f"--set {setting}"
-    key, sep, text = setting.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(parts):
-        raise ConfigError("give key.path=value, such as search.trials=200 or "
-                          "space.lr.high=1e-2", origin=origin)
-    value = _parse_yaml(text, None) if text.strip() else None
-    if isinstance(value, _Mapping):
-        _mark(value, origin)
-    node = raw
-    for depth, part in enumerate(parts[:-1], start=1):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = _Mapping()
-            child.lines, child.origin = {}, origin
-        elif not isinstance(child, _Mapping):
-            raise ConfigError(f"{'.'.join(parts[:depth])} is {child!r}, not a section to set "
-                              f"{parts[depth]} in", origin=origin)
-        node = child
-    node[parts[-1]] = value
-    node.__dict__.setdefault("origins", {})[parts[-1]] = origin
-
-
-def _sections(value: Any) -> Any:
-    """A mapping given in Python, its nested mappings made ones that overrides can set keys
-    in (their other values, arrays or functions, as they are)."""
-    if not isinstance(value, Mapping):
-        return value
-    out = _Mapping({k: _sections(v) for k, v in value.items()})
-    out.lines = {}
-    return out
-
-
-def _mark(mapping: _Mapping, origin: str) -> None:
-    mapping.origin = origin
-    for value in mapping.values():
-        if isinstance(value, _Mapping):
-            _mark(value, origin)
-
-
 def read_run_config(path: str | Path) -> tuple[Space, Direction]:
     """What reading a stored run needs of its config.yaml: its space and direction, checked
     with file:line like any config (a run can be read whose data or code moved away)."""
@@ -1083,38 +652,6 @@ def read_run_config(path: str | Path) -> tuple[Space, Direction]:
         _direction(check, search, cv)
 
 
-def relocated(raw: Mapping[str, Any], folder: str | Path) -> dict[str, Any]:
-    """Config data (as `Config.to_dict` gives it, with absolute paths) with its paths written
-    relative to `folder`, for a config file written there: the file then travels with its
-    project. The paths are objective.path, objective.cwd, data.path and search.warm_start's
-    run folders."""
-    import copy
-    import os
-
-    out = copy.deepcopy(dict(raw))
-    where = Path(folder).resolve()
-
-    def relative(path: str) -> str:
-        try:
-            return Path(os.path.relpath(path, where)).as_posix()
-        except ValueError:  # another drive: there is no relative path
-            return path
-
-    objective, data = out.get("objective") or {}, out.get("data") or {}
-    if isinstance(objective.get("path"), list):
-        objective["path"] = [relative(p) for p in objective["path"]]
-    elif isinstance(objective.get("path"), str):
-        objective["path"] = relative(objective["path"])
-    for section, key in ((objective, "cwd"), (data, "path")):
-        if isinstance(section.get(key), str):
-            section[key] = relative(section[key])
-    search = out.get("search") or {}
-    if isinstance(search.get("warm_start"), list):
-        search["warm_start"] = [relative(r) if Path(r).is_absolute() else r
-                                for r in search["warm_start"]]
-    return out
-
-
 def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str] = (), *,
                 data: Mapping[str, Any] | None = None) -> Config:
     """A validated config from a YAML file, or from a mapping (relative paths then start at the
@@ -1128,20 +665,21 @@ def load_config(source: str | Path | Mapping[str, Any], overrides: Sequence[str]
     if isinstance(source, Mapping):
         raw: Any = source
         if overrides or data is not None:
-            raw = _sections(source)
+            raw = as_sections(source)
             for setting in overrides:
-                _override(raw, setting)
+                apply_override(raw, setting)
             if data is not None:
-                raw["data"] = _sections(data)
+                raw["data"] = as_sections(data)
         return _from_mapping(raw, None, Path.cwd(), "run")
     path = Path(source)
     shown = str(source)
     raw = read_yaml(path)
-    if (overrides or data is not None) and not isinstance(raw, _Mapping):
+    if (overrides or data is not None) and not isinstance(raw, YamlMapping):
         raise ConfigError("the config must be a YAML mapping with name, objective and space "
                           "sections", file=shown, line=1)
     for setting in overrides:
-        _override(raw, setting)
+        apply_override(raw, setting)
     if data is not None:
-        raw["data"] = _sections(data)
+        raw["data"] = as_sections(data)
     return _from_mapping(raw, shown, path.resolve().parent, path.stem)
+

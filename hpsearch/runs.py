@@ -1,0 +1,256 @@
+"""The read side: every way to look at stored runs, for the command line, a notebook, a
+dashboard. Nothing here writes: a run is opened read-only, so it can be read while it runs, from
+any process, and from a folder that cannot be written.
+
+A run is given as its folder, or as its name under `runs_dir`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.config import read_run_config
+from hpsearch.errors import InputError
+from hpsearch.result import RunResult
+from hpsearch.space import Space
+from hpsearch.store.database import RunStore
+from hpsearch.store.folder import CONFIG_NAME, MODEL_NAME, log_path, resolve_run, run_folders
+from hpsearch.trial import Status, TrialResult
+
+if TYPE_CHECKING:
+    from hpsearch.search.region import Region
+
+__all__ = ["open_run", "status", "compare", "list_runs", "load_model", "rounds", "zoom_region",
+           "resolve", "trial_log", "model_path"]
+
+log = logging.getLogger("hpsearch")
+
+
+def resolve(run: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """A run's folder, from its folder or its name under runs_dir.
+
+    Raises:
+        StoreError: naming the runs there are when there is no such run.
+    """
+    return resolve_run(run, runs_dir)
+
+
+def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
+    """A stored run, by folder or by name under runs_dir, opened read-only: readable while the
+    run is going, and from a folder that cannot be written.
+
+    Raises:
+        StoreError, ConfigError: naming the run and what is damaged in it.
+    """
+    with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
+        store.config()  # its own message when the file is missing
+        space, direction = read_run_config(store.path / CONFIG_NAME)
+        state = _status(store)
+        result = RunResult(store.path, space, direction, store.results(), state)
+        if state == "running":
+            result.running = [(n, params, started) for n, params, started, _ in store.running()]
+        return result
+
+
+def status(run: str | Path, runs_dir: str | Path = "runs") -> dict[str, Any]:
+    """Where a run stands, read from its store (also while it runs, from any shell): the
+    planned trials; complete, failed, pruned and running counts; each running trial's params
+    and elapsed time; the best so far; the time since it (re)started and an estimate of the
+    time left. Fast at any size: counts come straight from the database."""
+    import time
+
+    with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
+        store.config()
+        _, direction = read_run_config(store.path / CONFIG_NAME)
+        meta, state = store.meta(), _status(store)
+        summary = store.summary(direction)
+        running = store.running() if state == "running" else []
+    counts = summary["counts"]
+    complete, pruned = counts.get("complete", 0), counts.get("pruned", 0)
+    done = sum(counts.values())
+    now = time.time()
+    since = meta.get("started") or meta.get("created")
+    eta = None
+    if state == "running" and since:
+        finished_here = done - meta.get("done_before", 0)
+        if finished_here > 0:
+            eta = max(0, meta.get("planned", done) - done) * (now - since) / finished_here
+    return {
+        "run": store.path.name, "path": str(store.path), "status": state,
+        "planned": meta.get("planned", done), "finished": done, "complete": complete,
+        "failed": done - complete - pruned, "pruned": pruned, "running": len(running),
+        "running_trials": [{"trial": n, "status": "running", "params": params,
+                            "elapsed": now - started, "worker": worker}
+                           for n, params, started, worker in running],
+        "best": summary["best"], "direction": str(direction),
+        "elapsed": None if since is None else now - since, "eta": eta,
+    }
+
+
+QUANTILES = (0.75, 0.5, 0.25)  # of the scores, best side first, as compare shows them
+
+
+def compare(run_a: str | Path | RunResult, run_b: str | Path | RunResult,
+            runs_dir: str | Path = "runs", best_share: float = 0.1) -> dict[str, Any]:
+    """Two runs side by side, for "did the zoom help?" or "did my change help?": for each, its
+    trials, best score (with its folds' standard error), the scores' quartiles (the better
+    side first: 75 % of scores are worse than the first); and for each parameter both
+    search, where each run's best trials sit (the best `best_share` of its complete trials, at
+    least 3): their lowest, middle and highest value, or their options with counts (a list
+    in the order of the runs). A run is a folder, a name under runs_dir, or a RunResult.
+
+    Raises:
+        InputError: when the runs do not score the same way (one maximizes, one minimizes).
+    """
+    import numpy as np
+
+    runs = [r if isinstance(r, RunResult) else open_run(r, runs_dir) for r in (run_a, run_b)]
+    if runs[0].direction is not runs[1].direction:
+        raise InputError(f"cannot compare {runs[0].name} ({runs[0].direction}s its score) with "
+                         f"{runs[1].name} ({runs[1].direction}s it)")
+    direction = runs[0].direction
+    tops: list[list[TrialResult]] = []
+    summaries = []
+    for found in runs:
+        complete = [r for _, r in found.ranked() if r.status is Status.COMPLETE]
+        tops.append(complete[:max(3, math.ceil(best_share * len(complete)))])
+        gains = direction.gain(np.array([r.mean for r in complete], dtype=float))
+        best = found.best
+        summaries.append({
+            "run": found.name, "trials": len(found.results), "complete": len(complete),
+            "failed": len(found.failed), "pruned": len(found.pruned),
+            "best_trials": len(tops[-1]),
+            "best": None if best is None else {
+                "trial": best.number, "mean_score": best.mean, "std_score": best.std,
+                "stderr": best.std / math.sqrt(len(best.scores)) if len(best.scores) > 1
+                else None},
+            "quantiles": {f"{round(q * 100)}%": float(direction.gain(np.quantile(gains, q)))
+                          for q in QUANTILES} if len(complete) else {},
+        })
+    shared = [n for n in runs[0].space.dims if n in runs[1].space.dims]
+    where: dict[str, list[dict[str, Any] | None]] = {}
+    for name in shared:
+        where[name] = []
+        for top in tops:
+            values = [r.params[name] for r in top if name in r.params]
+            if not values:
+                where[name].append(None)
+            elif runs[0].space.scales[name].ordered:
+                ordered = sorted(values)
+                where[name].append({"low": ordered[0], "middle": ordered[len(values) // 2],
+                                    "high": ordered[-1], "trials": len(values)})
+            else:
+                counts: dict[str, int] = {}
+                for v in values:
+                    counts[str(v)] = counts.get(str(v), 0) + 1
+                where[name].append({"options": counts, "trials": len(values)})
+    return {"direction": str(direction), "runs": summaries, "best_trials": where}
+
+
+def rounds(run: str | Path, runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
+    """Each round of a run: its number, kind (random, zoom, retest), space (as YAML data), the
+    region's corners in the first space's unit cube (lo, hi), the trials it was drawn around
+    (source) and how many trials it was given."""
+    with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
+        return store.rounds()
+
+
+def trial_log(run: str | Path, trial: int, runs_dir: str | Path = "runs") -> Path:
+    """Where a run keeps what a trial printed (the file may not exist yet)."""
+    return log_path(resolve_run(run, runs_dir), trial)
+
+
+def model_path(run: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """Where a run keeps its refitted model (see `load_model`)."""
+    return resolve_run(run, runs_dir) / MODEL_NAME
+
+
+def load_model(run: str | Path, runs_dir: str | Path = "runs") -> Any:
+    """The model `refit` (or search.refit) kept in a run folder; a warning when it was made
+    with another scikit-learn than this one."""
+    import sklearn
+
+    with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
+        model, info = store.load_model()
+    made = info.get("versions", {}).get("scikit-learn")
+    if made and made != sklearn.__version__:
+        log.warning("%s: its model was fitted with scikit-learn %s, and this is %s: "
+                    "predictions may differ, or loading may fail", store.path, made,
+                    sklearn.__version__)
+    return model
+
+
+def zoom_region(
+    run: str | Path,
+    *,
+    top: int | None = None,
+    top_fraction: float | None = None,
+    margin: float = 0.25,
+    runs_dir: str | Path = "runs",
+) -> tuple[RunResult, Region, dict[str, Any]]:
+    """The zoomed region of a stored run and the config of its next round.
+
+    Returns:
+        The run, the region (in the run's first space), and the next round's config as YAML
+        data: the same scales with narrower bounds.
+
+    Raises:
+        InputError: when the run has too few complete trials to zoom.
+    """
+    from hpsearch.search.region import zoom
+
+    current = open_run(run, runs_dir)
+    try:
+        region = zoom(current.space, current.results, current.direction, top=top,
+                      top_fraction=top_fraction, margin=margin)
+    except ValueError as error:
+        raise InputError(f"{current.path}: {error}; run more trials first") from None
+    with RunStore.open(current.path, readonly=True) as store:
+        config = store.config()
+    config["space"] = region.space.to_yaml()
+    config["search"] = {**config.get("search", {}), "rounds": 1}
+    return current, region, config
+
+
+def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
+    """Every run under runs_dir, newest first: name, created (unix time), trials, complete,
+    failed, best score, direction and status (running, finished or interrupted; damaged, with
+    what is wrong in `error`, for a run that cannot be read: one never hides the others)."""
+    out: list[dict[str, Any]] = []
+    for folder in run_folders(Path(runs_dir)):
+        try:
+            with RunStore.open(folder, readonly=True) as store:
+                meta = store.meta()
+                found = RunResult(folder, Space({}), meta.get("direction", "maximize"),
+                                  store.results())
+                status = _status(store)
+        except InputError as error:
+            out.append({"name": folder.name, "created": None, "trials": None, "complete": None,
+                        "failed": None, "best": None, "direction": None, "status": "damaged",
+                        "error": str(error).removeprefix(f"{folder}: ")})
+            continue
+        out.append({
+            "name": folder.name,
+            "created": meta.get("created"),
+            "trials": len(found.results),
+            "complete": found.complete,
+            "failed": len(found.failed),
+            "best": None if found.best is None else found.best.mean,
+            "direction": str(found.direction),
+            "status": status,
+            "error": None,
+        })
+    return sorted(out, key=lambda r: -(r["created"] or 0))
+
+
+def _status(store: RunStore) -> str:
+    """finished, running, or interrupted (a run marked running whose process is gone)."""
+    status = store.meta().get("status", "unknown")
+    if status == "running" and not store.is_locked():
+        return "interrupted"
+    return str(status)
+
+

@@ -1,0 +1,193 @@
+"""The strategy protocol: where to try next, the seam between the search and the driver.
+
+A strategy proposes trials and learns from their results; it never runs a trial, opens a store
+or reads a clock. The driver (`hpsearch.driver`) calls it in an order that depends only on the
+seed and on the results, never on when trials end:
+
+- ``needs(number)``: trial `number`'s point depends on the results of every trial numbered below
+  what this returns; the driver tells them all before it asks for that trial;
+- ``tell(result)``: a trial's result, in trial-number order, each once;
+- ``ask(number)``: the trial `number`, asked in number order, from `first` on; with the `Round`
+  it opens when it is the first of one (its region is printed and stored with the run).
+
+So two runs of one seed ask and tell the same things in the same order, and try the same trials,
+whatever the workers, the backend, or the order in which trials end.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hpsearch.search.region import Region, whole
+from hpsearch.space import Space
+from hpsearch.trial import Direction, Trial, TrialResult, plan_trials
+
+__all__ = ["Round", "Strategy", "Sampling", "Planned", "Evaluator", "drive", "evaluate_all"]
+
+
+@dataclass(frozen=True)
+class Round:
+    """A round as the user sees it: its number, the region it searches, how many trials it has,
+    and its kind (random: round 1 over the whole space; zoom: a narrower region; retest)."""
+
+    number: int
+    region: Region
+    size: int
+    kind: str = "zoom"
+
+
+class Strategy(abc.ABC):
+    """Where to try next; see the module's docstring.
+
+    Args:
+        space: the run's space; points are of its unit cube.
+        direction: which scores are better.
+        trials: how many trials it proposes: numbers `first` to `first + trials - 1`.
+        seed: the run seed; every point it proposes follows from it and the results.
+        history: results of earlier runs to learn from (a warm start), numbered below 0.
+    """
+
+    def __init__(self, space: Space, direction: Direction, *, trials: int, seed: int,
+                 first: int = 0, history: Sequence[TrialResult] = ()) -> None:
+        self.space, self.direction = space, Direction(direction)
+        self.trials, self.seed, self.first = trials, seed, first
+        self.history = list(history)
+        self.results: list[TrialResult] = []  # told, in trial-number order
+
+    def needs(self, number: int) -> int:
+        """Trial `number` is proposed from the results of the trials numbered below this."""
+        return self.first
+
+    def tell(self, result: TrialResult) -> None:
+        """A trial's result (in trial-number order)."""
+        self.results.append(result)
+
+    @abc.abstractmethod
+    def ask(self, number: int) -> tuple[Trial, Round | None]:
+        """Trial `number` (asked in number order), and the round it opens, if it opens one."""
+
+
+class Sampling(Strategy):
+    """One round over the whole space: the sampler's points (random, sobol or grid; see
+    `hpsearch.search.sampling`), the `enqueue` points first (their values as given, the
+    parameters they leave out sampled)."""
+
+    def __init__(self, space: Space, direction: Direction, *, trials: int, seed: int,
+                 sampler: str = "random", enqueue: Sequence[Mapping[str, Any]] = (),
+                 history: Sequence[TrialResult] = ()) -> None:
+        super().__init__(space, direction, trials=trials, seed=seed, history=history)
+        self.sampler, self.enqueue = sampler, list(enqueue)
+        self._planned: dict[int, tuple[Round, list[Trial]]] = {}
+
+    def first_round(self, size: int) -> tuple[Round, list[Trial]]:
+        """Round 1: `size` of the sampler's points over the whole space."""
+        trials = plan_trials(self.space, self.sampler, size, self.seed, enqueue=self.enqueue)
+        return Round(1, whole(self.space), size, "random"), trials
+
+    def plan(self, start: int) -> tuple[Round, list[Trial]]:
+        """The round whose first trial is `start`, and its trials."""
+        return self.first_round(self.trials)
+
+    def round_start(self, number: int) -> int:
+        """The first trial of the round that trial `number` is in."""
+        return self.first
+
+    def ask(self, number: int) -> tuple[Trial, Round | None]:
+        start = self.round_start(number)
+        if start not in self._planned:
+            self._planned = {start: self.plan(start)}  # earlier rounds are asked no more
+        round_, trials = self._planned[start]
+        return trials[number - start], round_ if number == start else None
+
+
+class Planned(Strategy):
+    """Trials planned beforehand, as one round: a zoom round into a run, a retest."""
+
+    def __init__(self, space: Space, direction: Direction, round_: Round,
+                 trials: Sequence[Trial]) -> None:
+        super().__init__(space, direction, trials=len(trials), seed=0, first=trials[0].number)
+        self.round, self.planned = round_, list(trials)
+
+    def ask(self, number: int) -> tuple[Trial, Round | None]:
+        i = number - self.first
+        return self.planned[i], self.round if i == 0 else None
+
+
+class Evaluator(Protocol):
+    """What `drive` hands trials to (the driver's runner, or `evaluate_all`'s batches)."""
+
+    def submit(self, trials: Sequence[Trial]) -> None: ...
+
+    def next_result(self) -> TrialResult: ...
+
+
+def drive(strategy: Strategy, evaluator: Evaluator, *,
+          known: Callable[[Trial], TrialResult | None] = lambda trial: None,
+          on_round: Callable[[Round], None] = lambda round_: None) -> None:
+    """Run a strategy to its end: ask for every trial whose needs are met and submit them
+    together, then tell each result in trial-number order as results come, until every trial
+    is told. `known` gives the result a trial already has (a resumed run's), which is told
+    without running it again; `on_round` hears each round as it opens, before its trials run.
+    """
+    end = strategy.first + strategy.trials
+    number = told = strategy.first
+    ended: dict[int, TrialResult] = {}
+    waiting = 0  # submitted, not yet ended
+    while told < end:
+        batch = []
+        while number < end and strategy.needs(number) <= told:
+            trial, opened = strategy.ask(number)
+            if opened is not None:
+                on_round(opened)
+            result = known(trial)
+            if result is None:
+                batch.append(trial)
+            else:
+                ended[number] = result
+            number += 1
+        if batch:
+            evaluator.submit(batch)
+            waiting += len(batch)
+        if told not in ended:
+            if not waiting:
+                raise RuntimeError(f"{type(strategy).__name__} needs the result of trial "
+                                   f"{told} before it proposes it")
+            result = evaluator.next_result()
+            ended[result.number] = result
+            waiting -= 1
+        while told in ended:
+            strategy.tell(ended.pop(told))
+            told += 1
+
+
+class _Batches:
+    """Submitted trials evaluated one batch at a time, in this process."""
+
+    def __init__(self, evaluate: Callable[[list[Trial]], Sequence[TrialResult]]) -> None:
+        self.evaluate, self.batches, self.ended = evaluate, [], []  # type: ignore[var-annotated]
+
+    def submit(self, trials: Sequence[Trial]) -> None:
+        self.batches.append(list(trials))
+
+    def next_result(self) -> TrialResult:
+        if not self.ended:
+            self.ended = list(self.evaluate(self.batches.pop(0)))
+        return self.ended.pop(0)
+
+
+def evaluate_all(strategy: Strategy, evaluate: Callable[[list[Trial]], Sequence[TrialResult]],
+                 ) -> list[TrialResult]:
+    """Every trial of a strategy, `evaluate`d batch by batch in this process (benchmarks,
+    tests): the order of asks and tells a run has, without workers or a store."""
+    results: list[TrialResult] = []
+
+    def kept(trials: list[Trial]) -> Sequence[TrialResult]:
+        done = evaluate(trials)
+        results.extend(done)
+        return done
+
+    drive(strategy, _Batches(kept))
+    return results

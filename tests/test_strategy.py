@@ -1,0 +1,149 @@
+"""The strategy protocol: what the driver asks and tells a strategy, in which order, whatever the
+order trials end in; and the built-in strategies behind it."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from hpsearch.config import load_config
+from hpsearch.search import strategy_for
+from hpsearch.search.coarse_to_fine import CoarseToFine, round_sizes
+from hpsearch.search.region import whole
+from hpsearch.search.strategy import Planned, Round, Sampling, drive, evaluate_all
+from hpsearch.space import Choice, Int, Log, Space, Uniform
+from hpsearch.trial import Status, Trial, TrialResult, plan_trials
+
+SPACE = Space({"lr": Log(1e-4, 1.0), "units": Int(8, 64), "act": Choice(("relu", "tanh")),
+               "drop": Uniform(0.0, 0.5)})
+
+
+def score(trial: Trial) -> TrialResult:
+    value = -(math.log10(trial.params["lr"]) + 2) ** 2 - (trial.params["drop"] - 0.1) ** 2
+    return TrialResult(trial, Status.COMPLETE, (value,))
+
+
+class Shuffled:
+    """An evaluator whose trials end in a random order (a busy cluster)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng, self.running, self.submitted = random.Random(seed), [], []
+
+    def submit(self, trials):
+        self.running += trials
+        self.submitted.append([t.number for t in trials])
+
+    def next_result(self):
+        return score(self.running.pop(self.rng.randrange(len(self.running))))
+
+
+class Told(CoarseToFine):
+    """Coarse to fine that records what it is asked and told."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[str, int]] = []
+
+    def ask(self, number):
+        self.calls.append(("ask", number))
+        return super().ask(number)
+
+    def tell(self, result):
+        self.calls.append(("tell", result.number))
+        super().tell(result)
+
+
+def told(seed: int) -> Told:
+    strategy = Told(SPACE, "maximize", trials=40, seed=0, rounds=4)
+    drive(strategy, Shuffled(seed))
+    return strategy
+
+
+def test_results_are_told_in_number_order_whatever_order_trials_end_in():
+    strategy = told(seed=1)
+    tells = [n for call, n in strategy.calls if call == "tell"]
+    assert tells == list(range(40))
+    # each trial asked once, after every result it needs has been told
+    for i, (call, number) in enumerate(strategy.calls):
+        if call == "ask":
+            needed = strategy.needs(number)
+            assert {n for c, n in strategy.calls[:i] if c == "tell"} >= set(range(needed))
+
+
+def test_the_same_seed_gives_the_same_trials_whatever_the_timing():
+    runs = [told(seed) for seed in (1, 2, 3)]
+    points = [[r.trial.unit for r in run.results] for run in runs]
+    assert points[0] == points[1] == points[2]
+    assert runs[0].calls == runs[1].calls == runs[2].calls
+    in_order = evaluate_all(CoarseToFine(SPACE, "maximize", trials=40, seed=0, rounds=4),
+                            lambda trials: [score(t) for t in trials])
+    assert [r.trial.unit for r in in_order] == points[0]
+
+
+def test_a_round_is_proposed_once_the_rounds_before_it_are_in():
+    sizes = round_sizes(40, 4)
+    evaluator = Shuffled(0)
+    drive(CoarseToFine(SPACE, "maximize", trials=40, seed=0, rounds=4), evaluator)
+    assert [len(batch) for batch in evaluator.submitted] == sizes
+    rounds: list[Round] = []
+    drive(CoarseToFine(SPACE, "maximize", trials=40, seed=0, rounds=4), Shuffled(0),
+          on_round=rounds.append)
+    assert [(r.number, r.size, r.kind) for r in rounds] == \
+        [(1, sizes[0], "random")] + [(n, s, "zoom") for n, s in zip((2, 3, 4), sizes[1:])]
+    assert rounds[0].region.is_whole and not rounds[-1].region.is_whole
+
+
+def test_known_results_are_told_and_not_run_again():
+    first = evaluate_all(CoarseToFine(SPACE, "maximize", trials=30, seed=5, rounds=3),
+                         lambda trials: [score(t) for t in trials])
+    stored = {r.number: r for r in first[:14]}  # a run stopped in its second round
+    evaluator = Shuffled(0)
+    resumed = Told(SPACE, "maximize", trials=30, seed=5, rounds=3)
+    drive(resumed, evaluator, known=lambda trial: stored.get(trial.number))
+    assert sorted(n for batch in evaluator.submitted for n in batch) == list(range(14, 30))
+    assert [r.trial.unit for r in resumed.results] == [r.trial.unit for r in first]
+
+
+def test_a_strategy_that_waits_for_a_trial_it_never_proposed_is_named():
+    class Stuck(Sampling):
+        def needs(self, number):
+            return number + 1
+
+    with pytest.raises(RuntimeError, match="Stuck needs the result of trial 0"):
+        drive(Stuck(SPACE, "maximize", trials=3, seed=0), Shuffled(0))
+
+
+def test_sampling_is_the_samplers_points_with_the_enqueued_first():
+    for sampler in ("random", "sobol", "grid"):
+        enqueue = [{"lr": 1e-3}]
+        trials = evaluate_all(Sampling(SPACE, "maximize", trials=9, seed=4, sampler=sampler,
+                                       enqueue=enqueue), lambda ts: [score(t) for t in ts])
+        expected = plan_trials(SPACE, sampler, 9, 4, enqueue=enqueue)
+        assert [r.trial for r in trials] == expected
+        assert trials[0].params["lr"] == 1e-3
+
+
+def test_planned_trials_run_as_one_round_from_their_own_numbers():
+    planned = plan_trials(SPACE, "random", 4, 0, round=3, first_number=20)
+    round_ = Round(3, whole(SPACE), 4, "retest")
+    strategy = Planned(SPACE, "maximize", round_, planned)
+    opened: list[Round] = []
+    evaluator = Shuffled(0)
+    drive(strategy, evaluator, on_round=opened.append)
+    assert opened == [round_] and evaluator.submitted == [[20, 21, 22, 23]]
+
+
+def test_a_config_names_its_strategy_by_rounds_and_warm_start(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("objective: {function: m:f}\nsearch: {trials: 30, rounds: 1}\n"
+                      "space: {x: {uniform: [0, 1]}}\n")
+    cfg = load_config(config)
+    assert type(strategy_for(cfg.space, cfg.search)) is Sampling
+    three = cfg.replace(search={"rounds": 3})
+    assert type(strategy_for(three.space, three.search)) is CoarseToFine
+    history = [TrialResult(Trial(-1 - i, {"x": x}, (x,), 0, round=0), Status.COMPLETE, (x,))
+               for i, x in enumerate((0.1, 0.5, 0.9))]
+    warm = strategy_for(cfg.space, cfg.search, history)
+    assert type(warm) is CoarseToFine and warm.warm
