@@ -30,16 +30,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from hpsearch.config import (
-    CommandSpec,
-    Config,
-    CVSpec,
-    EstimatorSpec,
-    FunctionSpec,
-    ObjectiveSpec,
-)
+from hpsearch.config.schema import CommandSpec, CVSpec, EstimatorSpec, FunctionSpec, ObjectiveSpec
 from hpsearch.datasets import DataSpec
 from hpsearch.errors import CommandFailed, ObjectiveError, did_you_mean
 from hpsearch.execution.devices import DeviceSlots
@@ -56,6 +49,9 @@ from hpsearch.trial import (
     metrics_of,
     result_of_error,
 )
+
+if TYPE_CHECKING:
+    from hpsearch.config.schema import Config
 
 __all__ = ["Objective", "EstimatorObjective", "FunctionObjective", "CommandObjective",
            "Channel", "build_objective", "import_target", "folds_of", "prepared_folds",

@@ -150,6 +150,7 @@ def valley(params):
     return 4 * (a - 0.8 * b) ** 2 + 0.5 * b * b
 
 
+@pytest.mark.slow
 def test_three_rounds_beat_one_round_of_random_search_at_the_same_budget():
     space = Space({"lr": Log(1e-6, 1.0), "beta": OneMinusLog(0.5, 0.99999)})
 

@@ -69,6 +69,7 @@ def mutated(draw: Any) -> dict:
 # The same cases every run, so that CI is reproducible; HPSEARCH_FUZZ_EXPLORE=1 draws new ones.
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck),
           derandomize=not os.environ.get("HPSEARCH_FUZZ_EXPLORE"))
+@pytest.mark.slow
 @given(config=mutated())
 @example(config={"name": "nan", "objective": {"function": "math:sqrt"},  # once found by CI
                  "space": {"C": {"log": [0.001, 1000.0]}, "gamma": float("nan")}})

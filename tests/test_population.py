@@ -3,11 +3,9 @@ the runner's use of it are invisible in the results."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-
 import numpy as np
 import pytest
+from run_tables import trials
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
@@ -147,24 +145,17 @@ space:
 """
 
 
-def stored(tmp_path, name):
-    con = sqlite3.connect(tmp_path / "runs" / name / "trials.db")
-    rows = con.execute("SELECT number, status, scores, params FROM trials ORDER BY number")
-    out = [(n, s, json.loads(sc), json.loads(p)) for n, s, sc, p in rows]
-    con.close()
-    return out
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("population", ["auto", 1, 64])
 def test_population_and_off_give_the_same_trials(runner, write, tmp_path, population):
     for name, setting in (("plain", "off"), ("pop", population)):
         result = runner.invoke(cli, ["run", str(write(f"{name}.yaml", CONFIG.format(
             name=name, population=setting, extra=", early_stopping: false"))), "-q"])
         assert result.exit_code == 0, result.output
-    off, on = stored(tmp_path, "plain"), stored(tmp_path, "pop")
-    assert [r[:2] for r in off] == [r[:2] for r in on]
+    off, on = trials(tmp_path / "runs" / "plain"), trials(tmp_path / "runs" / "pop")
+    assert [(r.trial, r.status) for r in off] == [(r.trial, r.status) for r in on]
     for a, b in zip(off, on):
-        assert a[3] == b[3] and np.allclose(a[2], b[2], atol=1e-12)
+        assert np.allclose(a.scores, b.scores, atol=1e-12)
 
 
 def test_population_with_early_stopping(runner, write, tmp_path):
@@ -172,5 +163,5 @@ def test_population_with_early_stopping(runner, write, tmp_path):
         name="es", population="auto",
         extra=", early_stopping: {method: asha, min_epochs: 1}"))), "-q"])
     assert result.exit_code == 0, result.output
-    statuses = [r[1] for r in stored(tmp_path, "es")]
+    statuses = [r.status for r in trials(tmp_path / "runs" / "es")]
     assert "pruned" in statuses and "complete" in statuses

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
-
 import numpy as np
 import pytest
+from run_tables import table, trials
 
 from hpsearch.cli import cli
 from hpsearch.config import load_config
@@ -112,16 +110,14 @@ def test_a_function_that_reports_is_pruned(runner, write, tmp_path):
     assert result.exit_code == 0, result.output
     assert "trials stopped early as hopeless" in result.stderr
     assert "pruned early" in result.stdout
-    con = sqlite3.connect(tmp_path / "runs" / "p" / "trials.db")
-    rows = con.execute("SELECT status, params, error, extra FROM trials").fetchall()
-    con.close()
-    pruned = [r for r in rows if r[0] == "pruned"]
-    complete = [r for r in rows if r[0] == "complete"]
+    rows = trials(tmp_path / "runs" / "p")
+    pruned = [r for r in rows if r.status == "pruned"]
+    complete = [r for r in rows if r.status == "complete"]
     assert pruned and complete
-    for _, _, error, extra in pruned:
-        assert error.startswith("pruned at epoch") and json.loads(extra)["epoch"] >= 2
-    best = max(rows, key=lambda r: json.loads(r[1])["ceiling"])
-    assert best[0] == "complete"
+    for r in pruned:
+        assert r.error.startswith("pruned at epoch") and r.extra["epoch"] >= 2
+    best = max(rows, key=lambda r: r.params["ceiling"])
+    assert best.status == "complete"
 
 
 def test_the_network_is_pruned_epoch_by_epoch(runner, write, tmp_path):
@@ -139,12 +135,10 @@ space:
 """)
     result = runner.invoke(cli, ["run", str(path), "-q"])
     assert result.exit_code == 0, result.output
-    con = sqlite3.connect(tmp_path / "runs" / "n" / "trials.db")
-    statuses = [s for (s,) in con.execute("SELECT status FROM trials")]
-    epochs = con.execute("SELECT count(*), max(epoch) FROM intermediate").fetchone()
-    con.close()
+    statuses = [r.status for r in trials(tmp_path / "runs" / "n")]
+    epochs = [r["epoch"] for r in table(tmp_path / "runs" / "n", "intermediate")]
     assert "pruned" in statuses and "complete" in statuses
-    assert epochs[0] > 0 and epochs[1] == 12
+    assert epochs and max(epochs) == 12
 
 
 def test_pruning_on_an_objective_without_epochs_warns(runner, write):

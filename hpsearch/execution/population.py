@@ -1,7 +1,7 @@
 """Populations: many trials of the built-in network trained as one batched computation.
 
 `plan` groups the trials of an estimator objective whose networks can share a population (see
-`hpsearch.models.fit_together`) into chunks, one joblib task each, spread over the workers;
+`hpsearch.models.fit_together`) into chunks, one task each, spread over the workers;
 `train` runs one chunk in a worker, every (trial, fold) pair a member, and gives each trial the
 result it would have had alone. Nothing else in hpsearch knows about populations.
 """

@@ -92,7 +92,7 @@ def run_trial_isolated(objective: Objective, trial: Trial,
     import multiprocessing
     from multiprocessing.connection import wait
 
-    # A fork: nothing to pickle or import again, and it works inside any joblib worker (a
+    # A fork: nothing to pickle or import again, and it works inside any worker process (a
     # forkserver or spawn child would inherit loky's start method and fail). The worker that
     # forks runs no trial itself, so no OpenMP or BLAS pool of its own is copied mid-use.
     context = multiprocessing.get_context("fork")

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from run_tables import stored
+from run_tables import trials
 
 import hpsearch
 from hpsearch.api import resume, retest, run_next_round
@@ -47,8 +47,8 @@ class Recorder(hpsearch.RunEvents):
             raise KeyboardInterrupt
 
 
-def meta(run_dir: Path) -> dict:
-    return {row["key"]: json.loads(row["value"]) for row in stored(run_dir, "meta")}
+def status(run_dir: Path) -> str:
+    return hpsearch.open_run(run_dir).status
 
 
 def test_events_follow_a_run_in_order(tmp_path):
@@ -60,7 +60,7 @@ def test_events_follow_a_run_in_order(tmp_path):
     assert [e for e in events.seen if e[0] == "round"] == [("round", 1, 3), ("round", 2, 3),
                                                           ("round", 3, 3)]
     assert kinds.count("trial") == 9 and kinds.index("round") < kinds.index("trial")
-    assert result.status == "finished" and meta(result.path)["status"] == "finished"
+    assert result.status == "finished" and hpsearch.open_run(result.path).status == "finished"
 
 
 def test_the_readme_watch_example_runs(tmp_path, capsys):
@@ -78,15 +78,15 @@ def test_every_way_of_running_trials_marks_the_run_the_same_way(tmp_path):
     runs = tmp_path / "runs"
     with pytest.raises(KeyboardInterrupt):
         hpsearch.run(config(tmp_path, trials=8), runs_dir=runs, events=Recorder(stop_after=3))
-    assert meta(runs / "sq")["status"] == "interrupted" and len(stored(runs / "sq")) == 3
+    assert status(runs / "sq") == "interrupted" and len(trials(runs / "sq")) == 3
     resumed = resume("sq", runs_dir=runs)
-    assert resumed.status == "finished" and len(stored(runs / "sq")) == 8
+    assert resumed.status == "finished" and len(trials(runs / "sq")) == 8
     current, region, _ = zoom_region("sq", runs_dir=runs)
     with pytest.raises(KeyboardInterrupt):
         run_next_round("sq", region, trials=4, runs_dir=runs, events=Recorder(stop_after=2))
-    assert meta(runs / "sq")["status"] == "interrupted"
+    assert status(runs / "sq") == "interrupted"
     again, found = retest("sq", top=2, runs_dir=runs)
-    assert meta(runs / "sq")["status"] == "finished" and len(found) == 2
+    assert status(runs / "sq") == "finished" and len(found) == 2
     assert again.next_round == 4  # the zoom round and the retest round came after round 1
 
 

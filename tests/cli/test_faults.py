@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from run_tables import stored
+from run_tables import table, trials
 
 from hpsearch.cli import cli
+from hpsearch.errors import StoreError
+from hpsearch.trial import TrialResult
 
 FAULTY = """\
 import os, time
@@ -46,28 +48,29 @@ def alive(pid: int) -> bool:
         return False
 
 
-def check_outcomes(rows: list[dict]) -> None:
+def check_outcomes(rows: list[TrialResult]) -> None:
     for row in rows:
-        k = json.loads(row["params"])["k"]
+        k = row.params["k"]
         expected = {0: "crashed", 1: "timeout", 2: "failed"}.get(k, "complete")
-        assert row["status"] == expected, (k, row["status"], row["error"])
+        assert row.status == expected, (k, row.status, row.error)
         if k == 0:
-            assert "exited with code 3" in row["error"]
+            assert "exited with code 3" in row.error
         elif k == 2:
-            assert "two is bad" in row["error"]
+            assert "two is bad" in row.error
         elif k > 2:
-            assert row["mean"] == k
+            assert row.mean == k
 
 
+@pytest.mark.slow
 def test_crash_timeout_and_error_are_recorded_and_the_rest_completes(runner, write, tmp_path):
     write("faulty.py", FAULTY)
     path = write("f.yaml", config("f", "faulty", 30, "parallel: {n_jobs: 2, timeout: 1.5}\n"))
     result = runner.invoke(cli, ["run", str(path), "-q"])
     assert result.exit_code == 0, result.output
-    rows = stored(tmp_path / "runs" / "f")
+    rows = trials(tmp_path / "runs" / "f")
     assert len(rows) == 30
     check_outcomes(rows)
-    assert {r["status"] for r in rows} >= {"crashed", "timeout", "failed", "complete"}
+    assert {r.status for r in rows} >= {"crashed", "timeout", "failed", "complete"}
     assert "timed out after 1.5 s" in result.stderr and "crashed" in result.stderr
     hung = [int(p.name[5:]) for p in tmp_path.glob("hang-*")]
     assert hung
@@ -77,6 +80,7 @@ def test_crash_timeout_and_error_are_recorded_and_the_rest_completes(runner, wri
     assert not any(map(alive, hung)), "a timed-out trial's process is still running"
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_takes_no_other_trial_with_it(runner, write, tmp_path):
     # No timeout: the fast path, where a crash breaks the pool and the unfinished trials run
     # again, each in a process of its own. (Without a timeout, k == 1 would hang: disabled.)
@@ -84,11 +88,10 @@ def test_a_worker_that_dies_takes_no_other_trial_with_it(runner, write, tmp_path
     path = write("c.yaml", config("c", "faulty", 24, "parallel: {n_jobs: 2}\n"))
     result = runner.invoke(cli, ["run", str(path), "-q"])
     assert result.exit_code == 0, result.output
-    rows = stored(tmp_path / "runs" / "c")
-    assert [r["number"] for r in rows] == list(range(24))
+    rows = trials(tmp_path / "runs" / "c")
+    assert [r.number for r in rows] == list(range(24))
     for row in rows:
-        k = json.loads(row["params"])["k"]
-        assert row["status"] == {0: "crashed", 2: "failed"}.get(k, "complete")
+        assert row.status == {0: "crashed", 2: "failed"}.get(row.params["k"], "complete")
     assert "a worker process died" in result.stderr
 
 
@@ -103,16 +106,17 @@ def evaluate(p):
 """
 
 
+@pytest.mark.slow
 def test_once_the_crash_is_found_the_rest_go_back_to_the_shared_workers(runner, write, tmp_path):
     write("crash.py", CRASH_ON_ZERO)
     (tmp_path / "calls").mkdir()
     path = write("c.yaml", config("c", "crash", 40, "parallel: {n_jobs: 2}\n"))
     result = runner.invoke(cli, ["run", str(path), "-q"])
     assert result.exit_code == 0, result.output
-    rows = stored(tmp_path / "runs" / "c")
-    assert [r["number"] for r in rows] == list(range(40))
+    rows = trials(tmp_path / "runs" / "c")
+    assert [r.number for r in rows] == list(range(40))
     for row in rows:
-        assert row["status"] == ("crashed" if json.loads(row["params"])["k"] == 0 else "complete")
+        assert row.status == ("crashed" if row.params["k"] == 0 else "complete")
     assert "go back to the shared workers" in result.stderr
     # Isolated, every trial has a process of its own; back on the shared workers, processes
     # are reused. Running all the rest isolated would leave only the calls before the first
@@ -140,8 +144,8 @@ def test_after_a_crash_that_does_not_recur_the_rest_go_back_to_the_shared_worker
     path = write("o.yaml", config("o", "once", 40, "parallel: {n_jobs: 2}\n"))
     result = runner.invoke(cli, ["run", str(path), "-q"])
     assert result.exit_code == 0, result.output
-    rows = stored(tmp_path / "runs" / "o")
-    assert [r["status"] for r in rows] == ["complete"] * 40  # nothing lost, nothing twice
+    rows = trials(tmp_path / "runs" / "o")
+    assert [r.status for r in rows] == ["complete"] * 40  # nothing lost, nothing twice
     assert "the crash did not recur" in result.stderr
     pids = [name.split("-")[0] for name in os.listdir(tmp_path / "calls")]
     assert sum(pids.count(pid) > 1 for pid in pids) >= 20  # the rest on reused workers
@@ -156,7 +160,7 @@ def test_max_failures_stops_the_search(runner, write, tmp_path):
     assert result.exit_code == 1
     assert "stopped after 5 failed trials (search.max_failures: 5)" in result.stderr
     assert "broken setup" in result.stderr
-    assert len(stored(tmp_path / "runs" / "m")) == 5
+    assert len(trials(tmp_path / "runs" / "m")) == 5
 
 
 SLOW = "import time\ndef evaluate(p):\n    time.sleep(0.25)\n    return p['k'] / 10\n"
@@ -172,14 +176,15 @@ def wait_for_rows(run_dir: Path, count: int, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            if len(stored(run_dir)) >= count:
+            if len(trials(run_dir)) >= count:
                 return
-        except sqlite3.OperationalError:  # not created yet
+        except StoreError:  # not created yet
             pass
         time.sleep(0.1)
     raise AssertionError(f"{run_dir} did not reach {count} trials")
 
 
+@pytest.mark.slow
 def test_killed_driver_resumes_to_the_same_points(runner, write, tmp_path):
     write("slow.py", SLOW)
     write("s.yaml", config("s", "slow", 24, "parallel: {n_jobs: 2}\n", high=1000))
@@ -188,7 +193,7 @@ def test_killed_driver_resumes_to_the_same_points(runner, write, tmp_path):
     wait_for_rows(tmp_path / "runs" / "s", 4)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, as kill -9 would
     proc.communicate()  # reaps it and closes its stderr pipe
-    before = len(stored(tmp_path / "runs" / "s"))
+    before = len(trials(tmp_path / "runs" / "s"))
     assert 4 <= before < 24
     listed = json.loads(runner.invoke(cli, ["leaderboard", "s", "--format", "json"]).stdout)
     assert len(listed) == before
@@ -196,12 +201,12 @@ def test_killed_driver_resumes_to_the_same_points(runner, write, tmp_path):
     assert result.exit_code == 0, result.output
     ref = runner.invoke(cli, ["run", str(tmp_path / "ref.yaml"), "-q"])
     assert ref.exit_code == 0
-    resumed, reference = stored(tmp_path / "runs" / "s"), stored(tmp_path / "runs" / "ref")
-    assert [r["number"] for r in resumed] == list(range(24))
-    keys = ("number", "params", "unit", "seed", "scores")
-    assert [[r[k] for k in keys] for r in resumed] == [[r[k] for k in keys] for r in reference]
+    resumed, reference = trials(tmp_path / "runs" / "s"), trials(tmp_path / "runs" / "ref")
+    assert [r.number for r in resumed] == list(range(24))
+    assert [(r.trial, r.scores) for r in resumed] == [(r.trial, r.scores) for r in reference]
 
 
+@pytest.mark.slow
 def test_a_run_in_progress_cannot_be_taken_twice(runner, write, tmp_path):
     write("slow.py", SLOW)
     write("s.yaml", config("s", "slow", 40, "parallel: {n_jobs: 1}\n"))
@@ -219,7 +224,7 @@ def test_a_run_in_progress_cannot_be_taken_twice(runner, write, tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
     assert runner.invoke(cli, ["resume", "s", "-q"]).exit_code == 0  # the lock died with it
-    assert len(stored(tmp_path / "runs" / "s")) == 40
+    assert len(trials(tmp_path / "runs" / "s")) == 40
 
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "/tmp/x", ".hidden", "..", ""])
@@ -254,13 +259,13 @@ def test_a_store_written_by_a_newer_hpsearch_is_refused_by_name(runner, write, t
     con.execute("PRAGMA user_version = 99")
     con.commit()
     con.close()
-    before = stored(run_dir)
+    before = table(run_dir, "trials")
     for command in (["leaderboard", "s"], ["resume", "s"], ["zoom", "s"]):
         result = runner.invoke(cli, command)
         assert result.exit_code == 2, (command, result.output)
         assert "written by a newer hpsearch (store version 99" in result.stderr
         assert "upgrade hpsearch" in result.stderr
-    assert stored(run_dir) == before and store_version(run_dir) == 99
+    assert table(run_dir, "trials") == before and store_version(run_dir) == 99
 
 
 def test_a_store_from_before_versions_is_read_as_is_and_brought_up_to_date_by_a_writer(
@@ -276,12 +281,12 @@ def test_a_store_from_before_versions_is_read_as_is_and_brought_up_to_date_by_a_
     con.close()
     listed = runner.invoke(cli, ["leaderboard", "s", "--format", "json"])
     assert listed.exit_code == 0, listed.output
-    squares = sorted(json.loads(row["params"])["k"] ** 2 for row in stored(run_dir))
+    squares = sorted(row.params["k"] ** 2 for row in trials(run_dir))
     assert sorted(row["mean_score"] for row in json.loads(listed.stdout)) == squares
     assert store_version(run_dir) == 0  # a reading command writes nothing
     retested = runner.invoke(cli, ["retest", "s", "--top", "1", "-q"])
     assert retested.exit_code == 0, retested.output
-    assert store_version(run_dir) >= 1 and "retest_of" in stored(run_dir)[0]
+    assert store_version(run_dir) >= 1 and "retest_of" in table(run_dir, "trials")[0]
 
 
 def test_command_values_never_reach_a_shell(runner, write, tmp_path):
@@ -293,8 +298,8 @@ def test_command_values_never_reach_a_shell(runner, write, tmp_path):
                              f"space: {{v: {{scale: choice, values: [{listed}]}}}}\n")
     assert runner.invoke(cli, ["run", str(path), "-q"]).exit_code == 0
     assert not list(tmp_path.glob("pwned*"))
-    for row in stored(tmp_path / "runs" / "inj"):
-        assert row["mean"] == len(json.loads(row["params"])["v"])
+    for row in trials(tmp_path / "runs" / "inj"):
+        assert row.mean == len(row.params["v"])
 
 
 def test_a_missing_backend_names_its_extra(runner, write, monkeypatch):
@@ -319,17 +324,18 @@ def test_search_on_a_local_ray_instance(write, tmp_path):
 
     class Seen(hpsearch.RunEvents):
         def trial_done(self, result):
-            seen.append((result.number, len(stored(tmp_path / "runs" / "ray"))))
+            seen.append((result.number, len(trials(tmp_path / "runs" / "ray"))))
 
     path = write("r.yaml", config("ray", "slow", 8, "parallel: {backend: ray, n_jobs: 2}\n"))
     result = hpsearch.run(path, runs_dir=tmp_path / "runs", events=Seen())
-    rows = stored(tmp_path / "runs" / "ray")
-    assert len(rows) == 8 and all(r["status"] == "complete" for r in rows)
-    assert all(r["mean"] == pytest.approx(json.loads(r["params"])["k"] / 10) for r in rows)
+    rows = trials(tmp_path / "runs" / "ray")
+    assert len(rows) == 8 and all(r.status == "complete" for r in rows)
+    assert all(r.mean == pytest.approx(r.params["k"] / 10) for r in rows)
     # each result is stored as it arrives, before the next one is awaited
     assert [count for _, count in seen] == list(range(1, 9)) and result.complete == 8
 
 
+@pytest.mark.slow
 def test_search_on_a_dask_cluster(runner, write, tmp_path):
     distributed = pytest.importorskip("distributed")
     write("slow.py", SLOW.replace("0.25", "0.05"))
@@ -341,6 +347,6 @@ def test_search_on_a_dask_cluster(runner, write, tmp_path):
         assert result.exit_code == 0, result.output
         workers = cluster.scheduler_info["workers"]
         assert len(workers) == 2
-    rows = stored(tmp_path / "runs" / "d")
-    assert len(rows) == 12 and all(r["status"] == "complete" for r in rows)
-    assert all(r["mean"] == pytest.approx(json.loads(r["params"])["k"] / 10) for r in rows)
+    rows = trials(tmp_path / "runs" / "d")
+    assert len(rows) == 12 and all(r.status == "complete" for r in rows)
+    assert all(r.mean == pytest.approx(r.params["k"] / 10) for r in rows)

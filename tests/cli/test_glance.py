@@ -141,6 +141,7 @@ def evaluate(p):
 """
 
 
+@pytest.mark.slow
 def test_status_while_the_run_goes_on(write, tmp_path):
     """Another process reads the run as it runs: the planned total, running trials with their
     params, and the leaderboard marks them."""

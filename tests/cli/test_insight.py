@@ -99,6 +99,7 @@ def test_terminal_view_shows_the_score_along_each_parameter(runner, drive):
     assert "1.00e-05" in lines["lr"] and "█" in lines["lr"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
 def test_plot_files_are_valid_images(runner, drive, tmp_path, suffix):
     pytest.importorskip("matplotlib")
@@ -266,6 +267,7 @@ def test_retest_on_other_data(runner, write):
     assert {r["mean_score"] for r in rows if not r["retest"]} == {4.0}
 
 
+@pytest.mark.slow
 def test_runs_lists_each_state(runner, write, tmp_path):
     write("drive.py", DRIVE)
     write("slow.py", "import time\ndef evaluate(p):\n    time.sleep(0.3)\n    return 1.0\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_tables import stored
+from run_tables import trials
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -51,6 +51,7 @@ print(len(table), table["mean_score"].max() == result.best.mean,
 """
 
 
+@pytest.mark.slow
 def test_a_notebook_function_on_a_dataframe_runs_in_worker_processes(tmp_path):
     script = tmp_path / "notebook.py"
     script.write_text(NOTEBOOK)
@@ -59,7 +60,7 @@ def test_a_notebook_function_on_a_dataframe_runs_in_worker_processes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == ("6 True ['metric_train', 'param_C', 'split0_score', "
                                           "'split1_score', 'split2_score']")
-    assert all(r["status"] == "complete" for r in stored(tmp_path / "runs" / "notebook"))
+    assert all(r.status == "complete" for r in trials(tmp_path / "runs" / "notebook"))
     config = (tmp_path / "runs" / "notebook" / "config.yaml").read_text()
     assert config.startswith("# objective.function: __main__:objective lives only in the "
                              "Python session")
@@ -171,6 +172,7 @@ def messy_csv(path: Path) -> None:
             out.writerow(["" if rng.random() < 0.05 else f"{f1:.4f}", f"{f2:.4f}", color, label])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator, impute, space", [
     ("sklearn.ensemble:RandomForestClassifier", ", impute: median",
      "{max_depth: {int: [2, 6]}}"),
@@ -184,8 +186,8 @@ def test_a_csv_with_text_and_gaps(runner, write, tmp_path, estimator, impute, sp
                            f"cv: {{folds: 3}}\nsearch: {{trials: 3}}\nspace: {space}\n")
     result = runner.invoke(cli, ["run", str(path), "-q"])
     assert result.exit_code == 0, result.output
-    rows = stored(tmp_path / "runs" / "messy")
-    assert all(r["status"] == "complete" and r["mean"] > 0.7 for r in rows)
+    rows = trials(tmp_path / "runs" / "messy")
+    assert all(r.status == "complete" and r.mean > 0.7 for r in rows)
 
 
 def test_text_columns_need_to_be_named_categorical(runner, write, tmp_path):
@@ -201,8 +203,8 @@ def test_holdout_and_folds_checked_before_any_trial(runner, write, tmp_path):
     holdout = write("h.yaml", base + "name: h\ncv: {holdout: 0.25}\nsearch: {trials: 2}\n"
                                      "space: {C: {log: [1, 2]}}\n")
     assert runner.invoke(cli, ["run", str(holdout), "-q"]).exit_code == 0
-    rows = stored(tmp_path / "runs" / "h")
-    assert all(len(json.loads(r["scores"])) == 1 for r in rows)
+    rows = trials(tmp_path / "runs" / "h")
+    assert all(len(r.scores) == 1 for r in rows)
     for folds, message in ((500, "the data has 150 rows"), (60, "class 0 has 50 rows")):
         too_many = write("f.yaml", base + f"cv: {{folds: {folds}}}\n"
                                           "space: {C: {log: [1, 2]}}\n")
@@ -218,8 +220,8 @@ def test_set_overrides_are_checked_like_the_file(runner, write, tmp_path):
     result = runner.invoke(cli, ["run", str(path), "--set", "search.trials=3",
                                  "--set", "space.C.high=1e0", "-q"])
     assert result.exit_code == 0, result.output
-    rows = stored(tmp_path / "runs" / "s")
-    assert len(rows) == 3 and all(json.loads(r["params"])["C"] <= 1.0 for r in rows)
+    rows = trials(tmp_path / "runs" / "s")
+    assert len(rows) == 3 and all(r.params["C"] <= 1.0 for r in rows)
     saved = hpsearch.load_config(tmp_path / "runs" / "s" / "config.yaml")
     assert saved.search.trials == 3 and saved.space.scales["C"].high == 1.0
     sampled = runner.invoke(cli, ["sample", str(path), "--set", "space.C.high=2", "-n", "40",
@@ -277,6 +279,7 @@ print("readme example ok")
 """
 
 
+@pytest.mark.slow
 def test_the_readmes_notebook_example_runs(tmp_path):
     readme = (ROOT / "README.md").read_text()
     start = readme.index("import hpsearch\nfrom sklearn.ensemble import HistGradientBoosting")

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from run_tables import stored
+from run_tables import table, trials
 
 import hpsearch
 from hpsearch.cli import cli
 from hpsearch.errors import AllTrialsFailed
+from hpsearch.trial import TrialResult
 
 PY = sys.executable
 
@@ -49,33 +50,33 @@ def invoke(runner, *args, code=0):
     return result
 
 
+@pytest.mark.slow
 def test_a_commands_epoch_reports_drive_early_stopping(runner, write, tmp_path):
     write("train.py", TRAIN)
     config = write("c.yaml", command_config(
         "curves", "train.py", 16, ", early_stopping: {method: asha, min_epochs: 2}"))
     invoke(runner, "run", config, "-q")
-    rows = stored(tmp_path / "runs" / "curves")
-    pruned = [r for r in rows if r["status"] == "pruned"]
-    complete = [r for r in rows if r["status"] == "complete"]
+    rows = trials(tmp_path / "runs" / "curves")
+    pruned = [r for r in rows if r.status == "pruned"]
+    complete = [r for r in rows if r.status == "complete"]
     assert pruned and complete and len(pruned) + len(complete) == 16
     time.sleep(0.5)  # a pruned command left running would reach its last epoch by now
     for row in pruned:
-        reached = int((tmp_path / f"reached-{row['number']}").read_text() or 0)
+        reached = int((tmp_path / f"reached-{row.number}").read_text() or 0)
         assert reached < 12, "a pruned command was not stopped"
-        assert "pruned at epoch" in row["error"] and "fold" not in row["error"]
+        assert "pruned at epoch" in row.error and "fold" not in row.error
     for row in complete:
-        extra = json.loads(row["extra"])
-        assert [h["epoch"] for h in extra["history"]] == list(range(1, 13))  # learning curve
-        assert extra["metrics"] == {"test_metric": pytest.approx(0.5 + row["number"] / 1000)}
-    reports = stored(tmp_path / "runs" / "curves", "intermediate")
-    first = [r for r in reports if r["trial"] == complete[0]["number"]]
+        assert [h["epoch"] for h in row.extra["history"]] == list(range(1, 13))  # its curve
+        assert row.extra["metrics"] == {"test_metric": pytest.approx(0.5 + row.number / 1000)}
+    reports = table(tmp_path / "runs" / "curves", "intermediate")
+    first = [r for r in reports if r["trial"] == complete[0].number]
     assert len(first) == 12 and "train_loss" in json.loads(first[0]["metrics"])
     # the metric beside the score is exported and in the leaderboard's json
     exported = json.loads(invoke(runner, "export", "curves", "--format", "json").stdout)
     by_trial = {r["trial"]: r for r in exported}
     for row in complete:
-        assert by_trial[row["number"]]["metric_test_metric"] == \
-            pytest.approx(0.5 + row["number"] / 1000)
+        assert by_trial[row.number]["metric_test_metric"] == \
+            pytest.approx(0.5 + row.number / 1000)
     board = json.loads(invoke(runner, "leaderboard", "curves", "--format", "json").stdout)
     assert board[0]["metrics"]["test_metric"] == pytest.approx(0.5 + board[0]["trial"] / 1000)
     # what trial 3 printed is in its log
@@ -93,14 +94,15 @@ def test_the_result_is_the_last_json_line_or_else_the_last_report(runner, write,
                   "if sys.argv[2] == '0': print(json.dumps({'score': 0.9, 'seconds': 3}))\n"
                   "print('bye')\n")
     invoke(runner, "run", write("c.yaml", command_config("last", "p.py", 2)), "-q")
-    rows = {r["number"]: r for r in stored(tmp_path / "runs" / "last")}
-    assert rows[0]["status"] == rows[1]["status"] == "complete"
-    assert rows[0]["mean"] == 0.9 and json.loads(rows[0]["extra"])["metrics"] == {"seconds": 3}
-    assert rows[1]["mean"] == 0.5  # no final line: the last report's score
-    assert json.loads(rows[1]["extra"])["ignored_lines"] == 2
+    rows = trials(tmp_path / "runs" / "last")
+    assert rows[0].status == rows[1].status == "complete"
+    assert rows[0].mean == 0.9 and rows[0].extra["metrics"] == {"seconds": 3}
+    assert rows[1].mean == 0.5  # no final line: the last report's score
+    assert rows[1].extra["ignored_lines"] == 2
     assert "ignored 2 stdout lines" in (tmp_path / "runs" / "last" / "logs" / "1.log").read_text()
 
 
+@pytest.mark.slow
 def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(runner, write, tmp_path):
     write("stubborn.py", """\
 import json, os, signal, sys, time
@@ -119,8 +121,8 @@ for epoch in range(1, 200):
     start = time.perf_counter()
     invoke(runner, "run", config, "-q")
     assert time.perf_counter() - start < 20  # 200 epochs each would take 16 s of sleep alone
-    rows = stored(tmp_path / "runs" / "stubborn")
-    assert sum(r["status"] == "pruned" for r in rows) >= 2
+    rows = trials(tmp_path / "runs" / "stubborn")
+    assert sum(r.status == "pruned" for r in rows) >= 2
     time.sleep(0.3)
     for trial in range(4):
         pid = int((tmp_path / f"pid-{trial}").read_text())
@@ -140,7 +142,7 @@ def test_megabytes_of_output_keep_the_log_bounded(runner, write, tmp_path):
     assert 4_000_000 < 60000 * 72 and log.stat().st_size < 1.1 * 2**20  # 4.3 MB printed
     assert text.startswith("line 000000") and "the last words" in text
     assert "line 059999" in text and "left out]" in text
-    assert stored(tmp_path / "runs" / "loud")[0]["status"] == "complete"
+    assert trials(tmp_path / "runs" / "loud")[0].status == "complete"
 
 
 def test_follow_prints_a_log_across_its_cuts(tmp_path):
@@ -197,16 +199,16 @@ def test_a_cross_validated_function_is_compared_fold_by_fold(runner, write, tmp_
                              "min_epochs: 2}}\nparallel: {n_jobs: 2}\n"
                              "space: {alpha: {log: [1.0e-5, 10.0]}}\n")
     invoke(runner, "run", config, "-q")
-    rows = stored(tmp_path / "runs" / "folds")
-    complete = [r for r in rows if r["status"] == "complete"]
-    pruned = [r for r in rows if r["status"] == "pruned"]
+    rows = trials(tmp_path / "runs" / "folds")
+    complete = [r for r in rows if r.status == "complete"]
+    pruned = [r for r in rows if r.status == "pruned"]
     assert complete and pruned
-    assert all(" of fold " in r["error"] for r in pruned)
-    reports = stored(tmp_path / "runs" / "folds", "intermediate")
-    trial = complete[0]["number"]
+    assert all(" of fold " in r.error for r in pruned)
+    reports = table(tmp_path / "runs" / "folds", "intermediate")
+    trial = complete[0].number
     assert sorted({r["fold"] for r in reports if r["trial"] == trial}) == [0, 1, 2, 3]
     assert len([r for r in reports if r["trial"] == trial and r["epoch"] == 1]) == 4
-    extra = json.loads(complete[0]["extra"])
+    extra = complete[0].extra
     assert [h["epoch"] for h in extra["history"]] == list(range(1, 9))
     assert 0 <= extra["metrics"]["train_score"] <= 1  # the mean over the folds
     assert (tmp_path / "runs" / "folds" / "logs" / f"{trial}.log").read_text().count(
@@ -222,7 +224,7 @@ def test_a_run_in_which_no_trial_completes_says_why(runner, write, tmp_path):
                                             "{method: median, min_epochs: 1, startup: 1}")
                    .replace("n_jobs: 2", "n_jobs: 1"))
     result = invoke(runner, "run", config, code=1)
-    statuses = [r["status"] for r in stored(tmp_path / "runs" / "none")]
+    statuses = [r.status for r in trials(tmp_path / "runs" / "none")]
     assert statuses == ["failed"] + ["pruned"] * 5
     assert "no trial completed: 5 pruned by early stopping and 1 failed" in result.stderr
     assert "min_epochs" in result.stderr and "pruned at epoch 1" in result.stdout
@@ -252,10 +254,10 @@ def test_env_and_placeholders_reach_the_command_once(runner, write, tmp_path):
                              "  env: {MY_TAG: \"t{trial}-{seed}\"}\n"
                              "search: {trials: 3}\nspace: {word: [\"{trial}\", plain]}\n")
     invoke(runner, "run", config, "-q")
-    for row in stored(tmp_path / "runs" / "env"):
-        metrics = json.loads(row["extra"])["metrics"]
-        assert metrics["tag"] == f"t{row['number']}-{row['seed']}"
-        assert metrics["arg"] == json.loads(row["params"])["word"]  # "{trial}" reached as is
+    for row in trials(tmp_path / "runs" / "env"):
+        metrics = row.extra["metrics"]
+        assert metrics["tag"] == f"t{row.number}-{row.trial.seed}"
+        assert metrics["arg"] == row.params["word"]  # "{trial}" reached as is
 
 
 def test_env_is_for_commands_only(write):
@@ -284,9 +286,9 @@ def evaluate(params):
 """
 
 
-def never_shared(rows: list[dict], slots: set[str]) -> int:
+def never_shared(rows: list[TrialResult], slots: set[str]) -> int:
     """Checks that no two trials held a device at once; returns the most running at once."""
-    spans = [json.loads(r["extra"])["metrics"] for r in rows]
+    spans = [r.extra["metrics"] for r in rows]
     assert {s["devices"] for s in spans} <= slots
     for a in spans:
         for b in spans:
@@ -300,13 +302,14 @@ def never_shared(rows: list[dict], slots: set[str]) -> int:
     return most
 
 
+@pytest.mark.slow
 def test_each_running_command_gets_its_own_devices(runner, write, tmp_path):
     write("probe.py", PROBE)
     config = write("d.yaml", f"name: dev\nobjective: {{command: [{PY}, probe.py]}}\n"
                              "search: {trials: 8}\nparallel: {devices: [0, 1, 2, 3], "
                              "devices_per_trial: 2}\nspace: {x: [1, 2]}\n")
     invoke(runner, "run", config, "-q")
-    assert never_shared(stored(tmp_path / "runs" / "dev"), {"0,1", "2,3"}) == 2
+    assert never_shared(trials(tmp_path / "runs" / "dev"), {"0,1", "2,3"}) == 2
 
 
 def test_in_process_trials_keep_their_workers_devices(runner, write, tmp_path):
@@ -315,11 +318,11 @@ def test_in_process_trials_keep_their_workers_devices(runner, write, tmp_path):
                              "search: {trials: 8}\nparallel: {devices: [a, b], "
                              "device_variable: GPUS}\nspace: {x: [1, 2]}\n")
     invoke(runner, "run", config, "-q")
-    rows = stored(tmp_path / "runs" / "inside")
+    rows = trials(tmp_path / "runs" / "inside")
     assert never_shared(rows, {"a", "b"}) == 2
     by_worker = {}
     for row in rows:
-        metrics = json.loads(row["extra"])["metrics"]
+        metrics = row.extra["metrics"]
         by_worker.setdefault(metrics["pid"], set()).add(metrics["devices"])
     assert all(len(devices) == 1 for devices in by_worker.values())  # pinned for its life
 
@@ -350,7 +353,7 @@ def test_a_store_of_version_1_keeps_its_reports_when_upgraded(runner, write, tmp
                       "INSERT INTO intermediate VALUES (0, 1, 0.5); PRAGMA user_version = 1;")
     con.close()
     invoke(runner, "retest", "old", "--top", "1", "-q")
-    reports = stored(run_dir, "intermediate")
+    reports = table(run_dir, "intermediate")
     assert {"trial": 0, "fold": 0, "epoch": 1, "value": 0.5, "metrics": None} in reports
     con = sqlite3.connect(run_dir / "trials.db")
     assert con.execute("PRAGMA user_version").fetchone()[0] == 3
@@ -373,6 +376,7 @@ builtins.open = guarded_open
 """
 
 
+@pytest.mark.slow
 def test_reports_and_logs_travel_through_dask(write, tmp_path):
     pytest.importorskip("distributed")
     write("train.py", TRAIN)
@@ -405,13 +409,14 @@ def test_reports_and_logs_travel_through_dask(write, tmp_path):
             process.wait(timeout=30)
     statuses = [r.status for r in result.results]
     assert "pruned" in statuses and "complete" in statuses and "failed" not in statuses
-    rows = stored(runs / "dask")
-    complete = [r for r in rows if r["status"] == "complete"]
-    assert len(json.loads(complete[0]["extra"])["history"]) == 12
-    assert len(stored(runs / "dask", "intermediate")) > 12
+    rows = trials(runs / "dask")
+    complete = [r for r in rows if r.status == "complete"]
+    assert len(complete[0].extra["history"]) == 12
+    assert len(table(runs / "dask", "intermediate")) > 12
     assert "hello from trial 0" in (runs / "dask" / "logs" / "0.log").read_text()
 
 
+@pytest.mark.slow
 def test_logs_follow_a_trial_while_it_runs(write, tmp_path):
     write("slow.py", "import json, sys, time\nfor i in range(12):\n"
                      "    print(f'step {i}', flush=True)\n    time.sleep(0.1)\n"
@@ -438,8 +443,8 @@ def test_logs_follow_a_trial_while_it_runs(write, tmp_path):
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_readmes_shell_example_speaks_the_protocol(runner, write, tmp_path):
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_shell_example_speaks_the_protocol(runner, write, tmp_path):
+    readme = (ROOT / "docs" / "objectives.md").read_text()
     start = readme.index("#!/bin/sh\n# train.sh LR")
     write("train.sh", readme[start:readme.index("```", start)])
     config = write("sh.yaml", "name: sh\nobjective: {command: [sh, train.sh, \"{lr}\"]}\n"
@@ -447,13 +452,13 @@ def test_the_readmes_shell_example_speaks_the_protocol(runner, write, tmp_path):
                               "min_epochs: 2, startup: 2}}\nparallel: {n_jobs: 1}\n"
                               "space: {lr: {log: [0.02, 1]}}\n")
     invoke(runner, "run", config, "-q")
-    rows = stored(tmp_path / "runs" / "sh")
-    assert {r["status"] for r in rows} == {"complete", "pruned"}
+    rows = trials(tmp_path / "runs" / "sh")
+    assert {r.status for r in rows} == {"complete", "pruned"}
     for row in rows:
-        lr = json.loads(row["params"])["lr"]
-        if row["status"] == "complete":
-            assert row["mean"] == pytest.approx(1 - 1 / (8 * lr * 100), abs=1e-4)
-            assert len(json.loads(row["extra"])["history"]) == 8
+        lr = row.params["lr"]
+        if row.status == "complete":
+            assert row.mean == pytest.approx(1 - 1 / (8 * lr * 100), abs=1e-4)
+            assert len(row.extra["history"]) == 8
 
 
 def test_the_pytorch_example_runs(tmp_path):

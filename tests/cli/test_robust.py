@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from run_tables import stored
+from run_tables import trials
 
 from hpsearch.cli import cli
+from hpsearch.runs import open_run
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,11 +218,12 @@ def start_sleepy(tmp_path: Path) -> subprocess.Popen:
                                start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline and (not (tmp_path / "runs" / "s" / "trials.db").exists()
-                                      or len(stored(tmp_path / "runs" / "s")) < 2):
+                                      or len(trials(tmp_path / "runs" / "s")) < 2):
         time.sleep(0.2)
     return process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
 def test_a_stopped_driver_leaves_no_process_behind(tmp_path, sig, code):
     process = start_sleepy(tmp_path)
@@ -231,13 +233,12 @@ def test_a_stopped_driver_leaves_no_process_behind(tmp_path, sig, code):
     assert process.wait(timeout=30) == code
     time.sleep(3)
     assert [pid for pid in children if alive(pid)] == []
-    rows = stored(tmp_path / "runs" / "s")
-    assert rows and all(r["status"] == "complete" for r in rows)
+    rows = trials(tmp_path / "runs" / "s")
+    assert rows and all(r.status == "complete" for r in rows)
     if sig == signal.SIGTERM:
         assert "Interrupted: finished trials are stored" in process.stderr.read()
-        meta = {r["key"]: r["value"] for r in stored(tmp_path / "runs" / "s", "meta")}
-        assert meta["status"] == '"interrupted"'
+    assert open_run(tmp_path / "runs" / "s").status == "interrupted"
     resumed = subprocess.run([PY, "-m", "hpsearch", "resume", "s", "-q"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    assert len(stored(tmp_path / "runs" / "s")) == 20
+    assert len(trials(tmp_path / "runs" / "s")) == 20

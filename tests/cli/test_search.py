@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
-from run_tables import stored
+from run_tables import trials
 
 from hpsearch.cli import cli
+from hpsearch.runs import rounds
 
 THREE = """\
 import math
@@ -42,7 +44,7 @@ def invoke(runner, *args):
 
 
 def rounds_of(tmp_path, name):
-    return [r["round"] for r in stored(tmp_path / "runs" / name)]
+    return [r.trial.round for r in trials(tmp_path / "runs" / name)]
 
 
 def test_rounds_auto_is_the_default_and_is_said(runner, write, tmp_path):
@@ -61,6 +63,7 @@ def test_rounds_auto_is_the_default_and_is_said(runner, write, tmp_path):
     assert "search.rounds" not in out.stderr and set(rounds_of(tmp_path, "one60")) == {1}
 
 
+@pytest.mark.slow
 def test_rounds_auto_leaves_no_core_idle(runner, write, tmp_path):
     write("three.py", THREE)
     invoke(runner, "run", write("a.yaml", config("wide", "three", 60, n_jobs=8)), "-q")
@@ -82,7 +85,7 @@ def test_early_stopping_auto_follows_the_objective(runner, write, tmp_path):
         "reports", "lrcurve", 24, ", rounds: 1", "space:\n  lr: {uniform: [0, 1]}\n")))
     assert "search.early_stopping: auto: asha (lrcurve:evaluate reports per-epoch scores" \
         in out.stderr
-    statuses = [r["status"] for r in stored(tmp_path / "runs" / "reports")]
+    statuses = [r.status for r in trials(tmp_path / "runs" / "reports")]
     assert statuses.count("pruned") >= 6 and statuses.count("complete") >= 4
     write("three.py", THREE)
     out = invoke(runner, "run", write("b.yaml", config("silent", "three", 24, ", rounds: 1")))
@@ -92,7 +95,7 @@ def test_early_stopping_auto_follows_the_objective(runner, write, tmp_path):
         "unstopped", "lrcurve", 24, ", rounds: 1, early_stopping: false",
         "space:\n  lr: {uniform: [0, 1]}\n")))
     assert "early_stopping" not in out.stderr
-    assert {r["status"] for r in stored(tmp_path / "runs" / "unstopped")} == {"complete"}
+    assert {r.status for r in trials(tmp_path / "runs" / "unstopped")} == {"complete"}
 
 
 def test_a_run_stored_before_auto_resumes_as_it_ran(runner, write, tmp_path):
@@ -114,19 +117,19 @@ def test_a_run_stored_before_auto_resumes_as_it_ran(runner, write, tmp_path):
     con.commit()
     con.close()
     invoke(runner, "resume", "old", "-q")
-    rows = stored(folder)
-    assert len(rows) == 30 and {r["status"] for r in rows} == {"complete"}
-    assert {r["round"] for r in rows} == {1}
+    rows = trials(folder)
+    assert len(rows) == 30 and {r.status for r in rows} == {"complete"}
+    assert {r.trial.round for r in rows} == {1}
 
 
 def test_pruned_trials_are_not_lost_to_later_rounds(runner, write, tmp_path):
     write("lrcurve.py", CURVE)
     invoke(runner, "run", write("a.yaml", config(
         "both", "lrcurve", 60, "", "space:\n  lr: {uniform: [0, 1]}\n")), "-q")
-    rows = stored(tmp_path / "runs" / "both")
-    assert len(rows) == 60 and len({r["round"] for r in rows}) == 6
-    pruned = [r for r in rows if r["status"] == "pruned"]
-    assert pruned and all(json.loads(r["extra"])["score"] is not None for r in pruned)
+    rows = trials(tmp_path / "runs" / "both")
+    assert len(rows) == 60 and len({r.trial.round for r in rows}) == 6
+    pruned = [r for r in rows if r.status == "pruned"]
+    assert pruned and all(r.extra["score"] is not None for r in pruned)
 
 
 COUNTED = """\
@@ -151,12 +154,12 @@ def test_warm_start_feeds_earlier_trials_without_running_them(runner, write, tmp
                                                        ", warm_start: [first]")))
     assert calls(tmp_path) == 40  # ten new trials, the thirty earlier ones not run again
     assert "search.warm_start: 30 of 30 trials of first feed the model" in out.stderr
-    rows = stored(tmp_path / "runs" / "second")
-    assert len(rows) == 10 and [r["number"] for r in rows] == list(range(10))
-    first_round = stored(tmp_path / "runs" / "second", "rounds")[0]
+    rows = trials(tmp_path / "runs" / "second")
+    assert len(rows) == 10 and [r.number for r in rows] == list(range(10))
+    first_round = rounds(tmp_path / "runs" / "second")[0]
     assert first_round["kind"] == "zoom"  # round 1 searches around the earlier trials
-    best_before = max(json.loads(r["scores"])[0] for r in stored(tmp_path / "runs" / "first"))
-    assert sorted(json.loads(r["scores"])[0] for r in rows)[5] > best_before - 1.0
+    best_before = max(r.scores[0] for r in trials(tmp_path / "runs" / "first"))
+    assert sorted(r.scores[0] for r in rows)[5] > best_before - 1.0
     # the same from the command line, and a run that is not there
     invoke(runner, "run", write("c.yaml", config("third", "counted", 10)), "--warm-start",
            "first", "-q")
@@ -174,8 +177,7 @@ def test_warm_start_keeps_the_trials_that_fit_the_space(runner, write, tmp_path)
     narrow = "space:\n  a: {log: [1.0e-3, 1.0]}\n  b: {uniform: [0, 1]}\n  c: {int: [1, 6]}\n"
     out = invoke(runner, "run", write("b.yaml", config("narrow", "counted_fit", 10,
                                                        ", warm_start: [wide]", narrow)))
-    inside = [r for r in stored(tmp_path / "runs" / "wide")
-              if json.loads(r["params"])["a"] >= 1e-3]
+    inside = [r for r in trials(tmp_path / "runs" / "wide") if r.params["a"] >= 1e-3]
     assert f"{len(inside)} of 30 trials of wide feed the model" in out.stderr
     assert 0 < len(inside) < 30
 
@@ -184,9 +186,9 @@ def test_enqueued_points_come_first_and_count_in_the_budget(runner, write, tmp_p
     write("counted_enq.py", COUNTED)
     invoke(runner, "run", write("e.yaml", config(
         "enq", "counted_enq", 6, ", enqueue: [{a: 0.01, b: 0.123, c: 3}, {a: 0.5}]")), "-q")
-    rows = stored(tmp_path / "runs" / "enq")
+    rows = trials(tmp_path / "runs" / "enq")
     assert len(rows) == 6 and calls(tmp_path) == 6
-    first, second = (json.loads(r["params"]) for r in rows[:2])
+    first, second = (r.params for r in rows[:2])
     assert first == {"a": 0.01, "b": 0.123, "c": 3}
     assert second["a"] == 0.5 and 0 <= second["b"] <= 1  # what it leaves out is sampled
     shown = json.loads(invoke(runner, "sample", tmp_path / "e.yaml", "-n", "2", "--format",
@@ -260,10 +262,9 @@ def test_a_conditional_space_through_every_command(runner, write, tmp_path):
     write("branches.py", CONDITIONAL)
     invoke(runner, "run", write("c.yaml", config("cond", "branches", 30, "",
                                                  BRANCHES.replace("BETA2", GOOD_BETA2))), "-q")
-    rows = stored(tmp_path / "runs" / "cond")
-    assert len(rows) == 30 and {r["status"] for r in rows} == {"complete"}
-    assert len({r["round"] for r in rows}) == 3 and all(branch_ok(json.loads(r["params"]))
-                                                        for r in rows)
+    rows = trials(tmp_path / "runs" / "cond")
+    assert len(rows) == 30 and {r.status for r in rows} == {"complete"}
+    assert len({r.trial.round for r in rows}) == 3 and all(branch_ok(r.params) for r in rows)
     board = json.loads(invoke(runner, "leaderboard", "cond", "--format", "json",
                               "--top", "30").stdout)
     assert all(branch_ok(r["params"]) for r in board)

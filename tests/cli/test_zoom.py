@@ -6,10 +6,11 @@ import json
 import math
 
 import yaml
-from run_tables import stored
+from run_tables import trials
 
 from hpsearch.cli import cli
 from hpsearch.config import load_config
+from hpsearch.runs import rounds
 
 VALLEY = """\
 import math
@@ -57,7 +58,7 @@ def test_zoom_writes_a_narrower_config_of_the_same_scales(runner, write, tmp_pat
     data = yaml.safe_load(text)
     data["name"], data["search"]["trials"] = "zoomed", 4
     invoke(runner, "run", write("z.yaml", yaml.safe_dump(data)), "-q")
-    assert len(stored(tmp_path / "runs" / "zoomed")) == 4
+    assert len(trials(tmp_path / "runs" / "zoomed")) == 4
 
 
 def test_zoom_files_travel_with_their_project_and_are_never_overwritten(runner, write,
@@ -89,36 +90,35 @@ def test_zoom_files_travel_with_their_project_and_are_never_overwritten(runner, 
     project.rename(moved)
     invoke(runner, "run", moved / "runs" / "valley" / "zoom-round2.yaml", "--trials", "3",
            "--name", "moved", "-q")
-    assert len(stored(tmp_path / "runs" / "moved")) == 3
+    assert len(trials(tmp_path / "runs" / "moved")) == 3
 
 
 def test_zoom_run_adds_a_round_to_the_same_run(runner, write, tmp_path):
     write("valley.py", VALLEY)
     invoke(runner, "run", write("valley.yaml", CONFIG), "-q")
     invoke(runner, "zoom", "valley", "--top", "5", "--trials", "10", "--run", "-q")
-    trials = stored(tmp_path / "runs" / "valley")
-    assert len(trials) == 70 and {r["round"] for r in trials} == {1, 2}
-    assert sorted(r["number"] for r in trials) == list(range(70))
-    rounds = stored(tmp_path / "runs" / "valley", "rounds")
-    assert [(r["round"], r["kind"], r["trials"]) for r in rounds] == [(1, "random", 60),
-                                                                      (2, "zoom", 10)]
-    second = [r for r in trials if r["round"] == 2]
-    lo, hi = json.loads(rounds[1]["lo"]), json.loads(rounds[1]["hi"])
-    for row in second:  # stored in the first space's unit cube, inside the region
-        unit = json.loads(row["unit"])
-        assert all(a - 1e-9 <= u <= b + 1e-9 for u, a, b in zip(unit, lo, hi) if b - a < 1)
-    table = invoke(runner, "leaderboard", "valley").stdout
-    assert "round" in table
+    rows = trials(tmp_path / "runs" / "valley")
+    assert len(rows) == 70 and {r.trial.round for r in rows} == {1, 2}
+    assert sorted(r.number for r in rows) == list(range(70))
+    kept = rounds(tmp_path / "runs" / "valley")
+    assert [(r["round"], r["kind"], r["trials"]) for r in kept] == [(1, "random", 60),
+                                                                    (2, "zoom", 10)]
+    lo, hi = kept[1]["lo"], kept[1]["hi"]
+    for row in rows[60:]:  # stored in the first space's unit cube, inside the region
+        assert all(a - 1e-9 <= u <= b + 1e-9 for u, a, b in zip(row.trial.unit, lo, hi)
+                   if b - a < 1)
+    board = invoke(runner, "leaderboard", "valley").stdout
+    assert "round" in board
 
 
 def test_multi_round_run_stores_rounds_and_regions(runner, write, tmp_path):
     write("valley.py", VALLEY)
     result = invoke(runner, "run", write("valley.yaml", CONFIG), "--rounds", "3")
-    trials = stored(tmp_path / "runs" / "valley")
-    assert len(trials) == 60
-    assert [sum(r["round"] == k for r in trials) for k in (1, 2, 3)] == [20, 20, 20]
-    rounds = stored(tmp_path / "runs" / "valley", "rounds")
-    assert [r["kind"] for r in rounds] == ["random", "zoom", "zoom"]
+    rows = trials(tmp_path / "runs" / "valley")
+    assert len(rows) == 60
+    assert [sum(r.trial.round == k for r in rows) for k in (1, 2, 3)] == [20, 20, 20]
+    assert [r["kind"] for r in rounds(tmp_path / "runs" / "valley")] == ["random", "zoom",
+                                                                         "zoom"]
     assert "round 2: 20 trials in" in result.stderr
     listed = json.loads(invoke(runner, "leaderboard", "valley", "--format", "json").stdout)
     assert {r["round"] for r in listed} == {1, 2, 3}
