@@ -483,7 +483,8 @@ class FunctionObjective(Objective):
                 prepared_folds(self.data, self.cv, self.cv_seed, classifier)):
             if reports:  # each fold its own: compared only with the same fold of other trials
                 extra["report"] = session.reporter(fold)
-            value = func(params, X_train, y_train, X_val, y_val, **extra)
+            # a copy per fold: a function that pops or sets a key changes no other fold's
+            value = func(dict(params), X_train, y_train, X_val, y_val, **extra)
             got = as_scores(value)
             if len(got) != 1:
                 raise ValueError(f"returned {len(got)} scores for one fold; return one number")

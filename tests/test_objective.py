@@ -53,3 +53,13 @@ def test_a_command_leaves_out_what_names_a_branch_not_taken(write):
     assert objective.command_line(adam.params, adam) == ["echo", "--opt=adam", "--beta2=0.95",
                                                          "1"]
     assert objective.environment(adam.params, adam) == {"B2": "0.95"}
+
+
+def test_each_fold_gets_the_params_as_they_were_sampled(write):
+    write("popping.py", "def evaluate(params, X_train, y_train, X_val, y_val):\n"
+                        "    return params.pop('C') / 10\n")  # it takes what it wants out
+    cfg = load_config(write("c.yaml", 'objective: {function: "popping:evaluate"}\n'
+                                      "data: {dataset: iris}\ncv: {folds: 3}\n" + SPACE))
+    objective = build_objective(cfg)
+    result = objective(Trial(0, {"C": 2.0}, (0.65,), 1))
+    assert result.status == "complete" and result.scores == (0.2, 0.2, 0.2)
