@@ -25,7 +25,7 @@ _API = {
     "status": "hpsearch.runs",
     "compare": "hpsearch.runs",
     "list_runs": "hpsearch.runs",
-    "RunEvents": "hpsearch.driver",
+    "RunEvents": "hpsearch.events",
     "RunResult": "hpsearch.result",
     "HPSearchError": "hpsearch.errors",
     "InputError": "hpsearch.errors",

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import AUTO, Config, EstimatorSpec, check_name, load_config
-from hpsearch.driver import RunEvents, planned_rounds, run_strategy, search
+from hpsearch.driver import planned_rounds, run_strategy, search
 from hpsearch.errors import InputError, did_you_mean
+from hpsearch.events import RunEvents
 from hpsearch.execution import EXECUTORS
 from hpsearch.result import RunResult
 from hpsearch.runs import resolve, zoom_region

@@ -14,11 +14,12 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import ObjectiveError, did_you_mean
+
+if TYPE_CHECKING:  # numpy is imported where data is loaded, not to read a config
+    import numpy as np
 
 __all__ = ["DataSpec", "InMemory", "load", "preprocessor", "categorical_columns", "fingerprint",
            "describe", "DATASETS", "SCALERS", "IMPUTERS"]
@@ -59,6 +60,8 @@ class InMemory:
     zoomed or retested in it without giving its data again."""
 
     def __init__(self, X: Any, y: Any) -> None:
+        import numpy as np
+
         self.X, self.y = X, np.asarray(y)
         if getattr(X, "ndim", 2) != 2 or self.y.ndim != 1 or len(X) != len(self.y):
             raise ObjectiveError(f"data: X must be 2-D and y 1-D with as many rows, got X "
@@ -113,6 +116,8 @@ def describe(spec: DataSpec) -> dict[str, Any]:
 
 def _content(values: Any) -> bytes:
     """Bytes that stand for an array's or a pandas object's content (with its column names)."""
+    import numpy as np
+
     if hasattr(values, "columns") or hasattr(values, "dtype") and hasattr(values, "index"):
         import pandas as pd
 
@@ -127,6 +132,8 @@ def _content(values: Any) -> bytes:
 @functools.lru_cache(maxsize=4)
 def load(spec: DataSpec) -> tuple[Any, np.ndarray]:
     """(X, y) for a data spec. Raises ObjectiveError naming the file and what is wrong."""
+    import numpy as np
+
     if spec.memory is not None:
         return spec.memory.X, spec.memory.y
     if spec.dataset is not None:
@@ -142,6 +149,8 @@ def load(spec: DataSpec) -> tuple[Any, np.ndarray]:
 
 
 def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as arrays:
             missing = [k for k in ("X", "y") if k not in arrays]
@@ -174,6 +183,8 @@ def _number(cell: str) -> float | None:
 def _load_csv(path: str, target: str, categorical: Any) -> tuple[np.ndarray, np.ndarray]:
     """Features as floats (an empty cell is NaN); with text columns (data.categorical), an
     object array that keeps their text (an empty cell is NaN there too)."""
+    import numpy as np
+
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     if len(rows) < 2:
@@ -245,6 +256,8 @@ def _csv_header(spec: DataSpec) -> list[str]:
 
 def _as_float(X: Any) -> Any:
     """Numbers kept in an object array (a CSV with text columns), as floats."""
+    import numpy as np
+
     return np.asarray(X, dtype=float)
 
 

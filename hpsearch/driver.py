@@ -23,6 +23,7 @@ from hpsearch.errors import (
     SearchStopped,
     TrialFailedError,
 )
+from hpsearch.events import RunEvents
 from hpsearch.execution import Executor, executor_for
 from hpsearch.execution.trials import TrialRunner
 from hpsearch.result import RunResult
@@ -33,28 +34,8 @@ from hpsearch.trial import Status, Trial, TrialResult
 
 if TYPE_CHECKING:
     from hpsearch.objective import Objective
-    from hpsearch.search.region import Region
 
-__all__ = ["RunEvents", "search", "run_strategy", "planned_rounds"]
-
-
-class RunEvents:
-    """What a running search tells whoever watches it (the CLI's progress bar, a notebook).
-    Subclass it and override what you need; each method is called in the driver, in order."""
-
-    def run_started(self, run: RunResult, total: int) -> None:
-        """The run is taken and about to run trials: `total` trials when it ends (those it
-        already has included)."""
-
-    def round_started(self, number: int, region: Region, size: int) -> None:
-        """A round of `size` trials begins in `region` (round 1 is the whole space)."""
-
-    def trial_done(self, result: TrialResult) -> None:
-        """A trial ended and is stored (`run.results` holds it already)."""
-
-    def decided(self, lines: Sequence[str]) -> None:
-        """What a new run decided by itself (`auto`: its rounds, early stopping), one line
-        each; told before `run_started`."""
+__all__ = ["search", "run_strategy", "planned_rounds"]
 
 
 def planned_rounds(cfg: Config) -> int:

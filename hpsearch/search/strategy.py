@@ -167,7 +167,9 @@ class _Batches:
     """Submitted trials evaluated one batch at a time, in this process."""
 
     def __init__(self, evaluate: Callable[[list[Trial]], Sequence[TrialResult]]) -> None:
-        self.evaluate, self.batches, self.ended = evaluate, [], []  # type: ignore[var-annotated]
+        self.evaluate = evaluate
+        self.batches: list[list[Trial]] = []
+        self.ended: list[TrialResult] = []
 
     def submit(self, trials: Sequence[Trial]) -> None:
         self.batches.append(list(trials))

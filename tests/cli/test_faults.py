@@ -315,6 +315,7 @@ def test_a_missing_backend_names_its_extra(runner, write, monkeypatch):
     assert "pip install 'hpsearch[ray]'" in result.stderr
 
 
+@pytest.mark.slow
 def test_search_on_a_local_ray_instance(write, tmp_path):
     pytest.importorskip("ray")  # the ray extra: not installed by the test extra (it is large)
     import hpsearch
