@@ -191,17 +191,19 @@ def run(
 
 def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
           n_jobs: int | None = None, backend: str | None = None,
-          data: Mapping[str, Any] | None = None, same_data: bool = False
-          ) -> tuple[RunStore, Config, Objective, RunResult]:
+          data: Mapping[str, Any] | None = None, same_data: bool = False,
+          accept_edits: bool = False) -> tuple[RunStore, Config, Objective, RunResult]:
     """A stored run taken for writing: its store (locked), its config with the overrides,
     the checked objective, and its trials so far.
 
     Args:
         data: a data section in the place of the run's (its preparation kept unless given).
         same_data: refuse data other than the run's (resume).
+        accept_edits: go on with a config.yaml edited since the run started.
 
     Raises:
         StoreError: when another process is writing it.
+        InputError: when its config.yaml was edited (and the edits are not accepted).
     """
     store = RunStore.open(resolve(run, runs_dir))
     try:
@@ -210,6 +212,7 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
             raise InputError(f"{store.path} is a babysat model, not a search: go on with "
                              f"hpsearch babysit --resume {store.path}")
         stored = store.config()  # its own message when it is missing
+        _check_unedited(store, stored, accept_edits)
         before = store.meta().get("data")  # the rows, columns and fingerprint it started with
         if data is not None:
             kept = {k: v for k, v in (stored.get("data") or {}).items()
@@ -235,12 +238,34 @@ def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
                                             store.results())
 
 
+def _check_unedited(store: RunStore, config: dict[str, Any], accept_edits: bool) -> None:
+    """A run holds the trials of one config: refuse a config.yaml edited since the run
+    started, naming the edits, unless they are accepted (then they are the run's from now on).
+    A run from before this check records its config as it is now."""
+    from hpsearch.config.files import edits
+
+    started = store.meta().get("config")
+    changed = [] if started is None else edits(started, config)
+    if changed and not accept_edits:
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise InputError(f"{store.path}: its config.yaml was edited since the run started "
+                         f"({'; '.join(changed[:3])}{more}), and its trials ran with the config "
+                         "as it was: start a new run from the edited file, or resume with "
+                         "--accept-edits to go on with it")
+    if changed:
+        log.warning("%s: going on with its edited config.yaml (%s)", store.path,
+                    "; ".join(changed))
+    if changed or started is None:
+        store.set_meta(config=config)
+
+
 def resume(
     run: str | Path,
     *,
     n_jobs: int | None = None,
     backend: str | None = None,
     data: Mapping[str, Any] | None = None,
+    accept_edits: bool = False,
     runs_dir: str | Path = "runs",
     events: RunEvents | None = None,
 ) -> RunResult:
@@ -249,13 +274,15 @@ def resume(
     Completed (and failed) trials are kept and not repeated; trials that were running are run
     again; the points are those an uninterrupted run samples, so the final store holds the
     intended trials exactly once. A run whose data was given in Python needs the same data
-    again (`data={"X": X, "y": y}`, checked by its fingerprint).
+    again (`data={"X": X, "y": y}`, checked by its fingerprint). A run whose config.yaml was
+    edited since it started is refused, naming the edits, unless `accept_edits`.
 
     Raises:
         StoreError: when another process is running it.
+        InputError: its config.yaml was edited, or its data changed.
     """
     store, cfg, objective, result = _take(run, runs_dir, n_jobs=n_jobs, backend=backend,
-                                          data=data, same_data=True)
+                                          data=data, same_data=True, accept_edits=accept_edits)
     return search(cfg, objective, store, result, raise_errors=False,
                   events=events or RunEvents())
 

@@ -52,6 +52,10 @@ sampler_option = click.option("--sampler", type=click.Choice(list(SAMPLERS)),
                               default=None, help="Sampler (default: search.sampler).")
 runs_dir_option = click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
                                show_default=True, help="Folder that holds the runs.")
+excel_safe_option = click.option(
+    "--excel-safe", is_flag=True,
+    help="With --format csv: text cells that start with =, +, -, @ or a tab get a leading ' "
+         "so that a spreadsheet shows them and never runs them (numbers are unchanged).")
 set_option = click.option("--set", "overrides", metavar="KEY=VALUE", multiple=True,
                           help="Override a key of CONFIG, such as --set search.trials=200 or "
                                "--set space.lr.high=1e-2 (repeatable; the value reads as YAML).")
@@ -89,8 +93,9 @@ def cli() -> None:
 @set_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table for people; csv and json print values at full precision.")
+@excel_safe_option
 def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
-           overrides: tuple[str, ...], fmt: str) -> None:
+           overrides: tuple[str, ...], fmt: str, excel_safe: bool) -> None:
     """Print the points a run of CONFIG would try, without training anything.
 
     The quickest way to check that each parameter's scale puts samples where you want them.
@@ -101,6 +106,7 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
     from hpsearch.search.coarse_to_fine import round_sizes
     from hpsearch.trial import plan_trials
 
+    _check_excel_safe(excel_safe, fmt)
     cfg = load_config(config, overrides)
     trials = plan_trials(
         cfg.space,
@@ -113,7 +119,7 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
     if fmt == "table":
         report.print_out(report.points_table(rows, cfg.space))
     else:
-        click.echo(report.dumps(rows, fmt), nl=False)
+        click.echo(report.dumps(rows, fmt, excel_safe), nl=False)
     rounds = planned_rounds(cfg)
     if rounds > 1:  # only round 1's points are known before the run
         first = round_sizes(cfg.search.trials, rounds, len(cfg.search.enqueue))[0]
@@ -125,6 +131,12 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
         click.echo(f"A run tries {tried} in round 1; its {rounds - 1} later rounds pick their "
                    "points near the best results (search.rounds; 1 for random search only).",
                    err=True)
+
+
+def _check_excel_safe(excel_safe: bool, fmt: str) -> None:
+    if excel_safe and fmt != "csv":
+        raise click.BadParameter("applies to --format csv (json and parquet keep types)",
+                                 param_hint="--excel-safe")
 
 
 def _check_jobs(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -206,13 +218,16 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
 @runs_dir_option
 @click.option("--resume", "resume_run", metavar="RUN", default=None,
               help="Continue the stopped run RUN instead (same as `hpsearch resume RUN`).")
+@click.option("--accept-edits", is_flag=True,
+              help="With --resume: go on with a run whose config.yaml was edited since it "
+                   "started.")
 @quiet_option
 @click.option("--raise", "raise_errors", is_flag=True,
               help="Run trials one by one and stop at the first failure with its traceback.")
 def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int | None,
         backend: str | None, seed: int | None, name: str | None, warm_start: tuple[str, ...],
-        overrides: tuple[str, ...], runs_dir: str, resume_run: str | None, quiet: bool,
-        raise_errors: bool) -> None:
+        overrides: tuple[str, ...], runs_dir: str, resume_run: str | None, accept_edits: bool,
+        quiet: bool, raise_errors: bool) -> None:
     """Sample points of CONFIG's space and train a model at each, in parallel.
 
     Every trial's fold scores go to runs/<name>/ as soon as it ends; a live progress bar shows
@@ -229,8 +244,11 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
                                    "--rounds, --seed, --name, --warm-start, --set, --raise: "
                                    "the run keeps its own")
         _drive(lambda events: api.resume(resume_run, n_jobs=n_jobs, backend=backend,
-                                         runs_dir=runs_dir, events=events), quiet)
+                                         accept_edits=accept_edits, runs_dir=runs_dir,
+                                         events=events), quiet)
         return
+    if accept_edits:
+        raise click.UsageError("--accept-edits goes with --resume RUN")
     if config is None:
         raise click.UsageError("give a CONFIG file, or --resume RUN")
     _drive(lambda events: api.run(config, trials=trials, rounds=rounds, n_jobs=n_jobs,
@@ -244,9 +262,12 @@ def run(config: str | None, trials: int | None, rounds: int | None, n_jobs: int 
 @click.argument("run")
 @jobs_option
 @backend_option
+@click.option("--accept-edits", is_flag=True,
+              help="Go on with a run whose config.yaml was edited since it started (its "
+                   "trials so far ran with the config as it was).")
 @runs_dir_option
 @quiet_option
-def resume(run: str, n_jobs: int | None, backend: str | None, runs_dir: str,
+def resume(run: str, n_jobs: int | None, backend: str | None, accept_edits: bool, runs_dir: str,
            quiet: bool) -> None:
     """Continue RUN where it stopped (Ctrl-C, a killed driver, a restart).
 
@@ -255,7 +276,8 @@ def resume(run: str, n_jobs: int | None, backend: str | None, runs_dir: str,
     """
     from hpsearch import api
 
-    _drive(lambda events: api.resume(run, n_jobs=n_jobs, backend=backend, runs_dir=runs_dir,
+    _drive(lambda events: api.resume(run, n_jobs=n_jobs, backend=backend,
+                                     accept_edits=accept_edits, runs_dir=runs_dir,
                                      events=events), quiet)
 
 
@@ -268,8 +290,10 @@ def resume(run: str, n_jobs: int | None, backend: str | None, runs_dir: str,
 @click.option("--columns", default=None, metavar="NAME,...",
               help="The parameters to show (default: as many as fit, those that move the score "
                    "most first).")
+@excel_safe_option
 @runs_dir_option
-def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, runs_dir: str) -> None:
+def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, excel_safe: bool,
+                runs_dir: str) -> None:
     """Show the trials of RUN (a run folder, or a name under --runs-dir), best first.
 
     Works while the run is going (running trials are marked). The table fits the terminal:
@@ -281,6 +305,7 @@ def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, runs_d
     from hpsearch.present import report
     from hpsearch.runs import open_run
 
+    _check_excel_safe(excel_safe, fmt)
     result = open_run(run, runs_dir)
     names = [n.strip() for n in (columns or "").split(",") if n.strip()]
     for name in names:
@@ -294,7 +319,8 @@ def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, runs_d
         click.echo(report.markdown(result, top), nl=False)
     else:
         rows = report.leaderboard_rows(result, top)
-        click.echo(report.dumps(rows if fmt == "json" else report.flat_rows(rows), fmt), nl=False)
+        click.echo(report.dumps(rows if fmt == "json" else report.flat_rows(rows), fmt,
+                                excel_safe), nl=False)
 
 
 @cli.command()
@@ -461,8 +487,9 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write to a file (needed for parquet) instead of stdout.")
+@excel_safe_option
 @runs_dir_option
-def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
+def export(run: str, fmt: str, out: str | None, excel_safe: bool, runs_dir: str) -> None:
     """Every trial of RUN, one row each, ready for pandas.
 
     Columns: trial, round, status, retest, retest_of, seed, param_<name>, split<i>_score,
@@ -471,6 +498,7 @@ def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
     from hpsearch.present import report
     from hpsearch.runs import open_run
 
+    _check_excel_safe(excel_safe, fmt)
     rows = open_run(run, runs_dir).rows()
     if fmt == "parquet":
         if out is None:
@@ -484,7 +512,7 @@ def export(run: str, fmt: str, out: str | None, runs_dir: str) -> None:
                                      "(or use --format csv)", param_hint="--format") from None
         pq.write_table(pa.Table.from_pylist(rows), out)
         return
-    text = report.dumps(rows, fmt)
+    text = report.dumps(rows, fmt, excel_safe)
     if out is None:
         click.echo(text, nl=False)
         return

@@ -6,6 +6,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -192,3 +195,54 @@ def test_a_timeout_isolates_every_trial():
         runner.submit(plan_trials(SPACE, "random", 3, 0))
         results = {r.number: r.status for r in runner.results()}
     assert results == {0: Status.COMPLETE, 1: Status.TIMEOUT, 2: Status.COMPLETE}
+
+
+GUARDED = """\
+import subprocess, sys, time
+from hpsearch.execution.processes import started
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                         start_new_session=True)
+with started(child.pid):
+    print(child.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def gone(pid: int, within: float = 120) -> bool:
+    """Whether process pid ends (or is a zombie) before `within` seconds: a bound against a
+    hang, not a timing the test depends on."""
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_group_dies_with_the_process_that_started_it():
+    """kill -9 of the process that started a trial's process group (the driver with one
+    worker, a worker of the pool): its guard kills the group."""
+    owner = subprocess.Popen([sys.executable, "-c", GUARDED], stdout=subprocess.PIPE, text=True)
+    child = int(owner.stdout.readline())
+    assert not gone(child, within=0.2)
+    owner.kill()
+    owner.wait()
+    assert gone(child)
+
+
+def test_a_group_that_ended_is_not_killed_again(tmp_path):
+    """The guard forgets a group once its block ends: a later process with that id is safe."""
+    script = GUARDED.replace("with started(child.pid):\n    print(child.pid, flush=True)\n"
+                             "    time.sleep(600)",
+                             "with started(child.pid):\n    pass\nprint(child.pid, flush=True)"
+                             "\ntime.sleep(600)")
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(owner.stdout.readline())
+    owner.kill()
+    owner.wait()
+    assert not gone(child, within=1.0)  # not killed: the guard was told it ended
+    os.killpg(child, 9)

@@ -18,7 +18,7 @@ import yaml
 from hpsearch.errors import ConfigError
 
 __all__ = ["YamlMapping", "parse_yaml", "read_yaml", "plain", "apply_override", "as_sections",
-           "relocated", "write_config", "MAX_BYTES", "MAX_DEPTH"]
+           "relocated", "write_config", "edits", "MAX_BYTES", "MAX_DEPTH"]
 
 
 class YamlMapping(dict):  # type: ignore[type-arg]
@@ -227,3 +227,28 @@ def write_config(path: Path, data: Mapping[str, Any], header: str = "", *,
     text = comment + yaml.safe_dump(relocated(data, path.parent), sort_keys=False)
     with open(path, "w" if overwrite else "x", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def edits(old: Any, new: Any, where: str = "") -> list[str]:
+    """What differs between two configs' data, each as `key.path: old → new` (or added, or
+    removed), in key order."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{where}.{key}" if where else str(key)
+            if key not in new:
+                found.append(f"{path} removed")
+            elif key not in old:
+                found.append(f"{path} added: {_short(new[key])}")
+            else:
+                found += edits(old[key], new[key], path)
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [e for i, (a, b) in enumerate(zip(old, new)) for e in edits(a, b, f"{where}[{i}]")]
+    return [] if old == new and type(old) is type(new) else \
+        [f"{where}: {_short(old)} → {_short(new)}"]
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -4,11 +4,13 @@ backend returns nothing before all its tasks end)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from hpsearch.execution.executor import Executor
 from hpsearch.execution.local import cores
+from hpsearch.execution.processes import descendants, guarded
 
 __all__ = ["RayExecutor"]
 
@@ -20,10 +22,24 @@ class RayExecutor(Executor):
     joins_cluster = True
 
     def __enter__(self) -> RayExecutor:
+        import signal
+
         import ray
 
+        # ray.init puts its own SIGTERM handler in the place of hpsearch's (which ends a run as
+        # Ctrl-C does: exit 143, the leaderboard): give it back
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        before = descendants()
         ray.init(address=self.address, num_cpus=None if self.address else cores(self.n_jobs),
                  ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+        # a local instance's processes (its store, scheduler, agents) die with this process,
+        # however it ends, instead of lingering for a minute after a kill -9
+        self._guard = guarded("p", descendants() - before)
+        self._guard.__enter__()
         self._task = ray.remote(num_cpus=1)(_call)
         self._refs: dict[Any, Any] = {}  # each future's object reference, to cancel it
         return self
@@ -32,6 +48,7 @@ class RayExecutor(Executor):
         import ray
 
         ray.shutdown()
+        self._guard.__exit__(None, None, None)
 
     @property
     def workers(self) -> int:

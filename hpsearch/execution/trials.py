@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpsearch.execution.executor import Executor
-from hpsearch.execution.processes import kill_group, started, watch_driver
+from hpsearch.execution.processes import forked, kill_group, started, watch_driver
 from hpsearch.trial import (
     Outcome,
     Status,
@@ -79,6 +79,7 @@ def _in_worker(driver: int, work: Callable[..., Any], *args: Any) -> Any:
 def _child(connection: object, objective: Objective,
            trial: Trial) -> None:
     os.setsid()  # its own process group: a timeout kills whatever the trial started too
+    forked()
     connection.send(run_trial(objective, trial))  # type: ignore[attr-defined]
 
 

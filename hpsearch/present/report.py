@@ -64,17 +64,30 @@ def _cell(value: Any) -> str:
     return str(value)  # str(float) is its shortest exact form
 
 
-def dumps(rows: Sequence[Mapping[str, Any]], fmt: str) -> str:
-    """Rows as csv (header of keys, full-precision values) or json (a list of objects)."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet run a cell
+
+
+def _excel_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, kept as text by a leading quote; any
+    other value as it is (numbers are never text here, so never changed)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def dumps(rows: Sequence[Mapping[str, Any]], fmt: str, excel_safe: bool = False) -> str:
+    """Rows as csv (header of keys, full-precision values) or json (a list of objects). With
+    `excel_safe`, csv text cells that start like a formula get a leading quote (CSV injection:
+    a spreadsheet runs `=...` cells)."""
     if fmt == "json":
         return json.dumps([_plain(r) for r in rows], indent=1) + "\n"
     columns = list(dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")  # writes None as an empty cell
-    writer.writerow(columns)
     plain = (str, int, float, bool)
-    writer.writerows([v if type(v) in plain and v == v else _cell(v)  # NaN is not equal to itself
-                      for v in map(row.get, columns)] for row in rows)
+    table = [columns] + [[v if type(v) in plain and v == v else _cell(v)  # NaN != NaN
+                          for v in map(row.get, columns)] for row in rows]
+    if excel_safe:
+        table = [[_excel_safe(v) for v in line] for line in table]
+    writer.writerows(table)
     return out.getvalue()
 
 

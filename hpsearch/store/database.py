@@ -234,7 +234,8 @@ class RunStore:
                 db.executescript(_SCHEMA + _INTERMEDIATE)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 meta = {"name": folder.name, "created": time.time(), "status": "running",
-                        "direction": config.get("search", {}).get("direction", "maximize")}
+                        "direction": config.get("search", {}).get("direction", "maximize"),
+                        "config": config}  # as it started: an edit of config.yaml shows
                 if scratch:
                     meta["mode"] = "scratch"
                 db.executemany("INSERT INTO meta VALUES (?, ?)",

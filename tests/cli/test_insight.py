@@ -308,3 +308,38 @@ def test_runs_lists_an_unreadable_run_as_damaged_beside_the_others(runner, write
     assert "broken" in result.stdout and "damaged" in result.stdout
     assert "broken: its store trials.db is damaged (file is not a database)" in " ".join(
         result.stdout.split())
+
+
+FORMULAS = """\
+import sys
+print('{"score": 0.5, "note": "=HYPERLINK(\\\\"http://x\\\\")"}')
+"""
+
+
+def test_csv_is_safe_to_open_in_a_spreadsheet_when_asked(runner, write, tmp_path):
+    """Text that a spreadsheet would run (=, +, -, @, a tab) gets a leading quote with
+    --excel-safe, in every csv hpsearch writes; numbers, negative ones included, do not."""
+    write("f.py", FORMULAS)
+    write("f.yaml", f'name: f\nobjective: {{command: ["{sys.executable}", f.py, "{{op}}"]}}\n'
+                    "search: {trials: 4, direction: minimize}\nparallel: {n_jobs: 1}\n"
+                    'space: {op: ["=1+1", "+cmd", "@SUM(A1)", "plain"], '
+                    "w: {uniform: [-2, -1]}}\n")
+    assert runner.invoke(cli, ["run", "f.yaml", "-q"]).exit_code == 0
+
+    def cells(args):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        return list(csv.DictReader(io.StringIO(result.stdout)))
+
+    raw = cells(["export", "f", "--format", "csv"])
+    assert {r["param_op"] for r in raw} <= {"=1+1", "+cmd", "@SUM(A1)", "plain"}
+    for args in (["export", "f", "--format", "csv", "--excel-safe"],
+                 ["leaderboard", "f", "--format", "csv", "--excel-safe"]):
+        rows = cells(args)
+        assert {r["param_op"] for r in rows} <= {"'=1+1", "'+cmd", "'@SUM(A1)", "plain"}
+        assert all(r["metric_note"] == "'=HYPERLINK(\"http://x\")" for r in rows)
+        assert all(float(r["param_w"]) < 0 for r in rows)  # numbers unchanged
+    sampled = cells(["sample", "f.yaml", "-n", "8", "--format", "csv", "--excel-safe"])
+    assert {r["op"] for r in sampled} <= {"'=1+1", "'+cmd", "'@SUM(A1)", "plain"}
+    refused = runner.invoke(cli, ["export", "f", "--format", "json", "--excel-safe"])
+    assert refused.exit_code == 2 and "applies to --format csv" in refused.stderr

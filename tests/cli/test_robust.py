@@ -242,3 +242,144 @@ def test_a_stopped_driver_leaves_no_process_behind(tmp_path, sig, code):
                              capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert len(trials(tmp_path / "runs" / "s")) == 20
+
+
+LINGER = """\
+import os, sys, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+time.sleep(600)
+print('{"score": 1}')
+"""
+LINGER_FN = """\
+import os, time
+def evaluate(p):
+    open(os.environ["PID_FILE"], "w").write(str(os.getpid()))
+    time.sleep(600)
+    return 1.0
+"""
+
+
+def gone(pid: int, within: float = 120) -> bool:
+    """Whether process pid ends before `within` seconds (a bound against a hang)."""
+    deadline = time.time() + within
+    while time.time() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["command", "function with a timeout"])
+def test_nothing_outlives_a_killed_driver_with_one_worker(tmp_path, kind):
+    """With n_jobs 1 the trial's process is the driver's own child: kill -9 of the driver must
+    take it (and all it started) too, as the workers' do with more workers."""
+    pid_file = tmp_path / "trial.pid"
+    if kind == "command":
+        (tmp_path / "linger.py").write_text(LINGER)
+        objective = f'{{command: ["{PY}", linger.py, "{pid_file}", "{{x}}"]}}'
+        parallel = "{n_jobs: 1}"
+    else:
+        (tmp_path / "linger_fn.py").write_text(LINGER_FN)
+        objective = '{function: "linger_fn:evaluate"}'
+        parallel = "{n_jobs: 1, timeout: 300}"
+    (tmp_path / "l.yaml").write_text(f"name: l\nobjective: {objective}\nsearch: {{trials: 2}}\n"
+                                     f"parallel: {parallel}\nspace: {{x: {{uniform: [0, 1]}}}}\n")
+    driver = subprocess.Popen([PY, "-m", "hpsearch", "run", "l.yaml", "-q"], cwd=tmp_path,
+                              env={**os.environ, "PID_FILE": str(pid_file)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (pid_file.exists() and pid_file.read_text()) and time.time() < deadline:
+        time.sleep(0.05)
+    trial = int(pid_file.read_text())
+    driver.kill()
+    driver.wait()
+    assert gone(trial), "the trial outlived its driver"
+
+
+EDITABLE = """\
+name: e
+objective: {{command: ["{py}", "{script}", "{{x}}"]}}
+search: {{trials: 4, rounds: 1}}
+parallel: {{n_jobs: 1}}
+space: {{x: {{uniform: [0, 1]}}}}
+"""
+
+
+def test_a_run_whose_config_was_edited_is_not_resumed_silently(runner, write, tmp_path):
+    write("good.py", "import sys\nprint('{\"score\": %s}' % sys.argv[1])\n")
+    write("evil.py", "open('EDITED', 'w').close()\nprint('{\"score\": 0.5}')\n")
+    write("e.yaml", EDITABLE.format(py=PY, script="good.py"))
+    assert runner.invoke(cli, ["run", "e.yaml", "-q"]).exit_code == 0
+    stored = tmp_path / "runs" / "e" / "config.yaml"
+    stored.write_text(stored.read_text().replace("good.py", "evil.py")
+                      .replace("trials: 4", "trials: 6"))
+    refused = runner.invoke(cli, ["resume", "e"])
+    assert refused.exit_code == 2 and not (tmp_path / "EDITED").exists()
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "its config.yaml was edited since the run started" in lines[0]
+    assert "good.py' → '" in lines[0] and "search.trials: 4 → 6" in lines[0]
+    assert "--accept-edits" in lines[0]
+    for other in (["zoom", "e", "--run"], ["retest", "e"]):  # every command that runs trials
+        result = runner.invoke(cli, other)
+        assert result.exit_code == 2 and "was edited" in result.stderr
+    accepted = runner.invoke(cli, ["resume", "e", "--accept-edits", "-q"])
+    assert accepted.exit_code == 0, accepted.output
+    assert "going on with its edited config.yaml" in accepted.stderr
+    assert (tmp_path / "EDITED").exists() and len(trials(tmp_path / "runs" / "e")) == 6
+    assert runner.invoke(cli, ["resume", "e", "-q"]).exit_code == 0  # accepted: its own now
+
+
+def test_an_unedited_run_resumes_whatever_its_config_holds(runner, tmp_path):
+    """What a run stores of its config reads back equal, for every shipped config."""
+    for name in ("quickstart", "digits-svc", "breast-cancer-svc", "diabetes-regression",
+                 "example"):
+        result = runner.invoke(cli, ["run", str(ROOT / "configs" / f"{name}.yaml"), "--trials",
+                                     "1", "--jobs", "1", "--name", name, "-q",
+                                     "--set", "cv.folds=2"])
+        assert result.exit_code == 0, result.output
+        resumed = runner.invoke(cli, ["resume", name, "-q"])
+        assert resumed.exit_code == 0, (name, resumed.output)
+
+
+RAY = """\
+name: r
+objective: {function: "sleepy:evaluate"}
+search: {trials: 200, rounds: 1}
+parallel: {backend: ray, n_jobs: 2}
+space: {x: {uniform: [0, 1]}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how, code", [("SIGTERM", 143), ("Ctrl-C", 130), ("kill -9", -9)])
+def test_a_ray_run_ends_as_a_loky_run_does(tmp_path, how, code):
+    """Ray's own SIGTERM handler is put back by hpsearch's, Ctrl-C reaches the whole process
+    group as a terminal sends it, and a local instance's processes (store, scheduler, agents)
+    die with the driver, however it ends."""
+    pytest.importorskip("ray")  # the ray extra: not installed by the test extra (it is large)
+    (tmp_path / "sleepy.py").write_text(SLEEPY.replace("2.0", "0.2"))
+    (tmp_path / "r.yaml").write_text(RAY)
+    driver = subprocess.Popen([PY, "-m", "hpsearch", "run", "r.yaml"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and driver.poll() is None:
+        try:
+            if len(trials(tmp_path / "runs" / "r")) >= 4:
+                break
+        except Exception:  # not created yet
+            pass
+        time.sleep(0.2)
+    below = descendants(driver.pid)
+    assert below, "a local Ray instance's processes"
+    {"SIGTERM": lambda: driver.send_signal(signal.SIGTERM),
+     "Ctrl-C": lambda: os.killpg(driver.pid, signal.SIGINT),
+     "kill -9": driver.kill}[how]()
+    out, err = driver.communicate(timeout=300)
+    assert driver.returncode == code, err[-2000:]
+    assert all(gone(pid) for pid in below), "a Ray process outlived its driver"
+    if code > 0:
+        assert "Interrupted: finished trials are stored" in err and "Traceback" not in err
+        assert "r: " in out  # the leaderboard of what finished
+    assert open_run(tmp_path / "runs" / "r").status == "interrupted"

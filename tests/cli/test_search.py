@@ -114,6 +114,7 @@ def test_a_run_stored_before_auto_resumes_as_it_ran(runner, write, tmp_path):
     con = sqlite3.connect(folder / "trials.db")
     con.execute("DELETE FROM trials WHERE number >= 20")
     con.execute("UPDATE meta SET value = '\"interrupted\"' WHERE key = 'status'")
+    con.execute("DELETE FROM meta WHERE key = 'config'")  # older runs kept no config there
     con.commit()
     con.close()
     invoke(runner, "resume", "old", "-q")
