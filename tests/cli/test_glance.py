@@ -133,10 +133,11 @@ def test_runs_importance_and_status_speak_json(runner, eight):
     assert status["best"]["trial"] == best["trial"]
 
 
-SLOW = """\
-import time
+HELD = """\
+import os, time
 def evaluate(p):
-    time.sleep(0.8)
+    while not os.path.exists("go"):  # held until the test has seen it run
+        time.sleep(0.05)
     return p["x"]
 """
 
@@ -144,39 +145,39 @@ def evaluate(p):
 @pytest.mark.slow
 def test_status_while_the_run_goes_on(write, tmp_path):
     """Another process reads the run as it runs: the planned total, running trials with their
-    params, and the leaderboard marks them."""
-    write("slow.py", SLOW)
-    config = write("slow.yaml", "name: slow\nobjective: {function: 'slow:evaluate'}\n"
+    params, and the leaderboard marks them. The trials are held until then."""
+    write("held.py", HELD)
+    config = write("slow.yaml", "name: slow\nobjective: {function: 'held:evaluate'}\n"
                                 "search: {trials: 8, seed: 1}\nparallel: {n_jobs: 2}\n"
                                 "space:\n  x: {scale: uniform, low: 0, high: 1}\n")
     command = [sys.executable, "-m", "hpsearch"]
     background = subprocess.Popen([*command, "run", str(config), "-q"], cwd=tmp_path,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        seen, marked = None, False
-        deadline = time.monotonic() + 60
-        while (seen is None or not marked) and time.monotonic() < deadline \
-                and background.poll() is None:
-            time.sleep(0.2)
+        status = None
+        deadline = time.monotonic() + 300  # only against a hang: the trials wait for "go"
+        while time.monotonic() < deadline and background.poll() is None:
             read = subprocess.run([*command, "status", "slow", "--format", "json"],
                                   capture_output=True, text=True, cwd=tmp_path)
             if read.returncode:  # not created yet
                 assert "no run" in read.stderr or "not found" in read.stderr, read.stderr
-                continue
-            status = json.loads(read.stdout)
-            if status["running"] and seen is None:
-                seen = status
-            board = subprocess.run([*command, "leaderboard", "slow", "--format", "json"],
-                                   capture_output=True, text=True, cwd=tmp_path)
-            marked = marked or any(r["status"] == "running" for r in json.loads(board.stdout))
-        assert background.wait(timeout=60) == 0, background.stderr.read()
+            elif json.loads(read.stdout)["running"] == 2:
+                status = json.loads(read.stdout)
+                break
+            time.sleep(0.1)
+        assert status is not None, background.stderr.read()
+        assert (status["status"], status["planned"], status["complete"]) == ("running", 8, 0)
+        assert all(0 <= t["params"]["x"] <= 1 for t in status["running_trials"])
+        board = subprocess.run([*command, "leaderboard", "slow", "--format", "json"],
+                               capture_output=True, text=True, cwd=tmp_path)
+        assert sum(r["status"] == "running" for r in json.loads(board.stdout)) == 2
+        (tmp_path / "go").touch()
+        assert background.wait(timeout=600) == 0, background.stderr.read()
     finally:
+        (tmp_path / "go").touch()
         background.kill()
-    assert seen is not None and marked
-    assert seen["status"] == "running" and seen["planned"] == 8
-    trial = seen["running_trials"][0]
-    assert trial["status"] == "running" and 0 <= trial["params"]["x"] <= 1
-    assert trial["elapsed"] >= 0
+    trial = status["running_trials"][0]
+    assert trial["status"] == "running" and trial["elapsed"] >= 0
     final = json.loads(subprocess.run([*command, "status", "slow", "--format", "json"],
                                       capture_output=True, text=True, cwd=tmp_path).stdout)
     assert (final["status"], final["complete"], final["running"]) == ("finished", 8, 0)

@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 from hpsearch.cli import cli
+from hpsearch.errors import StoreError
 from hpsearch.insight import good_range, importance
 from hpsearch.result import RunResult
+from hpsearch.runs import open_run
 from hpsearch.space import Int, Log, OneMinusLog, Space, Uniform
 from hpsearch.trial import Direction, Status, Trial, TrialResult
 
@@ -269,6 +271,12 @@ def test_retest_on_other_data(runner, write):
 
 @pytest.mark.slow
 def test_runs_lists_each_state(runner, write, tmp_path):
+    def stored(name: str) -> bool:
+        try:
+            return bool(open_run(tmp_path / "runs" / name).results)
+        except StoreError:  # not created yet
+            return False
+
     write("drive.py", DRIVE)
     write("slow.py", "import time\ndef evaluate(p):\n    time.sleep(0.3)\n    return 1.0\n")
     invoke(runner, "run", write("d.yaml", CONFIG.replace("TRIALS", "5")), "-q")
@@ -280,11 +288,9 @@ def test_runs_lists_each_state(runner, write, tmp_path):
                               cwd=tmp_path, start_new_session=True, stderr=subprocess.DEVNULL)
              for name in ("s.yaml", "k.yaml")]
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and not all(
-                (tmp_path / "runs" / n / "trials.db").exists() for n in ("s", "k")):
-            time.sleep(0.1)
-        time.sleep(1.0)
+        deadline = time.time() + 300  # only against a hang
+        while time.time() < deadline and not all(stored(n) for n in ("s", "k")):
+            time.sleep(0.1)  # a trial of each stored: both runs hold their locks
         os.killpg(procs[1].pid, signal.SIGKILL)
         procs[1].wait()
         out = invoke(runner, "runs").stdout

