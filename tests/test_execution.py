@@ -246,3 +246,23 @@ def test_a_group_that_ended_is_not_killed_again(tmp_path):
     owner.wait()
     assert not gone(child, within=1.0)  # not killed: the guard was told it ended
     os.killpg(child, 9)
+
+
+def read_here(trial):
+    """A score read from a file beside the current folder, as a notebook's function might."""
+    return (float(Path("score.txt").read_text()),)
+
+
+def test_workers_work_in_the_drivers_current_folder(tmp_path, monkeypatch):
+    """A pool outlives a run: its workers follow the driver into the folder it is in now."""
+    for name, score in (("a", "1.0"), ("b", "2.0")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "score.txt").write_text(score)
+    seen = []
+    for name in ("a", "b"):
+        monkeypatch.chdir(tmp_path / name)
+        with LokyExecutor(2) as executor:
+            runner = TrialRunner(executor, read_here)
+            runner.submit(plan_trials(SPACE, "random", 4, 0))
+            seen.append({r.scores for r in runner.results()})
+    assert seen == [{(1.0,)}, {(2.0,)}]

@@ -70,9 +70,13 @@ def run_trial(objective: Objective, trial: Trial) -> TrialResult:
                        extra=outcome.extra)
 
 
-def _in_worker(driver: int, work: Callable[..., Any], *args: Any) -> Any:
-    """A task in a worker: it watches its driver (see `processes.watch_driver`), then works."""
+def _in_worker(driver: int, folder: str | None, work: Callable[..., Any], *args: Any) -> Any:
+    """A task in a worker: it watches its driver (see `processes.watch_driver`), and works in the
+    driver's current folder (a pool's workers outlive a run, and a notebook may change folders
+    between runs)."""
     watch_driver(driver)
+    if folder is not None and folder != os.getcwd() and os.path.isdir(folder):
+        os.chdir(folder)
     return work(*args)
 
 
@@ -264,7 +268,7 @@ class TrialRunner:
         being sorted out)."""
         if self._shared is None:
             self._shared = self.executor.put(self.objective)
-        driver = os.getpid()
+        driver, folder = os.getpid(), None if self.executor.remote else os.getcwd()
         while self._queue and len(self._running) < self.executor.capacity:
             if self._recovery is not None and self._recovery.dead:
                 break
@@ -276,7 +280,7 @@ class TrialRunner:
                 call = (run_chunk, self._shared, task.trials, task.size)
             else:
                 call = (run_trial, self._shared, task.trials[0])
-            self._running[self.executor.submit(_in_worker, driver, *call)] = task
+            self._running[self.executor.submit(_in_worker, driver, folder, *call)] = task
 
     def _worker_died(self, task: _Task, error: BaseException) -> None:
         if self._recovery is None:

@@ -166,14 +166,15 @@ def test_max_failures_stops_the_search(runner, write, tmp_path):
 SLOW = "import time\ndef evaluate(p):\n    time.sleep(0.25)\n    return p['k'] / 10\n"
 HELD = """\
 import os, time
+HERE = os.path.dirname(os.path.abspath(__file__))  # a reused worker may work elsewhere
 def evaluate(p):
     for slot in range({quick}):  # the first calls end at once, the others wait for "go"
         try:
-            os.close(os.open(f"slot-{{slot}}", os.O_CREAT | os.O_EXCL))
+            os.close(os.open(os.path.join(HERE, f"slot-{{slot}}"), os.O_CREAT | os.O_EXCL))
             return p['k'] / 10
         except FileExistsError:
             continue
-    while not os.path.exists("go"):
+    while not os.path.exists(os.path.join(HERE, "go")):
         time.sleep(0.05)
     return p['k'] / 10
 """
