@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import AUTO, Config, EstimatorSpec, check_name, load_config
-from hpsearch.driver import planned_rounds, run_strategy, search
+from hpsearch.driver import ENGINE, planned, run_strategy, search
 from hpsearch.errors import InputError, did_you_mean
 from hpsearch.events import RunEvents
 from hpsearch.execution import EXECUTORS
@@ -54,24 +54,30 @@ def _with_overrides(cfg: Config, *, trials: int | None = None, n_jobs: int | Non
 
 def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
     """A new run's config with what `auto` leaves open decided, and a line for each decision:
-    the rounds from the budget and the workers, early stopping from whether the objective
-    reports per-epoch scores. The run stores what was decided, so a resume does the same."""
-    from hpsearch.search.coarse_to_fine import round_sizes
+    the rounds and the look-ahead from the budget, the space and the workers, early stopping
+    from whether the objective reports per-epoch scores. The run stores what was decided, so
+    a resume does the same."""
     from hpsearch.search.pruning import Pruner
 
     search, lines = cfg.search, []
     changes: dict[str, Any] = {}
-    if search.rounds == AUTO:
-        rounds = planned_rounds(cfg)
-        changes["rounds"] = rounds
-        if rounds == 1:
-            lines.append(f"search.rounds: auto: 1 round ({search.trials} trials "
-                         "are too few to learn from between rounds)")
+    if AUTO in (search.rounds, search.lookahead):
+        plan = planned(cfg)
+        changes.update(rounds=plan.rounds, lookahead=plan.lookahead)
+        workers = f"{plan.workers} worker{'s' if plan.workers > 1 else ''}"
+        if plan.rounds == 1 and search.rounds != AUTO:
+            pass  # random search as asked; the look-ahead only gates early stopping
+        elif plan.rounds == 1:
+            lines.append(f"search.rounds: auto: 1 round ({search.trials} trials are too few to "
+                         "learn from between rounds)")
         else:
-            sizes = round_sizes(search.trials, rounds)
-            lines.append(f"search.rounds: auto: coarse to fine, {rounds} rounds of "
-                         f"{', '.join(map(str, sizes))} trials (rounds: 1 for plain random "
-                         "search)")
+            lines.append(
+                f"search: coarse to fine: {plan.sizes[0]} trials over the whole space, then "
+                f"{plan.rounds - 1} rounds of {min(plan.sizes[1:])} to {max(plan.sizes[1:])} "
+                f"the model plans while trials run; each learns from the trials up to "
+                f"{plan.lookahead} before it starts (search.lookahead"
+                f"{': auto for ' + workers if search.lookahead == AUTO else ''}; "
+                "search.rounds: 1 for plain random search)")
     if search.early_stopping == AUTO:
         pruner = Pruner() if objective.reports_epochs else None
         changes["early_stopping"] = pruner
@@ -85,9 +91,13 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
 
 def _as_stored(cfg: Config) -> Config:
     """A stored run's config: a run stored before `auto` existed ran one round without early
-    stopping, and goes on so."""
-    changes = {key: value for key, value in (("rounds", 1), ("early_stopping", None))
-               if getattr(cfg.search, key) == AUTO}
+    stopping, and goes on so; one stored before the look-ahead existed gets it now (its trials
+    so far are kept as they are, see `driver.ENGINE`)."""
+    changes: dict[str, Any] = {key: value for key, value in (("rounds", 1),
+                                                             ("early_stopping", None))
+                               if getattr(cfg.search, key) == AUTO}
+    if cfg.search.lookahead == AUTO:
+        changes["lookahead"] = planned(cfg).lookahead
     return cfg.replace(search=changes) if changes else cfg
 
 
@@ -168,6 +178,7 @@ def run(
         events.decided(decisions + lines)
     store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors,
                             note=cfg.session_note())
+    store.set_meta(engine=ENGINE)
     if warm:
         store.set_meta(warm_start=warm)
     if cfg.data is not None:

@@ -101,9 +101,8 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
     The quickest way to check that each parameter's scale puts samples where you want them.
     """
     from hpsearch.config import load_config
-    from hpsearch.driver import planned_rounds
+    from hpsearch.driver import planned
     from hpsearch.present import report
-    from hpsearch.search.coarse_to_fine import round_sizes
     from hpsearch.trial import plan_trials
 
     _check_excel_safe(excel_safe, fmt)
@@ -120,17 +119,17 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
         report.print_out(report.points_table(rows, cfg.space))
     else:
         click.echo(report.dumps(rows, fmt, excel_safe), nl=False)
-    rounds = planned_rounds(cfg)
-    if rounds > 1:  # only round 1's points are known before the run
-        first = round_sizes(cfg.search.trials, rounds, len(cfg.search.enqueue))[0]
+    plan = planned(cfg)
+    if plan.rounds > 1:  # only round 1's points are known before the run
+        first = plan.sizes[0]
         if (sampler or cfg.search.sampler) == "grid":
             tried = f"a grid of {first} of its own"
         else:
             tried = f"the first {first} of these" if len(rows) >= first else \
                 f"these {len(rows)} and {first - len(rows)} more"
-        click.echo(f"A run tries {tried} in round 1; its {rounds - 1} later rounds pick their "
-                   "points near the best results (search.rounds; 1 for random search only).",
-                   err=True)
+        click.echo(f"A run tries {tried} in round 1; its {plan.rounds - 1} later rounds pick "
+                   "their points near the best results (search.rounds; 1 for random search "
+                   "only).", err=True)
 
 
 def _check_excel_safe(excel_safe: bool, fmt: str) -> None:

@@ -10,9 +10,10 @@ resumable by whatever stopped it; the store is closed (and its lock released) ei
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import AUTO, Config
@@ -35,19 +36,43 @@ from hpsearch.trial import Status, Trial, TrialResult
 if TYPE_CHECKING:
     from hpsearch.objective import Objective
 
-__all__ = ["search", "run_strategy", "planned_rounds"]
+log = logging.getLogger("hpsearch")
+
+__all__ = ["search", "run_strategy", "Plan", "planned", "ENGINE"]
+
+# The search engine a run's trials come from, stored with the run: a run of an earlier engine
+# (none stored) is resumed with the trials it has kept as they are, the others proposed anew.
+ENGINE = 2
 
 
-def planned_rounds(cfg: Config) -> int:
-    """The rounds a run of `cfg` searches in: search.rounds, or with `auto`, as many as
-    `coarse_to_fine.auto_rounds` picks for the budget and the workers."""
-    from joblib import effective_n_jobs
+@dataclass(frozen=True)
+class Plan:
+    """How a run of a config searches: its rounds and their sizes, and its look-ahead (see
+    `hpsearch.search.coarse_to_fine`)."""
 
-    from hpsearch.search.coarse_to_fine import auto_rounds
+    rounds: int
+    lookahead: int
+    sizes: tuple[int, ...]
+    workers: int
 
-    if cfg.search.rounds != AUTO:
-        return int(cfg.search.rounds)
-    return auto_rounds(cfg.search.trials, max(1, effective_n_jobs(cfg.parallel.n_jobs)))
+
+def planned(cfg: Config) -> Plan:
+    """The plan of a run of `cfg`: search.rounds and search.lookahead, or with `auto`, as
+    `coarse_to_fine` picks them for the budget, the space and the workers."""
+    from hpsearch.execution.local import cores
+    from hpsearch.search.coarse_to_fine import (
+        auto_lookahead,
+        auto_rounds,
+        first_round,
+        round_sizes,
+    )
+
+    search = cfg.search
+    workers = cores(cfg.parallel.n_jobs)
+    lookahead = auto_lookahead(workers) if search.lookahead == AUTO else int(search.lookahead)
+    first = first_round(search.trials, lookahead, len(cfg.space), len(search.enqueue))
+    rounds = auto_rounds(search.trials, first) if search.rounds == AUTO else int(search.rounds)
+    return Plan(rounds, lookahead, tuple(round_sizes(search.trials, first, rounds)), workers)
 
 
 class _Recorder:
@@ -60,11 +85,17 @@ class _Recorder:
         self.runner, self.cfg, self.store, self.result = runner, cfg, store, result
         self.events, self.raise_errors = events, raise_errors
         self.stored = {r.number: r for r in result.results}
+        self.same_engine = store.meta().get("engine") == ENGINE
+        if self.stored and not self.same_engine:
+            log.warning("%s: its %d trials so far come from an earlier version's search and are "
+                        "kept as they are; the trials left are proposed by this version's",
+                        store.path, len(self.stored))
 
     def known(self, trial: Trial) -> TrialResult | None:
-        """A trial's stored result (a resumed run's), checked to be at the point asked."""
+        """A trial's stored result (a resumed run's), checked to be at the point asked (unless
+        an earlier engine proposed it)."""
         stored = self.stored.get(trial.number)
-        if stored is not None and not _same_point(stored.trial, trial):
+        if stored is not None and self.same_engine and not _same_point(stored.trial, trial):
             raise InputError(
                 f"{self.store.path}: trial {trial.number} in the store has other params than "
                 "the run's config gives; the config or the code changed since the run started, "
@@ -161,8 +192,10 @@ def run_strategy(strategy: Strategy, cfg: Config, objective: Objective, store: R
         store.add_round(round_.number, round_.kind, round_.region, round_.size)
         events.round_started(round_.number, round_.region, round_.size)
 
+    lookahead = cfg.search.lookahead if cfg.search.early_stopping is not None else None
+    assert lookahead is None or isinstance(lookahead, int), "decided before a run starts"
     with _running(store, cfg, result, events, total, objective, raise_errors) as recorder:
-        drive(strategy, recorder, known=recorder.known, on_round=opened)
+        drive(strategy, recorder, known=recorder.known, on_round=opened, lookahead=lookahead)
     return result
 
 

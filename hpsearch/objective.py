@@ -281,7 +281,8 @@ class Session:
         channel = self.objective.channel
         pruned = channel.pruner is not None and self.trial.retest_of is None
         reporter = Reporter(self.trial.number, fold, self.objective.direction,
-                            channel.pruner if pruned else None, channel.board if pruned else None)
+                            channel.pruner if pruned else None, channel.board if pruned else None,
+                            self.trial.peers)
         self.reporters.append(reporter)
         return reporter
 

@@ -74,6 +74,7 @@ class Trial:
     seed: int
     round: int = 1
     retest_of: int | None = None  # the trial whose configuration this one evaluates again
+    peers: int | None = None  # early stopping compares it with the trials numbered below this
 
 
 @dataclass(frozen=True)

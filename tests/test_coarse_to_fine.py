@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.search.coarse_to_fine import CoarseToFine, auto_rounds, round_sizes
+from hpsearch.search.coarse_to_fine import (
+    SIDE_MIN,
+    SMALLEST,
+    CoarseToFine,
+    auto_lookahead,
+    auto_rounds,
+    first_round,
+    round_sizes,
+)
 from hpsearch.search.region import zoom
 from hpsearch.search.strategy import evaluate_all
 from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
@@ -110,38 +118,87 @@ def test_zoom_never_loses_the_best_point(seed):
                 assert scale.low <= value <= scale.high, (name, scale, value)
 
 
-def test_round_sizes_split_the_budget():
-    assert round_sizes(100, 1) == [100]
-    assert round_sizes(100, 3) == [34, 33, 33]
-    sizes = round_sizes(100, 10)  # round 1 explores with 15 %, the rest share the remainder
-    assert sizes == [15, 10, 10, 10, 10, 9, 9, 9, 9, 9]
-    assert round_sizes(100, 10, first_at_least=40)[0] == 40  # room for enqueued points
-    assert sum(round_sizes(5, 5)) == 5 and min(round_sizes(5, 5)) == 1
+def test_round_sizes_split_the_budget_in_growing_rounds():
+    assert round_sizes(100, 15, 1) == [100]
+    sizes = round_sizes(100, 15, 5)
+    assert sum(sizes) == 100 and sizes[0] == 15 and len(sizes) == 5
+    assert sizes[1:] == sorted(sizes[1:])  # each round the same share of the trials before it
+    assert round_sizes(100, 40, 10)[0] == 40  # room for enqueued points
+    assert sum(round_sizes(5, 2, 4)) == 5 and min(round_sizes(5, 2, 4)) == 1
 
 
-@pytest.mark.parametrize("trials, workers, rounds", [
-    (8, 2, 1), (19, 2, 1), (20, 2, 2), (30, 2, 3), (60, 2, 6), (100, 1, 10), (200, 2, 15),
-    (400, 2, 20), (1000, 2, 27), (60, 8, 3), (60, 16, 1), (1000, 64, 7)])
-def test_auto_rounds_from_the_budget_and_the_workers(trials, workers, rounds):
-    assert auto_rounds(trials, workers) == rounds
+@pytest.mark.parametrize("trials, first, rounds", [(8, 6, 1), (19, 10, 1), (20, 10, 5),
+                                                   (30, 10, 8), (100, 15, 15), (1000, 150, 15),
+                                                   (10000, 1500, 15), (96, 47, 6)])
+def test_auto_rounds_grow_with_the_log_of_the_budget(trials, first, rounds):
+    assert auto_rounds(trials, first) == rounds
 
 
-def test_auto_rounds_keep_every_core_busy():
-    for trials in range(1, 2000, 7):
-        for workers in (1, 2, 4, 8, 32):
-            rounds = auto_rounds(trials, workers)
-            assert rounds >= 1
+def test_auto_rounds_have_two_trials_each_at_least():
+    for trials in range(20, 3000, 7):
+        for first in (6, 10, 40, 200):
+            rounds = auto_rounds(trials, min(first, trials))
             if rounds > 1:
-                assert min(round_sizes(trials, rounds)) >= 2 * workers
+                assert min(round_sizes(trials, min(first, trials), rounds)) >= SMALLEST
 
 
-def test_trust_region_shrinks_after_a_round_without_improvement():
+def test_lookahead_and_round_one_from_the_workers():
+    assert [auto_lookahead(w) for w in (1, 2, 8, 32)] == [1, 5, 12, 42]
+    # round 2 learns from max(5, dims + 1) results with L trials still running
+    assert first_round(100, 5, 2) == 15 and first_round(30, 5, 2) == 10
+    assert first_round(96, 42, 4) == 47 and first_round(100, 5, 12) == 18
+    assert first_round(10, 5, 2) == 10 and first_round(100, 5, 2, enqueue=40) == 40
+
+
+def test_a_round_is_planned_from_the_trials_before_its_start_minus_the_lookahead():
+    space = Space({"x": Uniform(0, 1), "y": Uniform(0, 1)})
+    strategy = CoarseToFine(space, "maximize", trials=40, seed=0, lookahead=4)
+    starts = strategy.starts
+    assert starts[0] == 0 and len(starts) > 3
+    for r, start in enumerate(starts[1:], start=2):
+        assert strategy.needs(start) == start - 4
+        assert strategy.needs(start + strategy.sizes[r - 1] - 1) == start - 4
+
+
+def test_trust_region_grows_on_gains_keeps_on_ties_and_shrinks_after_two_shortfalls():
     space = Space({"x": Uniform(0, 1)})
-    strategy = CoarseToFine(space, "maximize", trials=10, seed=0, side=0.5, shrink=0.5)
-    rows = results(space, [({"x": 0.5}, 1.0), ({"x": 0.1}, 0.0), ({"x": 0.9}, 0.0)])
-    assert strategy._side(rows) == 0.5
-    worse = [TrialResult(Trial(9, {"x": 0.4}, (0.4,), 0, round=2), Status.COMPLETE, (0.5,))]
-    assert strategy._side(rows + worse) == 0.25
+    strategy = CoarseToFine(space, "maximize", trials=12, seed=0, rounds=3, lookahead=1,
+                            side=0.4)
+    assert strategy.sizes == [6, 2, 4]
+
+    def rounds(*bests: float) -> list[TrialResult]:
+        rows, number = [], 0
+        for size, best in zip(strategy.sizes, bests):
+            for k in range(size):
+                x = 0.1 + 0.05 * number
+                rows.append(TrialResult(Trial(number, {"x": x}, (x,), 0), Status.COMPLETE,
+                                        (best if k == 0 else best - 1,)))
+                number += 1
+        return rows
+
+    assert strategy._side(rounds(1.0)) == 0.4
+    assert strategy._side(rounds(1.0, 2.0)) == pytest.approx(0.6)  # a gain: wider
+    assert strategy._side(rounds(1.0, 1.0, 1.0)) == 0.4  # a plateau is no failure
+    assert strategy._side(rounds(1.0, 0.5)) == 0.4  # one shortfall: kept
+    assert strategy._side(rounds(1.0, 0.5, 0.5)) == pytest.approx(0.24)  # two: narrower
+    assert strategy._side(rounds(1.0, 0.5)[:7]) == 0.4  # a round not all in does not count
+    tiny = CoarseToFine(space, "maximize", trials=12, seed=0, rounds=3, lookahead=1,
+                        side=0.06)
+    assert tiny._side(rounds(1.0, 0.5, 0.5)) == SIDE_MIN
+
+
+def test_ties_within_the_folds_noise_are_a_plateau():
+    space = Space({"x": Uniform(0, 1)})
+    strategy = CoarseToFine(space, "maximize", trials=12, seed=0, rounds=3, lookahead=1,
+                            side=0.4)
+    rows = []
+    for number in range(12):
+        x = 0.05 * number
+        folds = (0.90, 0.96) if number in (0, 6, 8) else (0.5, 0.5)
+        if number in (6, 8):  # a hair under the best, well inside its folds' spread
+            folds = (0.899, 0.959)
+        rows.append(TrialResult(Trial(number, {"x": x}, (x,), 0), Status.COMPLETE, folds))
+    assert strategy._side(rows) == 0.4
 
 
 def valley(params):
@@ -159,7 +216,8 @@ def test_three_rounds_beat_one_round_of_random_search_at_the_same_budget():
 
     wins, gaps = 0, []
     for seed in range(12):
-        one = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed), evaluate)
+        one = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed, rounds=1),
+                           evaluate)
         three = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed, rounds=3),
                              evaluate)
         assert [r.trial.round for r in three].count(3) > 0

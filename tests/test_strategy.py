@@ -10,7 +10,7 @@ import pytest
 
 from hpsearch.config import load_config
 from hpsearch.search import strategy_for
-from hpsearch.search.coarse_to_fine import CoarseToFine, round_sizes
+from hpsearch.search.coarse_to_fine import CoarseToFine
 from hpsearch.search.region import whole
 from hpsearch.search.strategy import Planned, Round, Sampling, drive, evaluate_all
 from hpsearch.space import Choice, Int, Log, Space, Uniform
@@ -82,17 +82,51 @@ def test_the_same_seed_gives_the_same_trials_whatever_the_timing():
     assert [r.trial.unit for r in in_order] == points[0]
 
 
-def test_a_round_is_proposed_once_the_rounds_before_it_are_in():
-    sizes = round_sizes(40, 4)
+def test_rounds_open_in_order_with_their_sizes_and_regions():
+    strategy = CoarseToFine(SPACE, "maximize", trials=40, seed=0, rounds=4, lookahead=3)
+    sizes = strategy.sizes
     evaluator = Shuffled(0)
-    drive(CoarseToFine(SPACE, "maximize", trials=40, seed=0, rounds=4), evaluator)
-    assert [len(batch) for batch in evaluator.submitted] == sizes
     rounds: list[Round] = []
-    drive(CoarseToFine(SPACE, "maximize", trials=40, seed=0, rounds=4), Shuffled(0),
-          on_round=rounds.append)
+    drive(strategy, evaluator, on_round=rounds.append)
+    assert sorted(n for batch in evaluator.submitted for n in batch) == list(range(40))
+    assert evaluator.submitted[0] == list(range(sizes[0]))  # round 1 at once
     assert [(r.number, r.size, r.kind) for r in rounds] == \
         [(1, sizes[0], "random")] + [(n, s, "zoom") for n, s in zip((2, 3, 4), sizes[1:])]
     assert rounds[0].region.is_whole and not rounds[-1].region.is_whole
+
+
+class Gated(Sampling):
+    """Sampling whose trial 6 is planned in the background, ready once trial 4 is told."""
+
+    def ready(self, number):
+        return number != 6 or len(self.results) >= 5
+
+
+def test_a_free_worker_is_not_held_by_a_plan_in_progress_and_peers_are_set():
+    evaluator = InOrder()
+    strategy = Gated(SPACE, "maximize", trials=10, seed=0)
+    drive(strategy, evaluator, lookahead=3)
+    # trial i waits for the trials below i - 3; trial 6 also for its plan, while results come
+    assert evaluator.submitted == [[0, 1, 2, 3], [4], [5], [6, 7, 8], [9]]
+    assert evaluator.peers == {n: n - 3 for n in range(10)}
+    plain = InOrder()
+    drive(Sampling(SPACE, "maximize", trials=10, seed=0), plain)  # no early stopping: no gate
+    assert plain.submitted == [list(range(10))] and set(plain.peers.values()) == {None}
+
+
+class InOrder:
+    """An evaluator whose trials end in the order they were submitted."""
+
+    def __init__(self) -> None:
+        self.running, self.submitted, self.peers = [], [], {}
+
+    def submit(self, trials):
+        self.running += trials
+        self.submitted.append([t.number for t in trials])
+        self.peers.update({t.number: t.peers for t in trials})
+
+    def next_result(self):
+        return score(self.running.pop(0))
 
 
 def test_known_results_are_told_and_not_run_again():
@@ -140,8 +174,9 @@ def test_a_config_names_its_strategy_by_rounds_and_warm_start(tmp_path):
     config.write_text("objective: {function: m:f}\nsearch: {trials: 30, rounds: 1}\n"
                       "space: {x: {uniform: [0, 1]}}\n")
     cfg = load_config(config)
+    cfg = cfg.replace(search={"lookahead": 2})
     assert type(strategy_for(cfg.space, cfg.search)) is Sampling
-    three = cfg.replace(search={"rounds": 3})
+    three = cfg.replace(search={"rounds": 3, "lookahead": 2})
     assert type(strategy_for(three.space, three.search)) is CoarseToFine
     history = [TrialResult(Trial(-1 - i, {"x": x}, (x,), 0, round=0), Status.COMPLETE, (x,))
                for i, x in enumerate((0.1, 0.5, 0.9))]

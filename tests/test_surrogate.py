@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.search.surrogate import MODEL_TRIALS, Surrogate, observations
+from hpsearch.search.surrogate import (
+    MODEL_TRIALS,
+    GaussianProcess,
+    Surrogate,
+    normal_scores,
+    observations,
+)
 from hpsearch.space import Choice, Int, Space, Uniform
 from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials
 
@@ -45,12 +51,12 @@ def test_its_points_lie_in_the_region_on_values_the_parameters_take():
     space = Space({"x": Uniform(0.0, 1.0), "k": Int(1, 6), "act": Choice(("a", "b", "c"))})
     x, act = space.dims.index("x"), space.dims.index("act")
     done = results(space, 30, score=lambda p: -abs(p["x"] - 0.3) - abs(p["k"] - 4))
-    model = Surrogate(space, done, Direction.MAXIMIZE, np.full(3, 0.5), np.random.default_rng(0))
+    model = Surrogate(space, done, Direction.MAXIMIZE, np.full(3, 0.5))
     lo, hi = np.zeros(3), np.ones(3)
     lo[x], hi[x] = 0.2, 0.5
     allowed: list = [None] * 3
     allowed[act] = [space.scales["act"].to_unit("b")]
-    points = model.propose(lo, hi, allowed, 12, np.random.default_rng(1))
+    points = model.propose([(lo, hi, allowed)], 12, np.random.default_rng(1))
     assert points.shape == (12, 3) and len(np.unique(points, axis=0)) == 12
     assert ((points[:, x] >= 0.2) & (points[:, x] <= 0.5)).all()
     assert all(tuple(p) == space.snap(p) for p in points)  # integers and options at their centre
@@ -61,9 +67,8 @@ def test_the_same_generator_gives_the_same_points():
     done = results(SPACE, 25)
     picks = []
     for _ in range(2):
-        model = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.5, 0.5]),
-                          np.random.default_rng(3))
-        picks.append(model.propose(np.zeros(2), np.ones(2), [None, None], 8,
+        model = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.5, 0.5]))
+        picks.append(model.propose([(np.zeros(2), np.ones(2), [None, None])], 8,
                                    np.random.default_rng(4)))
     assert (picks[0] == picks[1]).all()
 
@@ -72,8 +77,8 @@ def test_its_points_are_nearer_the_best_than_random_ones():
     distances, random_distances = [], []
     for seed in range(5):
         model = Surrogate(SPACE, results(SPACE, 30, seed), Direction.MAXIMIZE,
-                          np.array([0.5, 0.5]), np.random.default_rng(seed))
-        points = model.propose(np.zeros(2), np.ones(2), [None, None], 10,
+                          np.array([0.5, 0.5]))
+        points = model.propose([(np.zeros(2), np.ones(2), [None, None])], 10,
                                np.random.default_rng(seed))
         distances.append(np.hypot(points[:, 0] - 0.7, points[:, 1] - 0.2).mean())
         uniform = np.random.default_rng(seed).random((10, 2))
@@ -84,14 +89,48 @@ def test_its_points_are_nearer_the_best_than_random_ones():
 def test_ties_and_outliers_do_not_stretch_it():
     done = results(SPACE, 40, score=lambda p: 0.9 if p["x"] > 0.5 else 0.8)
     done[0] = TrialResult(done[0].trial, Status.COMPLETE, (-1e9,))  # a diverged network
-    model = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.5, 0.5]),
-                      np.random.default_rng(0))
+    model = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.5, 0.5]))
     expected = model.mean(np.array([[0.9, 0.5], [0.1, 0.5]]))
     assert expected[0] > expected[1] and all(map(math.isfinite, expected))
 
 
 def test_it_learns_from_the_trials_nearest_the_region_only():
     done = results(SPACE, MODEL_TRIALS + 140)
-    model = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.7, 0.2]),
-                      np.random.default_rng(0))
-    assert model.model.X_train_.shape[0] == MODEL_TRIALS
+    model = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.7, 0.2]))
+    assert model.gp.F.shape[0] == MODEL_TRIALS
+
+
+def test_a_big_round_gets_distinct_points_beyond_one_set_of_candidates():
+    model = Surrogate(SPACE, results(SPACE, 30), Direction.MAXIMIZE, np.array([0.5, 0.5]))
+    points = model.propose([(np.zeros(2), np.ones(2), [None, None])], 300,
+                           np.random.default_rng(0))
+    assert points.shape == (300, 2) and len(np.unique(points, axis=0)) == 300
+
+
+def test_scores_enter_as_normal_quantiles_of_their_ranks_ties_averaged():
+    z = normal_scores(np.array([3.0, 1.0, 3.0, 2.0, -1e9]))
+    assert z[0] == z[2] and z[4] < z[1] < z[3] < z[0]
+    assert abs(z).max() < 1.3  # an outlier is one rank away, not a billion
+
+
+def test_the_gaussian_process_gradient_is_the_likelihood_s_and_it_fits_a_curve():
+    from scipy.optimize import check_grad
+
+    rng = np.random.default_rng(0)
+    F = rng.random((40, 3))
+    z = np.sin(4 * F[:, 0]) + 0.1 * F[:, 1]
+    gp = GaussianProcess(F, (z - z.mean()) / z.std(), 1e-4)
+    theta = np.array([0.3, -0.5, 0.2, 1.0, -3.0])
+    assert check_grad(lambda t: gp._loss(t)[0], lambda t: gp._loss(t)[1], theta) < 1e-4
+    # it learns that the third feature does not matter, the first does
+    assert gp.theta[3] > gp.theta[1]
+    G = rng.random((50, 3))
+    mean, std = gp.predict(G)
+    truth = (np.sin(4 * G[:, 0]) + 0.1 * G[:, 1] - z.mean()) / z.std()
+    assert np.abs(mean - truth).max() < 0.1 and (std < 0.2).all()
+    joint_mean, cov = gp.joint(G[:5])
+    assert joint_mean == pytest.approx(mean[:5]) and np.sqrt(np.diag(cov)) == pytest.approx(
+        std[:5], rel=1e-3, abs=1e-5)
+    # started from a fit, a refit of the same data stays there
+    again = GaussianProcess(F, (z - z.mean()) / z.std(), 1e-4, start=gp.theta)
+    assert again.theta == pytest.approx(gp.theta, abs=0.05)

@@ -46,8 +46,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("dataset", "path", "target", "scale", "categorical", "impute", "X", "y", "frame",
              "in_memory"),
     "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
-    "search": ("trials", "sampler", "seed", "rounds", "max_failures", "early_stopping",
-               "direction", "refit", "warm_start", "enqueue"),
+    "search": ("trials", "sampler", "seed", "rounds", "lookahead", "max_failures",
+               "early_stopping", "direction", "refit", "warm_start", "enqueue"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
                  "population_memory", "devices", "devices_per_trial", "device_variable"),
@@ -393,6 +393,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         sampler=check.one_of(search_raw, "search", "sampler", SAMPLERS, "random"),
         seed=check.at_least(search_raw, "search", "seed", 0, 0),
         rounds=_rounds(check, search_raw),
+        lookahead=_lookahead(check, search_raw),
         max_failures=check.at_least(search_raw, "search", "max_failures", 1, 1)
         if search_raw.get("max_failures") is not None else None,
         early_stopping=_early_stopping(check, search_raw),
@@ -577,6 +578,19 @@ def _rounds(check: _Checker, raw: Mapping[str, Any]) -> int | str:
         raise check.fail(f"must be auto or a number of rounds (1: plain random search), got "
                          f"{raw['rounds']!r}", "search.rounds", raw, "rounds")
     return check.at_least(raw, "search", "rounds", 1, 1)
+
+
+def _lookahead(check: _Checker, raw: Mapping[str, Any]) -> int | str:
+    """`lookahead: auto` (the default: from the workers) or a number of trials, 0 or more:
+    trial i is proposed from, and compared by early stopping with, the trials numbered below
+    i - lookahead."""
+    if str(raw.get("lookahead", AUTO)).strip().lower() == AUTO:
+        return AUTO
+    if isinstance(raw.get("lookahead"), str):
+        raise check.fail(f"must be auto or a number of trials (trial i learns from the trials "
+                         f"numbered below i - lookahead), got {raw['lookahead']!r}",
+                         "search.lookahead", raw, "lookahead")
+    return check.at_least(raw, "search", "lookahead", 0, 0)
 
 
 def _early_stopping(check: _Checker, raw: Mapping[str, Any]) -> Pruner | str | None:

@@ -124,13 +124,15 @@ AUTO = "auto"
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """How to search. `rounds` and `early_stopping` may be "auto" until a run starts, which
-    decides them from the budget, the workers and the objective (`api.run`)."""
+    """How to search. `rounds`, `lookahead` and `early_stopping` may be "auto" until a run
+    starts, which decides them from the budget, the space, the workers and the objective
+    (`api.run`), and stores what it decided."""
 
     trials: int = 20
     sampler: str = "random"
     seed: int = 0
     rounds: int | str = AUTO
+    lookahead: int | str = AUTO  # trial i learns from the trials numbered below i - this
     max_failures: int | None = None
     early_stopping: Pruner | str | None = AUTO
     direction: Direction = Direction.MAXIMIZE  # which scores are better

@@ -28,10 +28,11 @@ def strategy_for(space: Space, search: SearchSpec,
     from hpsearch.search.coarse_to_fine import CoarseToFine, learns_from
     from hpsearch.search.strategy import Sampling
 
-    assert isinstance(search.rounds, int), "decided before a run starts"
+    assert isinstance(search.rounds, int) and isinstance(search.lookahead, int), \
+        "decided before a run starts"
     if search.rounds == 1 and not learns_from(history, search.direction):
         return Sampling(space, search.direction, trials=search.trials, seed=search.seed,
                         sampler=search.sampler, enqueue=search.enqueue)
     return CoarseToFine(space, search.direction, trials=search.trials, seed=search.seed,
-                        rounds=search.rounds, sampler=search.sampler, enqueue=search.enqueue,
-                        history=history)
+                        rounds=search.rounds, lookahead=search.lookahead,
+                        sampler=search.sampler, enqueue=search.enqueue, history=history)

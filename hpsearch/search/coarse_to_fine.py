@@ -1,15 +1,21 @@
-"""Coarse to fine, the multi-round search (``search.rounds``): round 1 samples the whole space;
-each later round searches a box around the best trial so far (a trust region that shrinks when
-a round brings no improvement), choosing its points there with a Gaussian process of the score
-(`surrogate`), plus a small share of points over the whole space. Each round's box is stored and
-printed, so the search stays inspectable; everything happens in the unit cube of the run's first
-space (see `region`).
+"""Coarse to fine, the model-based search (``search.rounds``): round 1 samples the whole space;
+each later round searches a box around the best trials so far (a trust region), choosing its
+points there with a Gaussian process of the score (`surrogate`), and a share of them over the
+whole space by the same model. Each round's box is stored and printed, so the search stays
+inspectable; everything happens in the unit cube of the run's first space (see `region`).
+
+No worker waits for a round. With a look-ahead L (``search.lookahead``), round r, whose first
+trial is s_r, is planned from the results of the trials numbered below s_r − L: it is planned in
+the background while the L trials before it run, and its trials start as workers free up. So
+every point follows from the seed and the results alone, however the trials' timing falls.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,23 +28,55 @@ from hpsearch.trial import Direction, Status, Trial, TrialResult, enqueued, tria
 if TYPE_CHECKING:
     from hpsearch.search.surrogate import Surrogate
 
-__all__ = ["CoarseToFine", "auto_rounds", "round_sizes", "learns_from"]
+__all__ = ["CoarseToFine", "round_sizes", "auto_rounds", "auto_lookahead", "first_round",
+           "learns_from"]
 
 WARM = 3  # complete trials of a warm start that round 1 learns from, at least
-
 FIRST_SHARE = 0.15  # of the budget, at least, for round 1: random points over the whole space
+GROWTH = 0.15  # with rounds: auto, each later round has this share of the trials before it
+SMALLEST = 2  # trials in a round, at least
+SIDE_MIN = 0.05  # the trust region's side (in u) never goes below this
 
 
-def round_sizes(total: int, rounds: int, first_at_least: int = 0) -> list[int]:
-    """How a budget of `total` trials is split over `rounds`: the first round, which explores the
-    whole space, gets FIRST_SHARE of it (at least as many as the other rounds get each, and at
-    least `first_at_least`); the rest is shared evenly, earlier rounds taking the remainder."""
-    if rounds <= 1:
+def auto_lookahead(workers: int) -> int:
+    """The look-ahead `search.lookahead: auto` picks: 1 for one worker (the next trial is
+    proposed while one runs); else the workers, a quarter more and 2, so that a trial slower
+    than the others rarely holds a free worker back (measured in benchmarks/engine.py)."""
+    return 1 if workers <= 1 else workers + math.ceil(workers / 4) + 2
+
+
+def first_round(total: int, lookahead: int, dims: int, enqueue: int = 0) -> int:
+    """Round 1's size: FIRST_SHARE of the budget, and at least enough that round 2 learns from
+    max(5, dims + 1) results with the look-ahead L trials still running."""
+    return min(total, max(math.ceil(FIRST_SHARE * total), lookahead + max(5, dims + 1), enqueue))
+
+
+def round_sizes(total: int, first: int, rounds: int) -> list[int]:
+    """How a budget of `total` trials is split over `rounds`: round 1 of `first` trials, then
+    rounds that grow geometrically (each the same share of the trials before it), so that the
+    model learns as often early, when each result teaches most, as late."""
+    first = min(first, total)
+    if rounds <= 1 or total - first < rounds - 1:
         return [total]
-    first = max(math.ceil(FIRST_SHARE * total), math.ceil(total / rounds), first_at_least)
-    first = min(first, total - (rounds - 1))
-    rest, extra = divmod(total - first, rounds - 1)
-    return [first] + [rest + (1 if i < extra else 0) for i in range(rounds - 1)]
+    ratio = (total / first) ** (1 / (rounds - 1))
+    ends = [first] + [round(first * ratio**k) for k in range(1, rounds - 1)] + [total]
+    for k in range(1, rounds):  # every round at least one trial
+        ends[k] = min(max(ends[k], ends[k - 1] + 1), total - (rounds - 1 - k))
+    return [ends[0]] + [b - a for a, b in zip(ends, ends[1:])]
+
+
+def auto_rounds(total: int, first: int) -> int:
+    """The rounds `search.rounds: auto` picks: one below 20 trials (too few to learn from
+    between rounds); else rounds that each add GROWTH to the trials before them (at least
+    SMALLEST trials each): 9 rounds for 30 trials on 2 workers, 14 for 100, about 16 more
+    from 100 to 1,000 and again to 10,000; the model is fitted once a round, so its cost
+    grows with the log of the budget."""
+    if total < 20 or total - first < SMALLEST:
+        return 1
+    rounds = 1 + max(1, round(math.log(total / min(first, total)) / math.log(1 + GROWTH)))
+    while rounds > 2 and min(round_sizes(total, first, rounds)) < SMALLEST:
+        rounds -= 1
+    return rounds
 
 
 def learns_from(history: Sequence[TrialResult], direction: Direction) -> bool:
@@ -46,66 +84,103 @@ def learns_from(history: Sequence[TrialResult], direction: Direction) -> bool:
     return len(best_first(history, Direction(direction))) >= WARM
 
 
-def auto_rounds(trials: int, workers: int) -> int:
-    """The rounds `search.rounds: auto` picks: one below 20 trials (too few to learn from
-    between rounds); rounds of about 10 trials up to 100 trials (3 rounds for 30, 10 for 100);
-    beyond, 5 more rounds each time the budget doubles (15 for 200, 27 for 1,000), so that the
-    model learns often without a round's proposal costing more than its trials; fewer while a
-    later round would get less than twice `workers` trials (idle cores). Measured against
-    fewer, larger rounds in benchmarks/search_quality.py."""
-    if trials < 20:
-        return 1
-    rounds = round(trials / 10) if trials <= 100 else round(10 + 5 * math.log2(trials / 100))
-    while rounds > 1 and min(round_sizes(trials, rounds)) < 2 * workers:
-        rounds -= 1
-    return rounds
-
-
 class CoarseToFine(Sampling):
-    """The multi-round search: each round a region to print and store, and the points to try.
+    """The model-based search: each round a region to print and store, and the points to try.
 
-    A trust region with a model inside, as measured best (benchmarks/search_quality.py): each
-    later round searches a box centred on the best trial so far. The box's side starts at `side`
-    (in u) and shrinks by `shrink` after a round that did not improve on the best; along each
-    parameter it is narrowed further, down to a quarter of the side, where the top trials agree
-    (twice their spread). Inside the box, a Gaussian process fitted to the trials so far picks
-    the points by Thompson sampling. A `global_share` of each round samples the whole space, so
-    a region that misses the optimum can still be corrected.
+    A trust region with a model inside: each later round searches a box centred on the trial
+    the model expects most of among the best so far. The box's side starts at `side` (in u),
+    grows by `grow` after a round that clearly improved on the best, and shrinks by `shrink`
+    after two rounds in a row that fell clearly short of it; a round within the noise of the
+    best (a plateau of equal accuracies) changes nothing; it never goes below SIDE_MIN. Along
+    each parameter it is narrowed further, down to a quarter of the side, where the top trials
+    agree (twice their spread). The model picks the points by Thompson sampling: most in the
+    box, a `global_share` over the whole space, where the same model sends them only if it
+    expects gains there, so a search can leave a basin it settled in.
 
     Round 1 is the sampler's points over the whole space; with a warm start (a `history` of at
-    least 3 complete trials) it is the model's too, in a region around them. A round's points
-    follow from the seed and the results of the rounds before it, so it is proposed once those
-    are in (`needs`).
+    least 3 complete trials) it is the model's too, in a region around them. Round r is planned
+    from the results of the trials numbered below its first minus `lookahead` (`needs`), in a
+    thread of its own as soon as those are told, so that workers never wait for it (`ready`).
+
+    Args:
+        rounds: how many rounds (None: `auto_rounds`); see `round_sizes`.
+        lookahead: trials that may run between the results a round learns from and its start.
     """
 
     def __init__(self, space: Space, direction: Direction, *, trials: int, seed: int,
-                 rounds: int = 1, sampler: str = "random",
+                 rounds: int | None = None, lookahead: int = 1, sampler: str = "random",
                  enqueue: Sequence[Mapping[str, Any]] = (),
-                 history: Sequence[TrialResult] = (), side: float = 0.5, shrink: float = 0.6,
-                 global_share: float = 0.05, gamma: float = 0.15) -> None:
+                 history: Sequence[TrialResult] = (), side: float = 0.5, grow: float = 1.5,
+                 shrink: float = 0.6, global_share: float = 0.2, gamma: float = 0.15) -> None:
         super().__init__(space, direction, trials=trials, seed=seed, sampler=sampler,
                          enqueue=enqueue, history=history)
-        self.side = side
-        self.shrink = shrink
+        self.lookahead = lookahead
+        self.side, self.grow, self.shrink = side, grow, shrink
         self.global_share = global_share
         self.gamma = gamma
-        self.sizes = round_sizes(trials, rounds, len(self.enqueue))
+        first = first_round(trials, lookahead, len(space), len(self.enqueue))
+        self.sizes = round_sizes(trials, first, auto_rounds(trials, first) if rounds is None
+                                 else rounds)
         self.starts = [sum(self.sizes[:r]) for r in range(len(self.sizes))]
         self.warm = learns_from(self.history, self.direction)
+        self._theta: np.ndarray | None = None  # the last model's kernel: the next starts there
+        self._plans: dict[int, Future[tuple[Round, list[Trial]]]] = {}
+        self._planner: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def round_start(self, number: int) -> int:
         return max(s for s in self.starts if s <= number)
 
+    def _inputs(self, start: int) -> int:
+        """How many of this run's results the round starting at `start` is planned from."""
+        if start == self.starts[0]:
+            return 0
+        return start - self.first - self.lookahead
+
     def needs(self, number: int) -> int:
-        return self.round_start(number)
+        return self.first + self._inputs(self.round_start(number))
+
+    def tell(self, result: TrialResult) -> None:
+        super().tell(result)
+        for start in self.starts[1:]:  # a round whose inputs are all in: plan it meanwhile
+            if self._inputs(start) == len(self.results) and start not in self._plans:
+                self._submit(start)
+
+    def ready(self, number: int) -> bool:
+        plan = self._plans.get(self.round_start(number))
+        return plan is None or plan.done()
 
     def plan(self, start: int) -> tuple[Round, list[Trial]]:
+        if start not in self._plans:
+            self._submit(start)
+        found = self._plans[start].result()
+        for earlier in [s for s in self._plans if s < start]:  # asked no more
+            del self._plans[earlier]
+        return found
+
+    def close(self) -> None:
+        if self._planner is not None:
+            self._planner.shutdown(wait=True, cancel_futures=True)
+            self._planner = None
+
+    def _submit(self, start: int) -> None:
+        results = [*self.history, *self.results[:self._inputs(start)]]
+        if self._planner is None:
+            self._planner = ThreadPoolExecutor(1, thread_name_prefix="hpsearch-plan")
+        self._plans[start] = self._planner.submit(self._plan, start, results)
+
+    def _plan(self, start: int, results: list[TrialResult]) -> tuple[Round, list[Trial]]:
+        """Round r's trials from the results it learns from (in the planning thread, one BLAS
+        thread: the cores belong to the trials running beside it)."""
+        from threadpoolctl import threadpool_limits
+
         r = self.starts.index(start) + 1
         size = self.sizes[r - 1]
         if r == 1 and not self.warm:
             return self.first_round(size)
-        region, points = self.propose([*self.history, *self.results], size,
-                                      np.random.default_rng([self.seed, r]))
+        with threadpool_limits(1):
+            region, points = self.propose(results, start, size,
+                                          np.random.default_rng([self.seed, r]))
         trials = trials_at(self.space, points, self.seed, round=r, first_number=start)
         if r == 1:
             trials = enqueued(self.space, trials, self.enqueue)
@@ -113,18 +188,26 @@ class CoarseToFine(Sampling):
             trials
 
     def _side(self, results: Sequence[TrialResult]) -> float:
-        """The box side after the rounds so far: replayed from the results, so a resumed run
-        gets the same region."""
-        side = self.side
-        rounds = sorted({r.trial.round for r in results})
-        best = -math.inf
-        for r in rounds:
-            scores = [self.direction.gain(t.mean) for t in results
-                      if t.trial.round == r and t.status is Status.COMPLETE]
-            round_best = max(scores, default=-math.inf)
-            if r > rounds[0] and round_best <= best:
-                side *= self.shrink
-            best = max(best, round_best)
+        """The box's side after the rounds whose every trial is in `results`: replayed from
+        them, so a resumed run gets the same region."""
+        mine = {r.number: r for r in results if r.number >= self.first}
+        side, best, short = self.side, -math.inf, 0
+        for r, start in enumerate(self.starts):
+            numbers = range(start, start + self.sizes[r])
+            if not all(n in mine for n in numbers):
+                break
+            done = [mine[n] for n in numbers if mine[n].status is Status.COMPLETE]
+            if not done:
+                continue
+            top = max(done, key=lambda t: self.direction.gain(t.mean))
+            gain, noise = self.direction.gain(top.mean), _noise(top)
+            if r > 0 and gain > best + noise:  # clearly better: the box may be too small
+                side, short = min(1.0, side * self.grow), 0
+            elif r > 0 and gain < best - noise:  # clearly short of the best
+                short += 1
+                if short == 2:
+                    side, short = max(SIDE_MIN, side * self.shrink), 0
+            best = max(best, gain)
         return side
 
     def region(self, results: Sequence[TrialResult], model: Surrogate | None = None) -> Region:
@@ -134,9 +217,9 @@ class CoarseToFine(Sampling):
     def _region(self, results: Sequence[TrialResult], model: Surrogate | None = None
                 ) -> tuple[Region, list[list[float] | None]]:
         """The box, and for each unordered parameter (a choice) the u of the values it keeps
-        (those of the top trials). Its
-        centre is the best trial, or with a model, the one of the top trials the model expects
-        most of: on noisy scores, the best observed is partly luck."""
+        (those of the top trials). Its centre is the best trial, or with a model, the one of
+        the top trials the model expects most of: on noisy scores, the best observed is partly
+        luck."""
         d = len(self.space)
         ranked = best_first(results, self.direction)
         if not ranked:  # nothing to learn from yet: the whole space
@@ -164,20 +247,35 @@ class CoarseToFine(Sampling):
         return Region(tuple(map(float, lo)), tuple(map(float, hi)),
                       narrowed(self.space, lo, hi, seen=seen), (), (best.number,)), options
 
-    def propose(self, results: Sequence[TrialResult], n: int,
+    def propose(self, results: Sequence[TrialResult], start: int, n: int,
                 rng: np.random.Generator) -> tuple[Region, np.ndarray]:
-        """The next round's region and n points of the unit cube (shape (n, d)): most chosen in
-        the region by the model (`surrogate.Surrogate`), a share uniform in the whole space."""
+        """The region of the round starting at trial `start` and its n points of the unit cube
+        (shape (n, d)): most chosen in the region by the model (`surrogate.Surrogate`), the
+        global share over the whole space by the same model (uniform before there is one)."""
         from hpsearch.search.surrogate import Surrogate
 
         d = len(self.space)
         done = best_first(results, self.direction)
-        model = Surrogate(self.space, results, self.direction, units(done[:1], d)[0], rng) \
-            if len(done) >= 3 else None
+        model = None
+        if len(done) >= 3:
+            model = Surrogate(self.space, results, self.direction, units(done[:1], d)[0],
+                              self._theta)
+            self._theta = model.theta
         region, options = self._region(results, model)
         lo, hi = np.array(region.lo), np.array(region.hi)
-        n_global = int(round(self.global_share * n))
-        inside = model.propose(lo, hi, options, n - n_global, rng) if model is not None \
-            else lo + rng.random((n - n_global, d)) * (hi - lo)
-        points = np.vstack([rng.random((n_global, d)), inside])
-        return region, points
+        share = self.global_share  # an exact share of the trials so far, round after round
+        n_global = math.floor(share * (start + n)) - math.floor(share * start)
+        if model is None:
+            inside = lo + rng.random((n - n_global, d)) * (hi - lo)
+            outside = rng.random((n_global, d))
+        else:
+            inside = model.propose([(lo, hi, options)], n - n_global, rng)
+            outside = model.propose([(np.zeros(d), np.ones(d), [None] * d)], n_global, rng) \
+                if n_global else np.empty((0, d))
+        return region, np.vstack([outside, inside])
+
+
+def _noise(result: TrialResult) -> float:
+    """A score's uncertainty as the mean of its folds (0 for a single score)."""
+    k = len(result.scores)
+    return result.std / math.sqrt(k) if k > 1 and math.isfinite(result.std) else 0.0

@@ -1,7 +1,7 @@
 """Early stopping of hopeless trials in caviar mode.
 
-A trial that reports a score every epoch is compared, at the same epoch, with every other trial
-of the run that reached it (running or finished), and stopped when it is clearly worse:
+A trial that reports a score every epoch is compared, at the same epoch, with the other trials of
+the run that reached it, and stopped when it is clearly worse:
 
 - ``asha`` (asynchronous successive halving): at rungs of min_epochs · reduction^k epochs, a
   trial goes on only if it is in the top 1/reduction of the scores recorded at that rung;
@@ -9,6 +9,11 @@ of the run that reached it (running or finished), and stopped when it is clearly
   others' at that epoch.
 
 Either stops nothing at an epoch that fewer than `startup` other trials have reached.
+
+Which others: in a run, those that had ended when the trial started (its `peers`: the trials
+numbered below it minus the look-ahead, which the driver waits for), so that every decision
+depends on results alone, never on which trial reached an epoch first; a trial without peers
+(driven outside a run) is compared with every other that reported.
 
 A trial is compared only with the reports of the same fold at the same epoch. Workers share the
 scores through a scoreboard: the run's own store (`hpsearch.store.RunBoard`) where they see the
@@ -113,8 +118,10 @@ class Scoreboard(Protocol):
     """Where the trials of a run share their reports while they run."""
 
     def report(self, trial: int, fold: int, epoch: int, value: float,
-               metrics: Mapping[str, Any]) -> Others | Sequence[float]:
-        """Record a report; return the other trials' values at that fold and epoch."""
+               metrics: Mapping[str, Any], peers: int | None = None
+               ) -> Others | Sequence[float]:
+        """Record a report; return the other trials' values at that fold and epoch (those
+        numbered below `peers` when given)."""
 
 
 class SharedScores:
@@ -128,10 +135,10 @@ class SharedScores:
         """On a cluster, a trial's start is not recorded (status counts finished trials)."""
 
     def report(self, trial: int, fold: int, epoch: int, value: float,
-               metrics: Mapping[str, Any]) -> list[float]:
+               metrics: Mapping[str, Any], peers: int | None = None) -> list[float]:
         at = self.values.setdefault((fold, epoch), {})
         at[trial] = value
-        return [v for t, v in at.items() if t != trial]
+        return [v for t, v in at.items() if t != trial and (peers is None or t < peers)]
 
 
 class Reporter:
@@ -140,8 +147,9 @@ class Reporter:
     TrialPruned when the rule says the trial is hopeless. Made inside the worker."""
 
     def __init__(self, trial: int, fold: int | None, direction: Direction,
-                 pruner: Pruner | None = None, scores: Any = None) -> None:
-        self.trial, self.fold, self.direction = trial, fold, direction
+                 pruner: Pruner | None = None, scores: Any = None,
+                 peers: int | None = None) -> None:
+        self.trial, self.fold, self.direction, self.peers = trial, fold, direction, peers
         self.pruner, self.scores = pruner, scores
         self.records: list[dict[str, Any]] = []
         self.unshared: list[dict[str, Any]] = []  # the records the scoreboard did not store
@@ -154,7 +162,8 @@ class Reporter:
                 or not self.pruner.decides(epoch):
             self.unshared.append(record)
             return
-        others = self.scores.report(self.trial, self.fold or 0, epoch, value, metrics)
+        others = self.scores.report(self.trial, self.fold or 0, epoch, value, metrics,
+                                    self.peers)
         if hasattr(others, "result"):  # a dask actor answers with a future
             others = others.result()
         if not getattr(type(self.scores), "stores_reports", False):

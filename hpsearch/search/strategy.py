@@ -8,17 +8,22 @@ seed and on the results, never on when trials end:
   what this returns; the driver tells them all before it asks for that trial;
 - ``tell(result)``: a trial's result, in trial-number order, each once;
 - ``ask(number)``: the trial `number`, asked in number order, from `first` on; with the `Round`
-  it opens when it is the first of one (its region is printed and stored with the run).
+  it opens when it is the first of one (its region is printed and stored with the run);
+- ``ready(number)``: whether `ask` would answer at once (a strategy may plan in the background
+  while trials run; the driver collects results meanwhile instead of waiting on it).
 
 So two runs of one seed ask and tell the same things in the same order, and try the same trials,
-whatever the workers, the backend, or the order in which trials end.
+whatever the workers, the backend, or the order in which trials end. With early stopping, the
+driver also holds trial i until the trials numbered below i − lookahead have ended, and tells the
+trial so (`Trial.peers`): it is compared with those alone, whose reports are all in by then, so
+that which trials stop is as reproducible as the points.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from hpsearch.search.region import Region, whole
@@ -68,6 +73,13 @@ class Strategy(abc.ABC):
     @abc.abstractmethod
     def ask(self, number: int) -> tuple[Trial, Round | None]:
         """Trial `number` (asked in number order), and the round it opens, if it opens one."""
+
+    def ready(self, number: int) -> bool:
+        """Whether `ask(number)` answers without waiting for work in progress."""
+        return True
+
+    def close(self) -> None:  # noqa: B027 (most strategies have nothing to stop)
+        """Stop work in progress (the run ends or is interrupted)."""
 
 
 class Sampling(Strategy):
@@ -126,41 +138,55 @@ class Evaluator(Protocol):
 
 def drive(strategy: Strategy, evaluator: Evaluator, *,
           known: Callable[[Trial], TrialResult | None] = lambda trial: None,
-          on_round: Callable[[Round], None] = lambda round_: None) -> None:
+          on_round: Callable[[Round], None] = lambda round_: None,
+          lookahead: int | None = None) -> None:
     """Run a strategy to its end: ask for every trial whose needs are met and submit them
     together, then tell each result in trial-number order as results come, until every trial
     is told. `known` gives the result a trial already has (a resumed run's), which is told
     without running it again; `on_round` hears each round as it opens, before its trials run.
+
+    With a `lookahead` (early stopping is on), trial i also waits for the trials numbered below
+    i − lookahead, and carries that number as its `peers`: the only trials it is compared with.
     """
     end = strategy.first + strategy.trials
     number = told = strategy.first
     ended: dict[int, TrialResult] = {}
     waiting = 0  # submitted, not yet ended
-    while told < end:
-        batch = []
-        while number < end and strategy.needs(number) <= told:
-            trial, opened = strategy.ask(number)
-            if opened is not None:
-                on_round(opened)
-            result = known(trial)
-            if result is None:
-                batch.append(trial)
-            else:
-                ended[number] = result
-            number += 1
-        if batch:
-            evaluator.submit(batch)
-            waiting += len(batch)
-        if told not in ended:
-            if not waiting:
-                raise RuntimeError(f"{type(strategy).__name__} needs the result of trial "
-                                   f"{told} before it proposes it")
-            result = evaluator.next_result()
-            ended[result.number] = result
-            waiting -= 1
-        while told in ended:
-            strategy.tell(ended.pop(told))
-            told += 1
+
+    def gate(i: int) -> int:
+        needs = strategy.needs(i)
+        return needs if lookahead is None else max(needs, i - lookahead)
+
+    try:
+        while told < end:
+            batch = []
+            while number < end and gate(number) <= told and \
+                    (strategy.ready(number) or not waiting):
+                trial, opened = strategy.ask(number)
+                if opened is not None:
+                    on_round(opened)
+                result = known(trial)
+                if result is None:
+                    batch.append(trial if lookahead is None else
+                                 replace(trial, peers=number - lookahead))
+                else:
+                    ended[number] = result
+                number += 1
+            if batch:
+                evaluator.submit(batch)
+                waiting += len(batch)
+            if told not in ended:
+                if not waiting:
+                    raise RuntimeError(f"{type(strategy).__name__} needs the result of trial "
+                                       f"{told} before it proposes it")
+                result = evaluator.next_result()
+                ended[result.number] = result
+                waiting -= 1
+            while told in ended:
+                strategy.tell(ended.pop(told))
+                told += 1
+    finally:
+        strategy.close()
 
 
 class _Batches:

@@ -1,5 +1,5 @@
-"""The model inside a coarse-to-fine round: a Gaussian process of the score over the unit cube,
-and the points it picks in a region by Thompson sampling.
+"""The model of the coarse-to-fine search: a Gaussian process of the score over the unit cube,
+and the points it picks by Thompson sampling.
 
 Made for real tasks, not only smooth ones:
 
@@ -15,15 +15,21 @@ Made for real tasks, not only smooth ones:
   the centre of its value), and a choice is one-hot, so that the order of its options means
   nothing to the model; a parameter absent from a trial (a conditional one) sits at u = 0.5;
 - **cost**: the model learns from at most MODEL_TRIALS trials (those nearest the region), its
-  kernel is fitted in a bounded number of steps, and a joint posterior is drawn only over the
-  JOINT most promising of the candidates: a round's proposal costs about the same at 1,000
-  trials as at 100 (benchmarks/proposal.py).
+  kernel's parameters start from the previous fit's and move in a bounded number of steps, and
+  a joint posterior is drawn only over the JOINT most promising candidates: a proposal costs
+  about the same at 10,000 trials as at 200, a few milliseconds per trial it proposes
+  (benchmarks/proposal.py). It runs single-threaded, beside the trials, never competing with
+  them for the cores.
+
+The Gaussian process is our own (`GaussianProcess`, as Optuna's GP sampler has its own): a
+Matérn-5/2 kernel with a length scale per feature and its gradient in closed form, fitted in
+a few milliseconds where scikit-learn's general one, whose kernels are composed at run time,
+took about 200 (measured in benchmarks/proposal.py before the change).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,12 +38,16 @@ import numpy as np
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
-__all__ = ["Surrogate", "observations"]
+__all__ = ["Surrogate", "GaussianProcess", "observations"]
 
 MODEL_TRIALS = 160  # the most trials the model learns from: those nearest the region
 CANDIDATES = 2048  # random candidates in the region (64 per parameter, at least 512)
 JOINT = 256  # the candidates a joint posterior is drawn over: the most promising ones
-FIT_STEPS = 40  # optimizer steps for the kernel's parameters
+CHUNK = 64  # points proposed from one set of candidates (a larger round takes several)
+FIT_STEPS = 40  # optimizer steps for the kernel's parameters, from scratch
+REFIT_STEPS = 12  # and from the previous fit's
+
+SQRT5 = math.sqrt(5.0)
 
 
 def observations(space: Space, results: Sequence[TrialResult], direction: Direction
@@ -71,65 +81,146 @@ def observations(space: Space, results: Sequence[TrialResult], direction: Direct
     return X, y, np.array(spread, dtype=float)
 
 
-def _features(space: Space, X: np.ndarray) -> np.ndarray:
+def features(space: Space, X: np.ndarray) -> np.ndarray:
     """The model's inputs: each parameter's columns (`Scale.features`: u where values lie
     along a line, one-hot for a choice's options)."""
     columns = [space.scales[name].features(X[:, i]) for i, name in enumerate(space.dims)]
     return np.hstack(columns) if columns else X
 
 
-def _normal_scores(y: np.ndarray) -> np.ndarray:
+def normal_scores(y: np.ndarray) -> np.ndarray:
     """Each score's rank (ties averaged) as a standard normal quantile."""
-    from scipy.stats import norm, rankdata
+    from scipy.special import ndtri
 
-    return norm.ppf((rankdata(y) - 0.5) / len(y))
-
-
-def _bounded_optimizer(objective: Any, initial: np.ndarray, bounds: np.ndarray
-                       ) -> tuple[np.ndarray, float]:
-    from scipy.optimize import minimize
-
-    found = minimize(objective, initial, method="L-BFGS-B", jac=True, bounds=bounds,
-                     options={"maxiter": FIT_STEPS})
-    return found.x, float(found.fun)
+    values, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    below = np.cumsum(counts) - counts  # how many are lower than each distinct value
+    rank = below + (counts + 1) / 2  # 1-based, ties averaged
+    return ndtri((rank[inverse] - 0.5) / len(y))
 
 
-def _model(F: np.ndarray, z: np.ndarray, noise_floor: float, seed: int) -> Any:
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+class GaussianProcess:
+    """A Gaussian process with a Matérn-5/2 kernel (an amplitude, a length scale per feature)
+    and Gaussian noise of at least `noise_floor`, its parameters fitted by the marginal
+    likelihood with weak priors (they keep a few points from fixing a tiny length scale),
+    starting from `start` (a previous fit's `theta`) when given.
 
-    d = F.shape[1]
-    kernel = ConstantKernel(1.0, (0.05, 20.0)) \
-        * Matern(length_scale=np.full(d, 0.5), length_scale_bounds=(0.03, 20.0), nu=2.5) \
-        + WhiteKernel(max(noise_floor, 1e-3), (noise_floor, 1.0))
-    model = GaussianProcessRegressor(kernel, optimizer=_bounded_optimizer, random_state=seed)
-    with warnings.catch_warnings():  # a length scale at its bound is no reason to stop
-        warnings.simplefilter("ignore")
-        model.fit(F, z)
-    return model
+    theta = log(amplitude, length scales..., noise).
+    """
+
+    BOUNDS = ((math.log(0.05), math.log(20.0)), (math.log(0.03), math.log(20.0)))
+
+    def __init__(self, F: np.ndarray, z: np.ndarray, noise_floor: float,
+                 start: np.ndarray | None = None) -> None:
+        from scipy.optimize import minimize
+
+        self.F, self.z = F, z
+        n, p = F.shape
+        self.diff2 = (F[:, None, :] - F[None, :, :]) ** 2  # (n, n, p)
+        floor = math.log(max(noise_floor, 1e-6))
+        bounds = [self.BOUNDS[0]] + [self.BOUNDS[1]] * p + [(floor, 0.0)]
+        fresh = start is None or len(start) != p + 2
+        theta = np.array([0.0] + [math.log(0.5)] * p + [math.log(max(noise_floor, 1e-3))]) \
+            if fresh else np.asarray(start, dtype=float)
+        theta = np.clip(theta, [b[0] for b in bounds], [b[1] for b in bounds])
+        found = minimize(self._loss, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                         options={"maxiter": FIT_STEPS if fresh else REFIT_STEPS})
+        self.theta = found.x if np.isfinite(found.fun) else theta
+        self._factor(self.theta)
+
+    def _kernel(self, theta: np.ndarray, diff2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel matrix over `diff2` (pairs' squared differences per feature), and the
+        factor of its derivative shared by every length scale."""
+        amplitude, scales = math.exp(theta[0]), np.exp(theta[1:-1])
+        r = np.sqrt(np.maximum(diff2 @ (1.0 / scales**2), 0.0))
+        decay = np.exp(-SQRT5 * r)
+        return amplitude * (1 + SQRT5 * r + 5 / 3 * r * r) * decay, \
+            amplitude * 5 / 3 * (1 + SQRT5 * r) * decay
+
+    def _loss(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The negative log marginal likelihood plus the priors' penalty, and its gradient."""
+        from scipy.linalg import cho_factor, cho_solve
+
+        n = len(self.z)
+        K, shared = self._kernel(theta, self.diff2)
+        noise = math.exp(theta[-1])
+        try:
+            factor = cho_factor(K + (noise + 1e-8) * np.eye(n), lower=True)
+        except np.linalg.LinAlgError:
+            return math.inf, np.zeros_like(theta)
+        alpha = cho_solve(factor, self.z)
+        loss = 0.5 * self.z @ alpha + np.log(np.diag(factor[0])).sum()
+        W = np.outer(alpha, alpha) - cho_solve(factor, np.eye(n))
+        scales2 = np.exp(2 * theta[1:-1])
+        grad = np.empty_like(theta)
+        grad[0] = -0.5 * np.sum(W * K)
+        grad[1:-1] = -0.5 * ((W * shared).reshape(-1) @ self.diff2.reshape(n * n, -1)) / scales2
+        grad[-1] = -0.5 * noise * np.trace(W)
+        # priors: length scales about 0.5 (log-normal, wide), amplitude about 1
+        centre = theta[1:-1] - math.log(0.5)
+        loss += 0.5 * np.sum(centre**2) / 1.5**2 + 0.5 * theta[0] ** 2 / 2.0**2
+        grad[1:-1] += centre / 1.5**2
+        grad[0] += theta[0] / 2.0**2
+        return float(loss), grad
+
+    def _factor(self, theta: np.ndarray) -> None:
+        from scipy.linalg import cho_factor, cho_solve
+
+        K, _ = self._kernel(theta, self.diff2)
+        self.factor = cho_factor(K + (math.exp(theta[-1]) + 1e-8) * np.eye(len(self.z)),
+                                 lower=True)
+        self.alpha = cho_solve(self.factor, self.z)
+
+    def _cross(self, G: np.ndarray) -> np.ndarray:
+        return self._kernel(self.theta, (G[:, None, :] - self.F[None, :, :]) ** 2)[0]
+
+    def predict(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean and standard deviation of the (noise-free) score at rows of G."""
+        from scipy.linalg import solve_triangular
+
+        Ks = self._cross(G)
+        v = solve_triangular(self.factor[0], Ks.T, lower=True)
+        var = math.exp(self.theta[0]) - np.sum(v * v, axis=0)
+        return Ks @ self.alpha, np.sqrt(np.maximum(var, 1e-12))
+
+    def mean(self, G: np.ndarray) -> np.ndarray:
+        return self._cross(G) @ self.alpha
+
+    def joint(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean and covariance over the rows of G."""
+        from scipy.linalg import solve_triangular
+
+        Ks = self._cross(G)
+        v = solve_triangular(self.factor[0], Ks.T, lower=True)
+        prior = self._kernel(self.theta, (G[:, None, :] - G[None, :, :]) ** 2)[0]
+        return Ks @ self.alpha, prior - v.T @ v
 
 
 def _candidates(space: Space, lo: np.ndarray, hi: np.ndarray, options: Sequence[Any],
-                rng: np.random.Generator) -> np.ndarray:
+                rng: np.random.Generator, count: int) -> np.ndarray:
     """Random points of the region, each on values its parameters can take, without repeats.
     `options[i]` lists the u of each value an unordered parameter may take (None: any in the
     box)."""
     d = len(space)
-    count = min(CANDIDATES, max(512, 64 * d))
     U = lo + rng.random((count, d)) * (hi - lo)
     for i, allowed in enumerate(options):
         if allowed is not None:
             U[:, i] = rng.choice(allowed, count)
-    snapped = np.array([space.snap(u) for u in U])
-    return np.unique(snapped, axis=0)
+    if space.conditions:
+        U = np.array([space.snap(u) for u in U]).reshape(count, d)
+    else:
+        for i, name in enumerate(space.dims):
+            scale = space.scales[name]
+            if scale.discrete:
+                U[:, i] = [scale.snap(x) for x in U[:, i]]
+    return np.unique(U, axis=0)
 
 
 class Surrogate:
     """The model of a round, fitted to the trials so far (the MODEL_TRIALS nearest `anchor`, a
-    point of the unit cube, when there are more)."""
+    point of the unit cube, when there are more); `start` is a previous fit's `theta`."""
 
     def __init__(self, space: Space, results: Sequence[TrialResult], direction: Direction,
-                 anchor: np.ndarray, rng: np.random.Generator) -> None:
+                 anchor: np.ndarray, start: np.ndarray | None = None) -> None:
         X, y, spread = observations(space, results, direction)
         if len(y) > MODEL_TRIALS:  # a local model: the trials nearest the anchor
             nearest = np.argsort(np.abs(X - anchor).max(axis=1), kind="stable")[:MODEL_TRIALS]
@@ -138,25 +229,38 @@ class Surrogate:
         known = spread[np.isfinite(spread)]
         floor = float(np.median(known) / np.var(y)) if len(known) and np.var(y) > 0 else 0.0
         self.space = space
-        self.model = _model(_features(space, X), _normal_scores(y), min(max(floor, 1e-4), 0.5),
-                            int(rng.integers(2**31)))
+        self.gp = GaussianProcess(features(space, X), normal_scores(y),
+                                  min(max(floor, 1e-4), 0.5), start)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """The kernel's fitted parameters (the next fit starts from them)."""
+        return self.gp.theta
 
     def mean(self, U: np.ndarray) -> np.ndarray:
         """The model's expected (normalized) score at points of the unit cube."""
-        return self.model.predict(_features(self.space, U))
+        return self.gp.mean(features(self.space, U))
 
-    def propose(self, lo: np.ndarray, hi: np.ndarray, options: Sequence[Any], n: int,
-                rng: np.random.Generator) -> np.ndarray:
-        """n points of the region [lo, hi] (choices limited to `options`), shape (n, d), each
-        where one draw of the model is best: the draws differ, so a round's points spread over
-        the promising part of the region instead of piling on one guess."""
-        candidates = _candidates(self.space, lo, hi, options, rng)
-        F = _features(self.space, candidates)
-        mean, std = self.model.predict(F, return_std=True)
+    def propose(self, boxes: Sequence[tuple[np.ndarray, np.ndarray, Sequence[Any]]],
+                n: int, rng: np.random.Generator) -> np.ndarray:
+        """n points, shape (n, d), each where one draw of the model is best among candidates
+        drawn in the `boxes` (lo, hi, the u of the options each choice keeps; candidates split
+        evenly): the draws differ, so the points spread over what is promising instead of
+        piling on one guess."""
+        d = len(self.space)
+        if n > CHUNK:  # fresh candidates for each chunk: a big round is not 256 points at most
+            return np.vstack([self.propose(boxes, min(CHUNK, n - i), rng)
+                              for i in range(0, n, CHUNK)])
+        count = min(CANDIDATES, max(512, 64 * d))
+        candidates = np.unique(np.vstack([
+            _candidates(self.space, lo, hi, options, rng, -(-count // len(boxes)))
+            for lo, hi, options in boxes]), axis=0)
+        F = features(self.space, candidates)
+        mean, std = self.gp.predict(F)
         if len(candidates) > JOINT:  # the most promising: high by mean, or by what it may be
             keep = np.argsort(-(mean + 2 * std), kind="stable")[:JOINT]
             candidates, F = candidates[keep], F[keep]
-        mean, cov = self.model.predict(F, return_cov=True)
+        mean, cov = self.gp.joint(F)
         chosen: list[int] = []
         for draw in _draws(mean, cov, n, rng):  # each draw's best candidate not yet chosen
             order = np.argsort(-draw, kind="stable")

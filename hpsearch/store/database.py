@@ -466,9 +466,13 @@ class RunStore:
             raise StoreError(f"{self.path}: its store's running table is damaged") from None
 
     def forget_running(self) -> None:
-        """Forget trials recorded as started (a run starting or ending: none is running)."""
+        """Forget trials recorded as started, and what those not stored reported (a run starting
+        or ending: none is running; a trial run again reports afresh, and early stopping
+        compares others with its reports of that run alone)."""
         with self._writing():
             self._db.execute("DELETE FROM running")
+            self._db.execute("DELETE FROM intermediate WHERE trial NOT IN "
+                             "(SELECT number FROM trials)")
 
     def summary(self, direction: Direction) -> dict[str, Any]:
         """Counts by status and the best complete trial, straight from the database (as fast
@@ -562,15 +566,16 @@ class RunBoard:
                         f"process {os.getpid()} on {socket.gethostname()}"))
 
     def report(self, trial: int, fold: int, epoch: int, value: float,
-               metrics: Mapping[str, Any]) -> _StoredOthers:
+               metrics: Mapping[str, Any], peers: int | None = None) -> _StoredOthers:
         """Record a report (committed before this returns); return the other trials' reports at
-        that fold and epoch, asked about through the index (so a rule's question costs the same
-        with ten trials or ten thousand)."""
+        that fold and epoch (of the trials numbered below `peers`, when given), asked about
+        through the index (so a rule's question costs the same with ten trials or ten
+        thousand)."""
         db = self._db()
         with db:
             db.execute("INSERT OR REPLACE INTO intermediate VALUES (?, ?, ?, ?, ?)",
                        (trial, fold, epoch, value, _json_or_none(metrics)))
-        return _StoredOthers(db, trial, fold, epoch)
+        return _StoredOthers(db, trial, fold, epoch, peers)
 
     def close(self) -> None:
         """Close this thread's connection (the next report opens another)."""
@@ -583,10 +588,11 @@ class RunBoard:
 class _StoredOthers:
     """The other trials' reports at one fold and epoch, as early stopping's rules ask."""
 
-    def __init__(self, db: sqlite3.Connection, trial: int, fold: int, epoch: int) -> None:
-        self.db, self.at = db, (fold, epoch, trial)
+    def __init__(self, db: sqlite3.Connection, trial: int, fold: int, epoch: int,
+                 peers: int | None = None) -> None:
+        self.db, self.at = db, (fold, epoch, trial, 2**62 if peers is None else peers)
 
-    _WHERE = "FROM intermediate WHERE fold = ? AND epoch = ? AND trial != ?"
+    _WHERE = "FROM intermediate WHERE fold = ? AND epoch = ? AND trial != ? AND trial < ?"
 
     def count(self) -> int:
         return int(self.db.execute(f"SELECT count(*) {self._WHERE}", self.at).fetchone()[0])

@@ -53,13 +53,18 @@ def status(run_dir: Path) -> str:
 
 def test_events_follow_a_run_in_order(tmp_path):
     events = Recorder()
-    result = hpsearch.run(config(tmp_path, trials=9, rounds=3), runs_dir=tmp_path / "runs",
+    result = hpsearch.run(config(tmp_path, trials=14, rounds=3), runs_dir=tmp_path / "runs",
                           events=events)
     kinds = [e[0] for e in events.seen]
-    assert events.seen[0] == ("started", "running", 9, 0)
-    assert [e for e in events.seen if e[0] == "round"] == [("round", 1, 3), ("round", 2, 3),
-                                                          ("round", 3, 3)]
-    assert kinds.count("trial") == 9 and kinds.index("round") < kinds.index("trial")
+    assert events.seen[0] == ("started", "running", 14, 0)
+    rounds = [e for e in events.seen if e[0] == "round"]
+    assert [e[1] for e in rounds] == [1, 2, 3] and sum(e[2] for e in rounds) == 14
+    assert kinds.count("trial") == 14 and kinds.index("round") < kinds.index("trial")
+    # a round opens before its first trial ends, and after the results it learns from
+    for _, number, _ in rounds[1:]:
+        first = min(r.number for r in result.results if r.trial.round == number)
+        assert events.seen.index(("round", number, rounds[number - 1][2])) < \
+            events.seen.index(("trial", first))
     assert result.status == "finished" and hpsearch.open_run(result.path).status == "finished"
 
 

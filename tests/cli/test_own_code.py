@@ -116,8 +116,8 @@ for epoch in range(1, 2000):  # trial 0 at once; the worse ones would take 40 s
     time.sleep(0.02 if trial else 0)
 """)
     config = write("c.yaml", command_config("stubborn", "stubborn.py", 4,
-                                            ", early_stopping: {method: median, min_epochs: 1, "
-                                            "startup: 1}")
+                                            ", lookahead: 0, early_stopping: {method: median, "
+                                            "min_epochs: 1, startup: 1}")
                    .replace("command: [", "grace: 0.5, command: ["))
     invoke(runner, "run", config, "-q")
     rows = trials(tmp_path / "runs" / "stubborn")
@@ -217,12 +217,14 @@ def test_a_cross_validated_function_is_compared_fold_by_fold(runner, write, tmp_
 
 
 def test_a_run_in_which_no_trial_completes_says_why(runner, write, tmp_path):
-    # Trial 0 reports well, then fails; every later trial reports worse and is pruned.
+    # Trial 0 reports well, then fails; every later trial reports worse and is pruned (one
+    # worker, no look-ahead: each trial is compared with every trial before it).
     write("flat.py", "import json, sys\nfirst = sys.argv[2] == '0'\nfor e in range(1, 30):\n"
                      "    print(json.dumps({'epoch': e, 'score': float(first)}), flush=True)\n"
                      "sys.exit(1 if first else 0)\n")
-    config = write("c.yaml", command_config("none", "flat.py", 6, ", early_stopping: "
-                                            "{method: median, min_epochs: 1, startup: 1}")
+    config = write("c.yaml", command_config("none", "flat.py", 6, ", lookahead: 0, "
+                                            "early_stopping: {method: median, min_epochs: 1, "
+                                            "startup: 1}")
                    .replace("n_jobs: 2", "n_jobs: 1"))
     result = invoke(runner, "run", config, code=1)
     statuses = [r.status for r in trials(tmp_path / "runs" / "none")]

@@ -116,10 +116,11 @@ def test_multi_round_run_stores_rounds_and_regions(runner, write, tmp_path):
     result = invoke(runner, "run", write("valley.yaml", CONFIG), "--rounds", "3")
     rows = trials(tmp_path / "runs" / "valley")
     assert len(rows) == 60
-    assert [sum(r.trial.round == k for r in rows) for k in (1, 2, 3)] == [20, 20, 20]
+    sizes = [sum(r.trial.round == k for r in rows) for k in (1, 2, 3)]
+    assert sum(sizes) == 60 and sizes[0] < sizes[1] < sizes[2]  # growing rounds
     assert [r["kind"] for r in rounds(tmp_path / "runs" / "valley")] == ["random", "zoom",
                                                                          "zoom"]
-    assert "round 2: 20 trials in" in result.stderr
+    assert f"round 2: {sizes[1]} trials in" in result.stderr
     listed = json.loads(invoke(runner, "leaderboard", "valley", "--format", "json").stdout)
     assert {r["round"] for r in listed} == {1, 2, 3}
 
