@@ -72,12 +72,12 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
                          "learn from between rounds)")
         else:
             lines.append(
-                f"search: coarse to fine: {plan.sizes[0]} trials over the whole space, then "
-                f"{plan.rounds - 1} rounds of {min(plan.sizes[1:])} to {max(plan.sizes[1:])} "
-                f"the model plans while trials run; each learns from the trials up to "
-                f"{plan.lookahead} before it starts (search.lookahead"
-                f"{': auto for ' + workers if search.lookahead == AUTO else ''}; "
-                "search.rounds: 1 for plain random search)")
+                f"search.rounds: {'auto: ' if search.rounds == AUTO else ''}{plan.rounds} "
+                f"rounds: {plan.sizes[0]} trials over the whole space, then rounds of "
+                f"{min(plan.sizes[1:])} to {max(plan.sizes[1:])} the model plans from the "
+                f"results so far, up to {plan.lookahead} trials behind (search.lookahead"
+                f"{': auto for ' + workers if search.lookahead == AUTO else ''}); "
+                "rounds: 1 for plain random search")
     if search.early_stopping == AUTO:
         pruner = Pruner() if objective.reports_epochs else None
         changes["early_stopping"] = pruner

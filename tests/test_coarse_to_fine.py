@@ -120,15 +120,15 @@ def test_zoom_never_loses_the_best_point(seed):
 
 def test_round_sizes_split_the_budget_in_growing_rounds():
     assert round_sizes(100, 15, 1) == [100]
-    sizes = round_sizes(100, 15, 5)
-    assert sum(sizes) == 100 and sizes[0] == 15 and len(sizes) == 5
-    assert sizes[1:] == sorted(sizes[1:])  # each round the same share of the trials before it
+    assert round_sizes(100, 15, 5) == [15, 17, 20, 22, 26]  # each 15 % more than the one before
+    sizes = round_sizes(1000, 150, 15)
+    assert sum(sizes) == 1000 and sizes[1:] == sorted(sizes[1:])
     assert round_sizes(100, 40, 10)[0] == 40  # room for enqueued points
     assert sum(round_sizes(5, 2, 4)) == 5 and min(round_sizes(5, 2, 4)) == 1
 
 
-@pytest.mark.parametrize("trials, first, rounds", [(8, 6, 1), (19, 10, 1), (20, 10, 5),
-                                                   (30, 10, 8), (100, 15, 15), (1000, 150, 15),
+@pytest.mark.parametrize("trials, first, rounds", [(8, 6, 1), (19, 10, 1), (20, 10, 3),
+                                                   (30, 10, 5), (100, 15, 11), (1000, 150, 15),
                                                    (10000, 1500, 15), (96, 47, 6)])
 def test_auto_rounds_grow_with_the_log_of_the_budget(trials, first, rounds):
     assert auto_rounds(trials, first) == rounds
@@ -164,7 +164,7 @@ def test_trust_region_grows_on_gains_keeps_on_ties_and_shrinks_after_two_shortfa
     space = Space({"x": Uniform(0, 1)})
     strategy = CoarseToFine(space, "maximize", trials=12, seed=0, rounds=3, lookahead=1,
                             side=0.4)
-    assert strategy.sizes == [6, 2, 4]
+    assert strategy.sizes == [6, 3, 3]
 
     def rounds(*bests: float) -> list[TrialResult]:
         rows, number = [], 0
@@ -208,7 +208,7 @@ def valley(params):
 
 
 @pytest.mark.slow
-def test_three_rounds_beat_one_round_of_random_search_at_the_same_budget():
+def test_the_default_rounds_beat_one_round_of_random_search_at_the_same_budget():
     space = Space({"lr": Log(1e-6, 1.0), "beta": OneMinusLog(0.5, 0.99999)})
 
     def evaluate(trials):
@@ -218,12 +218,12 @@ def test_three_rounds_beat_one_round_of_random_search_at_the_same_budget():
     for seed in range(12):
         one = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed, rounds=1),
                            evaluate)
-        three = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed, rounds=3),
+        three = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed, lookahead=5),
                              evaluate)
-        assert [r.trial.round for r in three].count(3) > 0
+        assert max(r.trial.round for r in three) > 3
         best_one = max(r.mean for r in one)
         best_three = max(r.mean for r in three)
         wins += best_three > best_one
         gaps.append(best_three - best_one)
-    assert wins >= 9, wins
+    assert wins >= 10, wins
     assert np.median(gaps) > 0

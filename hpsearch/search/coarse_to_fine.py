@@ -34,7 +34,7 @@ __all__ = ["CoarseToFine", "round_sizes", "auto_rounds", "auto_lookahead", "firs
 WARM = 3  # complete trials of a warm start that round 1 learns from, at least
 FIRST_SHARE = 0.15  # of the budget, at least, for round 1: random points over the whole space
 GROWTH = 0.15  # with rounds: auto, each later round has this share of the trials before it
-SMALLEST = 2  # trials in a round, at least
+SMALLEST = 4  # trials in a round, at least: its Thompson draws spread over the region
 SIDE_MIN = 0.05  # the trust region's side (in u) never goes below this
 
 
@@ -53,13 +53,12 @@ def first_round(total: int, lookahead: int, dims: int, enqueue: int = 0) -> int:
 
 def round_sizes(total: int, first: int, rounds: int) -> list[int]:
     """How a budget of `total` trials is split over `rounds`: round 1 of `first` trials, then
-    rounds that grow geometrically (each the same share of the trials before it), so that the
-    model learns as often early, when each result teaches most, as late."""
+    rounds that grow by GROWTH each, as the results they learn from do."""
     first = min(first, total)
     if rounds <= 1 or total - first < rounds - 1:
         return [total]
-    ratio = (total / first) ** (1 / (rounds - 1))
-    ends = [first] + [round(first * ratio**k) for k in range(1, rounds - 1)] + [total]
+    weights = np.cumsum((1 + GROWTH) ** np.arange(rounds - 1))
+    ends = [first] + [first + round((total - first) * w / weights[-1]) for w in weights]
     for k in range(1, rounds):  # every round at least one trial
         ends[k] = min(max(ends[k], ends[k - 1] + 1), total - (rounds - 1 - k))
     return [ends[0]] + [b - a for a, b in zip(ends, ends[1:])]
@@ -67,10 +66,10 @@ def round_sizes(total: int, first: int, rounds: int) -> list[int]:
 
 def auto_rounds(total: int, first: int) -> int:
     """The rounds `search.rounds: auto` picks: one below 20 trials (too few to learn from
-    between rounds); else rounds that each add GROWTH to the trials before them (at least
-    SMALLEST trials each): 9 rounds for 30 trials on 2 workers, 14 for 100, about 16 more
-    from 100 to 1,000 and again to 10,000; the model is fitted once a round, so its cost
-    grows with the log of the budget."""
+    between rounds); else as many as make each later round add about GROWTH to the trials
+    before it (and have SMALLEST trials at least): 5 rounds for 30 trials on 2 workers, 11 for
+    100, 15 for 1,000 or 10,000 (round 1 grows with the budget too); the model is fitted once a
+    round, so its cost grows with the log of the budget at most."""
     if total < 20 or total - first < SMALLEST:
         return 1
     rounds = 1 + max(1, round(math.log(total / min(first, total)) / math.log(1 + GROWTH)))

@@ -76,7 +76,7 @@ def test_says_which_points_round_1_tries_when_the_run_has_rounds(runner, write):
     path = write("s.yaml", SPACE.replace("trials: 10", "trials: 60"))
     result = sample(runner, path, "--format", "json", "--set", "parallel.n_jobs=1")
     assert len(json.loads(result.stdout)) == 60  # stdout stays the points alone
-    assert "first 9 of these in round 1; its 11 later rounds" in result.stderr
+    assert "first 9 of these in round 1; its 8 later rounds" in result.stderr
     short = sample(runner, path, "-n", "4", "--set", "parallel.n_jobs=1").stderr
     assert "these 4 and 5 more in round 1" in short
     first = json.loads(sample(runner, path, "-n", "10", "--format", "json").stdout)

@@ -52,13 +52,14 @@ def test_rounds_auto_is_the_default_and_is_said(runner, write, tmp_path):
     write("three.py", THREE)
     out = invoke(runner, "run", write("a.yaml", config("auto60", "three", 60)))
     # 2 workers: a look-ahead of 5; round 2 learns from 5 results, round 1 has 10 trials
-    assert "search: coarse to fine: 10 trials over the whole space, then 11 rounds of 2 to 9" \
-        in out.stderr and "search.lookahead: auto for 2 workers" in out.stderr
-    assert [rounds_of(tmp_path, "auto60").count(r) for r in range(1, 13)] == \
-        round_sizes(60, 10, 12)
+    assert "search.rounds: auto: 9 rounds: 10 trials over the whole space, then rounds of 4 " \
+        "to 10" in out.stderr and "up to 5 trials behind (search.lookahead: auto for 2 " \
+        "workers)" in out.stderr
+    assert [rounds_of(tmp_path, "auto60").count(r) for r in range(1, 10)] == \
+        round_sizes(60, 10, 9) == [10, 4, 4, 5, 5, 7, 7, 8, 10]
     kept = yaml.safe_load((tmp_path / "runs" / "auto60" / "config.yaml").read_text())
     # what was decided, so that a resume does the same
-    assert (kept["search"]["rounds"], kept["search"]["lookahead"]) == (12, 5)
+    assert (kept["search"]["rounds"], kept["search"]["lookahead"]) == (9, 5)
     # few trials: one round of random search; rounds: 1 keeps plain random search
     out = invoke(runner, "run", write("b.yaml", config("auto8", "three", 8)))
     assert "search.rounds: auto: 1 round (8 trials are too few" in out.stderr
