@@ -65,7 +65,11 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
         plan = planned(cfg)
         changes.update(rounds=plan.rounds, lookahead=plan.lookahead)
         workers = f"{plan.workers} worker{'s' if plan.workers > 1 else ''}"
-        if plan.rounds == 1 and search.rounds != AUTO:
+        if search.strategy is not None:
+            lines.append(f"search.strategy: {search.strategy} proposes every trial, learning "
+                         f"from results up to {plan.lookahead} trials behind (search.lookahead"
+                         f"{': auto for ' + workers if search.lookahead == AUTO else ''})")
+        elif plan.rounds == 1 and search.rounds != AUTO:
             pass  # random search as asked; the look-ahead only gates early stopping
         elif plan.rounds == 1:
             lines.append(f"search.rounds: auto: 1 round ({search.trials} trials are too few to "
@@ -109,6 +113,10 @@ def _checked(cfg: Config) -> Objective:
 
     EXECUTORS[cfg.parallel.backend].check(cfg.parallel.address)
     objective = build_objective(cfg)
+    if cfg.search.strategy is not None:
+        from hpsearch.search import user_strategy
+
+        user_strategy(cfg.search.strategy, cfg.objective.path)
     if isinstance(cfg.search.early_stopping, Pruner) and not objective.reports_epochs:
         log.warning("search.early_stopping: %s reports no per-epoch scores, so no trial will "
                     "be stopped early (the built-in network does; a function can take a "

@@ -210,7 +210,8 @@ def search(cfg: Config, objective: Objective, store: RunStore, result: RunResult
     from hpsearch.search.warm_start import history
 
     strategy = strategy_for(cfg.space, cfg.search,
-                            history(store.meta().get("warm_start") or [], cfg.space))
+                            history(store.meta().get("warm_start") or [], cfg.space),
+                            cfg.objective.path)
     run_strategy(strategy, cfg, objective, store, result, events, total=cfg.search.trials,
               raise_errors=raise_errors)
     if result.results and not result.complete:

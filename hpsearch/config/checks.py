@@ -46,7 +46,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("dataset", "path", "target", "scale", "categorical", "impute", "X", "y", "frame",
              "in_memory"),
     "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
-    "search": ("trials", "sampler", "seed", "rounds", "lookahead", "max_failures",
+    "search": ("trials", "sampler", "seed", "rounds", "lookahead", "strategy", "max_failures",
                "early_stopping", "direction", "refit", "warm_start", "enqueue"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
@@ -400,6 +400,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         direction=direction,
         refit=check.typed(search_raw, "search", "refit", bool, False, "true or false"),
         warm_start=_warm_start(check, search_raw, base),
+        strategy=_strategy(check, search_raw),
     )
     if search.refit and not isinstance(objective, EstimatorSpec):
         raise check.fail(f"applies to estimator objectives: a {objective.kind} trains its own "
@@ -578,6 +579,19 @@ def _rounds(check: _Checker, raw: Mapping[str, Any]) -> int | str:
         raise check.fail(f"must be auto or a number of rounds (1: plain random search), got "
                          f"{raw['rounds']!r}", "search.rounds", raw, "rounds")
     return check.at_least(raw, "search", "rounds", 1, 1)
+
+
+def _strategy(check: _Checker, raw: Mapping[str, Any]) -> str | None:
+    """`strategy: module:Class`, a user's subclass of hpsearch.search.Strategy (imported when
+    the run starts, from objective.path)."""
+    value = raw.get("strategy")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[\w.]+:[\w.]+", value.strip()):
+        raise check.fail(f"must name a class as module:Class (a subclass of "
+                         f"hpsearch.search.Strategy), got {value!r}", "search.strategy", raw,
+                         "strategy")
+    return value.strip()
 
 
 def _lookahead(check: _Checker, raw: Mapping[str, Any]) -> int | str:

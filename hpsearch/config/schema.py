@@ -139,6 +139,7 @@ class SearchSpec:
     refit: bool = False  # fit the best configuration on all the data at the end
     warm_start: tuple[str, ...] = ()  # earlier runs whose trials the model starts from
     enqueue: tuple[dict[str, Any], ...] = ()  # points evaluated first, in the budget
+    strategy: str | None = None  # module:Class of a user's own Strategy
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from hpsearch.search.region import Region, whole
 from hpsearch.space import Space
-from hpsearch.trial import Direction, Trial, TrialResult, plan_trials
+from hpsearch.trial import Direction, Trial, TrialResult, plan_trials, trials_at
 
 __all__ = ["Round", "Strategy", "Sampling", "Planned", "Evaluator", "drive", "evaluate_all"]
 
@@ -52,13 +52,17 @@ class Strategy(abc.ABC):
         direction: which scores are better.
         trials: how many trials it proposes: numbers `first` to `first + trials - 1`.
         seed: the run seed; every point it proposes follows from it and the results.
+        lookahead: the run's `search.lookahead`: trials that may run between the results a trial
+            learns from and its own start (a strategy's `needs` may use it; see `known`).
         history: results of earlier runs to learn from (a warm start), numbered below 0.
     """
 
     def __init__(self, space: Space, direction: Direction, *, trials: int, seed: int,
-                 first: int = 0, history: Sequence[TrialResult] = ()) -> None:
+                 first: int = 0, lookahead: int = 1,
+                 history: Sequence[TrialResult] = ()) -> None:
         self.space, self.direction = space, Direction(direction)
         self.trials, self.seed, self.first = trials, seed, first
+        self.lookahead = lookahead
         self.history = list(history)
         self.results: list[TrialResult] = []  # told, in trial-number order
 
@@ -77,6 +81,18 @@ class Strategy(abc.ABC):
     def ready(self, number: int) -> bool:
         """Whether `ask(number)` answers without waiting for work in progress."""
         return True
+
+    def known(self, number: int) -> list[TrialResult]:
+        """The results trial `number` may learn from: those numbered below `needs(number)`.
+        More may have been told by then (how many depends on when trials ended), so a strategy
+        that learns from these alone proposes the same trials in every run of its seed."""
+        below = self.needs(number)
+        return [r for r in self.results if r.number < below]
+
+    def trial(self, number: int, point: Sequence[float], round: int = 1) -> Trial:
+        """Trial `number` at a point of the unit cube (snapped to the space's values), with the
+        seed every trial of that number gets in this run."""
+        return trials_at(self.space, [point], self.seed, round=round, first_number=number)[0]
 
     def close(self) -> None:  # noqa: B027 (most strategies have nothing to stop)
         """Stop work in progress (the run ends or is interrupted)."""
