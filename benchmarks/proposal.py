@@ -1,5 +1,6 @@
 """The cost of a round's proposal step: fitting the model and choosing the next round's points,
-at 8 and 20 parameters, with 100 and 1,000 trials done, for rounds of 20 and 140 points.
+at 8 and 20 parameters, with 100 and 1,000 trials done, for rounds of 20 and 140 points, with
+one BLAS thread as in a run (the planning thread shares the cores with running trials).
 
 Trials are random points of a space of log and uniform parameters with a smooth score; each
 figure is the median of REPEATS proposals (the first, which imports scikit-learn, left out).
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from hpsearch.search.coarse_to_fine import CoarseToFine
 from hpsearch.space import Log, Space, Uniform
@@ -41,10 +43,12 @@ def main() -> None:
     lines = ["# The proposal step", "",
              f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; the median of {REPEATS} "
              "proposals each, measured in one run of `benchmarks/proposal.py`: seconds to fit the "
-             "model to the trials done and pick a round's points.", "",
+             "model to the trials done (from scratch: in a run, each fit starts from the "
+             "previous one's and takes fewer steps) and pick a round's points, one BLAS thread.",
+             "",
              "| parameters | trials done | points proposed | seconds |", "|---|---|---|---|"]
     CoarseToFine(results(2, 10)[0], "maximize", trials=2, seed=0).propose(
-        results(2, 10)[1], 2, np.random.default_rng(0))  # imports
+        results(2, 10)[1], 10, 2, np.random.default_rng(0))  # imports
     for d in (8, 20):
         for done in (100, 1000):
             space, trials = results(d, done)
@@ -53,7 +57,8 @@ def main() -> None:
                 times = []
                 for repeat in range(REPEATS):
                     start = time.perf_counter()
-                    strategy.propose(trials, n, np.random.default_rng(repeat))
+                    with threadpool_limits(1):
+                        strategy.propose(trials, done, n, np.random.default_rng(repeat))
                     times.append(time.perf_counter() - start)
                 lines.append(f"| {d} | {done:,} | {n} | {statistics.median(times):.2f} |")
                 print(lines[-1], flush=True)
