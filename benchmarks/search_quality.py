@@ -1,14 +1,23 @@
-"""Search quality: random, grid, Sobol, hpsearch's coarse-to-fine rounds, a naive zoom, and
-Optuna's TPE (when installed), at equal budgets, over tasks with a known optimum.
+"""Search quality: random, grid, Sobol, hpsearch's default search, a naive zoom, and Optuna's
+TPE and GP samplers (when installed), at equal budgets, over tasks with a known optimum, with 2
+workers or many.
 
 Every method picks its best trial by the *observed* score (noisy where the task is noisy); its
 regret is the *true* loss there minus the optimum. Cells are (task, budget, seed); "wins" count
-paired cells where a method's regret is lower than the other's (ties apart). On a
+paired cells where a method's regret is lower than the other's (ties apart).
+
+Workers: hpsearch's default is what a run with that many workers does (its look-ahead, rounds
+and points depend only on the seed and the results, not on when trials end, so it is computed
+in one process). Optuna's samplers are sequential with 2 workers (each trial sees every result
+before it: the strongest form of them), and with more they keep that many trials in flight
+(`constant_liar=True`), a simulated executor ending them in the order of durations drawn at
+random (0.5 to 1.5). Random search, grid and Sobol do not depend on workers. On a
 cross-validated task two regrets within TIE are a tie: the same number of misclassified samples,
 split differently over folds of unequal sizes (one more sample moves the regret by about 1/n).
 
     python benchmarks/search_quality.py                 # all methods, 10 seeds, budgets 30, 100
     python benchmarks/search_quality.py --seeds 3 --methods random,zoom5
+    python benchmarks/search_quality.py --workers 32 --budgets 100 --methods default,random,tpe
     python benchmarks/search_quality.py --cells cells.jsonl --tasks net_digits --seeds 5
         # a slow task with fewer seeds; a later run with the same --cells reports every task
         # with the seeds it has
@@ -19,6 +28,7 @@ Writes benchmarks/results/search_quality.md.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import math
 import statistics
@@ -29,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from hpsearch.search.coarse_to_fine import CoarseToFine, auto_rounds
+from hpsearch.search.coarse_to_fine import CoarseToFine, auto_lookahead
 from hpsearch.search.region import zoom
 from hpsearch.search.strategy import evaluate_all
 from hpsearch.space import Choice, Int, Log, OneMinusLog, Space, Uniform
@@ -164,8 +174,10 @@ class Task:
         else:
             self.space, self.true, self.noise = TASKS[name]
         self.rng = np.random.default_rng([seed, 99])
+        self.seconds = 0.0  # spent evaluating: the rest of a method's time is its own
 
     def evaluate(self, trials: list[Trial]) -> list[TrialResult]:
+        start = time.perf_counter()
         out = []
         for t in trials:
             if self.folds is not None:
@@ -173,6 +185,7 @@ class Task:
             else:  # maximize −loss
                 scores = (-(self.true(t.params) + self.noise * self.rng.standard_normal()),)
             out.append(TrialResult(t, Status.COMPLETE, scores, 0.0))
+        self.seconds += time.perf_counter() - start
         return out
 
     def regret(self, results: list[TrialResult]) -> float:
@@ -182,21 +195,24 @@ class Task:
 
 
 def by_sampler(sampler: str):
-    def method(task: Task, budget: int, seed: int) -> list[TrialResult]:
+    def method(task: Task, budget: int, seed: int, workers: int) -> list[TrialResult]:
         return task.evaluate(plan_trials(task.space, sampler, budget, seed))
     return method
 
 
 def by_rounds(rounds: int | None):
-    """Coarse-to-fine rounds; None: as many as `search.rounds: auto` picks for 2 workers."""
-    def method(task: Task, budget: int, seed: int) -> list[TrialResult]:
-        count = auto_rounds(budget, 2) if rounds is None else rounds
-        return evaluate_all(CoarseToFine(task.space, "maximize", trials=budget, seed=seed,
-                                         rounds=count), task.evaluate)
+    """The model-based search as a run with `workers` does it; rounds None: `auto`."""
+    def method(task: Task, budget: int, seed: int, workers: int) -> list[TrialResult]:
+        strategy = CoarseToFine(task.space, "maximize", trials=budget, seed=seed, rounds=rounds,
+                                lookahead=auto_lookahead(workers))
+        try:
+            return evaluate_all(strategy, task.evaluate)
+        finally:
+            strategy.close()
     return method
 
 
-def naive_zoom(task: Task, budget: int, seed: int) -> list[TrialResult]:
+def naive_zoom(task: Task, budget: int, seed: int, workers: int) -> list[TrialResult]:
     """The issue's baseline: 3 equal rounds, uniform in the box of the top 5 %, margin 10 %."""
     results: list[TrialResult] = []
     space = task.space
@@ -213,12 +229,11 @@ def naive_zoom(task: Task, budget: int, seed: int) -> list[TrialResult]:
     return results
 
 
-def tpe(task: Task, budget: int, seed: int) -> list[TrialResult]:
+def _optuna_space(space: Space) -> dict:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     dists = {}
-    for name, s in task.space.scales.items():
+    for name, s in space.scales.items():
         if isinstance(s, OneMinusLog):  # 1 − β on a log scale: the same search space
             dists[name] = optuna.distributions.FloatDistribution(1 - s.high, 1 - s.low, log=True)
         elif isinstance(s, Int):
@@ -228,18 +243,45 @@ def tpe(task: Task, budget: int, seed: int) -> list[TrialResult]:
         else:
             dists[name] = optuna.distributions.FloatDistribution(s.low, s.high,
                                                                  log=isinstance(s, Log))
-    study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
-    results = []
-    for number in range(budget):
-        ot = study.ask(dists)
-        params = {k: (1 - v if isinstance(task.space.scales[k], OneMinusLog) else v)
-                  for k, v in ot.params.items()}
-        trial = Trial(number, params, tuple(task.space.to_unit(params)), seed)
-        (result,) = task.evaluate([trial])
-        study.tell(ot, result.mean)
-        results.append(result)
-    return results
+    return dists
+
+
+def by_optuna(kind: str):
+    """Optuna's TPE or GP sampler: sequential with 2 workers or fewer, else `workers` trials in
+    flight, ended in the order of random durations (TPE with constant_liar)."""
+    def method(task: Task, budget: int, seed: int, workers: int) -> list[TrialResult]:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        in_flight = 1 if workers <= 2 else workers
+        if kind == "tpe":
+            sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=in_flight > 1)
+        else:
+            sampler = optuna.samplers.GPSampler(seed=seed)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        dists = _optuna_space(task.space)
+        durations = np.random.default_rng([seed, 7])
+        running: list[tuple[float, int, object, Trial]] = []  # (end, number, optuna trial, ours)
+        results: list[TrialResult] = []
+        now = 0.0
+        for number in range(budget):
+            if len(running) == in_flight:
+                now, _, ot, trial = heapq.heappop(running)
+                (result,) = task.evaluate([trial])
+                study.tell(ot, result.mean)
+                results.append(result)
+            ot = study.ask(dists)
+            params = {k: (1 - v if isinstance(task.space.scales[k], OneMinusLog) else v)
+                      for k, v in ot.params.items()}
+            trial = Trial(number, params, tuple(task.space.to_unit(params)), seed)
+            heapq.heappush(running, (now + durations.uniform(0.5, 1.5), number, ot, trial))
+        while running:
+            _, _, ot, trial = heapq.heappop(running)
+            (result,) = task.evaluate([trial])
+            study.tell(ot, result.mean)
+            results.append(result)
+        return results
+    return method
 
 
 METHODS = {
@@ -251,70 +293,131 @@ METHODS = {
     "zoom3": by_rounds(3),
     "zoom5": by_rounds(5),
     "zoom10": by_rounds(10),
-    "tpe": tpe,
+    "tpe": by_optuna("tpe"),
+    "gp": by_optuna("gp"),
 }
+OPTUNA = {"tpe", "gp"}
+BY_WORKERS = {"default", "zoom3", "zoom5", "zoom10", "tpe", "gp"}  # the others ignore workers
 
 
-def cell(task_name: str, method: str, budget: int, seed: int) -> float:
+Key = tuple[str, str, int, int, int]  # task, method, budget, seed, workers
+
+
+def key(task: str, method: str, budget: int, seed: int, workers: int) -> Key:
+    """A cell's key: workers 0 for a method that does not depend on them, 2 for Optuna's
+    sequential runs (at 1 and 2 workers alike)."""
+    if method not in BY_WORKERS:
+        workers = 0
+    elif method in OPTUNA:
+        workers = max(workers, 2)
+    return task, method, budget, seed, workers
+
+
+def cell(task_name: str, method: str, budget: int, seed: int, workers: int
+         ) -> tuple[float, float]:
+    """A method's regret on a task, and the seconds it spent on its own (not evaluating)."""
     task = Task(task_name, seed)
-    return task.regret(METHODS[method](task, budget, seed))
+    start = time.perf_counter()
+    results = METHODS[method](task, budget, seed, workers)
+    return task.regret(results), time.perf_counter() - start - task.seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budgets", default="30,100")
+    parser.add_argument("--workers", type=int, default=2, help="workers the searches plan for")
     parser.add_argument("--tasks", default="branin,hartmann6,dl_valley,svc_breast_cancer,"
                                            "trees_digits,net_digits")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default="default,random,tpe,gp")
     parser.add_argument("--jobs", type=int, default=2, help="cells computed in parallel")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
-                                             "search_quality.md"))
+    parser.add_argument("--out", help="default: benchmarks/results/search_quality.md with 2 "
+                        "workers, search_quality_<W>_workers.md with W")
     parser.add_argument("--cells", help="a JSON-lines file of finished cells: read (cells in it "
                         "are not computed again) and appended to, so that a long run resumes; "
-                        "delete it after changing a method")
+                        "delete a method's lines after changing it")
     args = parser.parse_args()
-    methods = [m for m in args.methods.split(",") if m != "tpe" or _has_optuna()]
+    results = Path(__file__).parent / "results"
+    out = args.out or str(results / ("search_quality.md" if args.workers == 2 else
+                                     f"search_quality_{args.workers}_workers.md"))
+    methods = [m for m in args.methods.split(",") if m not in OPTUNA or _has_optuna()]
     tasks, budgets = args.tasks.split(","), [int(b) for b in args.budgets.split(",")]
-    table = _read_cells(args.cells)
+    table, costs = _read_cells(args.cells)
     start = time.perf_counter()
     for task_name in tasks:
         for budget in budgets:
-            cells = [(m, seed) for seed in range(args.seeds) for m in methods
-                     if (task_name, m, budget, seed) not in table]
-            found = Parallel(n_jobs=args.jobs)(delayed(cell)(task_name, m, budget, seed)
-                                               for m, seed in cells)
-            done = {(task_name, m, budget, seed): v for (m, seed), v in zip(cells, found)}
-            table.update(done)
+            todo = [(m, seed) for seed in range(args.seeds) for m in methods
+                    if key(task_name, m, budget, seed, args.workers) not in table]
+            found = Parallel(n_jobs=args.jobs)(
+                delayed(cell)(task_name, m, budget, seed, args.workers) for m, seed in todo)
+            done = {key(task_name, m, budget, seed, args.workers): v
+                    for (m, seed), v in zip(todo, found)}
+            table.update({k: v[0] for k, v in done.items()})
+            costs.update({k: v[1] for k, v in done.items()})
             _append_cells(args.cells, done)
-            medians = {m: statistics.median(table[task_name, m, budget, s]
-                                            for s in _seeds(table, task_name, [budget], [m]))
+            view = Cells(table, args.workers)
+            medians = {m: statistics.median(view[task_name, m, budget, s]
+                                            for s in view.seeds(task_name, [budget], [m]))
                        for m in methods}
             print(f"{task_name} {budget}: "
                   + ", ".join(f"{m} {v:.4g}" for m, v in medians.items()), flush=True)
-    report(table, tasks, budgets, methods, time.perf_counter() - start, args.out)
+    report(Cells(table, args.workers), Cells(costs, args.workers), tasks, budgets, methods,
+           time.perf_counter() - start, out)
 
 
-def _read_cells(path: str | None) -> dict[tuple[str, str, int, int], float]:
+class Cells:
+    """The cells of one worker count, looked up by (task, method, budget, seed)."""
+
+    def __init__(self, table: dict[Key, float], workers: int) -> None:
+        self.table, self.workers = table, workers
+
+    def __getitem__(self, k: tuple[str, str, int, int]) -> float:
+        return self.table[key(*k, self.workers)]
+
+    def __contains__(self, k: tuple[str, str, int, int]) -> bool:
+        return key(*k, self.workers) in self.table
+
+    def seeds(self, task: str, budgets: list[int], methods: list[str]) -> list[int]:
+        """The seeds of a task that every method has a cell of at every budget: those computed
+        now, and those kept in the cells file (a slow task may have fewer)."""
+        found = {k[3] for k in self.table if k[0] == task}
+        return sorted(s for s in found
+                      if all((task, m, b, s) in self for m in methods for b in budgets))
+
+
+def _read_cells(path: str | None) -> tuple[dict[Key, float], dict[Key, float]]:
+    """Regrets and own seconds by key. Lines without workers come from before the engine that
+    plans per worker count: their Optuna cells are the sequential ones, their `default` the
+    search of rounds that waited for each other (kept as `rounds_v1`)."""
     if not path or not Path(path).exists():
-        return {}
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-    return {(r["task"], r["method"], r["budget"], r["seed"]): r["regret"] for r in rows}
+        return {}, {}
+    table, costs = {}, {}
+    for line in Path(path).read_text().splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        method = r["method"] if "workers" in r or r["method"] != "default" else "rounds_v1"
+        k = key(r["task"], method, r["budget"], r["seed"], r.get("workers", 2))
+        table[k] = r["regret"]
+        if "seconds" in r:
+            costs[k] = r["seconds"]
+    return table, costs
 
 
-def _append_cells(path: str | None, cells: dict[tuple[str, str, int, int], float]) -> None:
+def _append_cells(path: str | None, cells: dict[Key, tuple[float, float]]) -> None:
     if path:
         with open(path, "a") as f:
-            for (task, method, budget, seed), regret in cells.items():
+            for (task, method, budget, seed, workers), (regret, seconds) in cells.items():
                 f.write(json.dumps({"task": task, "method": method, "budget": budget,
-                                    "seed": seed, "regret": regret}) + "\n")
+                                    "seed": seed, "workers": workers, "regret": regret,
+                                    "seconds": round(seconds, 4)}) + "\n")
 
 
 def _has_optuna() -> bool:
     try:
         import optuna  # noqa: F401
     except ImportError:
-        print("optuna is not installed: TPE left out (pip install optuna)")
+        print("optuna is not installed: its samplers are left out (pip install optuna)")
         return False
     return True
 
@@ -329,16 +432,8 @@ def _order(task: str, a: float, b: float) -> int:
     return -1 if a < b else 1
 
 
-def _seeds(table, task: str, budgets: list[int], methods: list[str]) -> list[int]:
-    """The seeds of a task that every method has a cell of at every budget: those computed now,
-    and those kept in the cells file (a slow task may have fewer)."""
-    found = {s for (t, _, _, s) in table if t == task}
-    return sorted(s for s in found
-                  if all((task, m, b, s) in table for m in methods for b in budgets))
-
-
-def report(table, tasks, budgets, methods, seconds, out) -> None:
-    seeds = {t: _seeds(table, t, budgets, methods) for t in tasks}
+def report(table: Cells, costs: Cells, tasks, budgets, methods, seconds, out) -> None:
+    seeds = {t: table.seeds(t, budgets, methods) for t in tasks}
     cells = [(t, b, s) for t in tasks for b in budgets for s in seeds[t]]
 
     def wins(a: str, b: str, cells=cells) -> tuple[int, int, int]:
@@ -348,8 +443,9 @@ def report(table, tasks, budgets, methods, seconds, out) -> None:
     def median(t: str, m: str, b: int) -> float:
         return statistics.median(table[t, m, b, s] for s in seeds[t])
 
+    refs = [m for m in ("random", "tpe", "gp") if m in methods]
     counts = sorted({len(v) for v in seeds.values()})
-    lines = ["# Search quality", "",
+    lines = [f"# Search quality, {table.workers} workers", "",
              f"{len(tasks)} tasks × budgets {budgets} × "
              + " or ".join(map(str, counts)) + " seeds ("
              + ", ".join(f"{t} {len(seeds[t])}" for t in tasks) + f") = {len(cells)} paired "
@@ -357,37 +453,43 @@ def report(table, tasks, budgets, methods, seconds, out) -> None:
              "the others read from the cells file). Median regret (true loss "
              "of the trial each method picked as best, minus the optimum; for the "
              "cross-validated tasks, 1 − CV accuracy):", "",
-             "| method | " + " | ".join(f"{t} @{b}" for t in tasks for b in budgets)
-             + " | wins/ties/losses vs random |"
-             + (" vs tpe |" if "tpe" in methods else ""),
-             "|---" * (len(tasks) * len(budgets) + 2 + ("tpe" in methods)) + "|"]
+             "| method | " + " | ".join(f"{t} @{b}" for t in tasks for b in budgets) + " | "
+             + " | ".join(f"wins/ties/losses vs {r}" for r in refs) + " |",
+             "|---" * (len(tasks) * len(budgets) + 1 + len(refs)) + "|"]
     for m in methods:
         meds = [median(t, m, b) for t in tasks for b in budgets]
         row = f"| {m} | " + " | ".join(f"{v:.3g}" for v in meds)
-        row += " | " + ("–" if m == "random" else " / ".join(map(str, wins(m, "random"))))
-        if "tpe" in methods:
-            row += " | " + ("–" if m == "tpe" else " / ".join(map(str, wins(m, "tpe"))))
+        for r in refs:
+            row += " | " + ("–" if m == r else " / ".join(map(str, wins(m, r))))
         lines.append(row + " |")
     top = max(budgets)
-    if "default" in methods and "random" in methods:
-        last = [(t, top, s) for t in tasks for s in seeds[t]]
-        won, tied, lost = wins("default", "random", last)
-        lines += ["", f"At {top} trials the default beats random search in {won} of "
-                  f"{len(last)} paired cells ({won / len(last):.0%}), ties it in {tied} and "
-                  f"loses {lost}. Per task (wins / ties / losses): " + ", ".join(
-                      f"{t} " + " / ".join(map(str, wins("default", "random",
+    last = [(t, top, s) for t in tasks for s in seeds[t]]
+    for r in (r for r in refs if "default" in methods):
+        won, tied, lost = wins("default", r, last)
+        lines += ["", f"At {top} trials the default beats {r} in {won} of {len(last)} paired "
+                  f"cells, ties it in {tied} and loses {lost}: {won / max(1, won + lost):.0%} "
+                  "of the cells that are not ties. Per task (wins / ties / losses): " + ", ".join(
+                      f"{t} " + " / ".join(map(str, wins("default", r,
                                                          [c for c in last if c[0] == t])))
                       for t in tasks) + "."]
-    if "tpe" in methods:
-        lines += ["", f"Median regret at {top} trials divided by TPE's (below 1: better than "
-                  "TPE):", "", "| method | " + " | ".join(tasks) + " |",
-                  "|---" * (len(tasks) + 1) + "|"]
+    for r in (r for r in ("tpe", "gp") if r in methods):
+        lines += ["", f"Median regret at {top} trials divided by {r}'s (below 1: better):", "",
+                  "| method | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
         for m in methods:
             ratios = []
             for t in tasks:
-                ref = median(t, "tpe", top)
+                ref = median(t, r, top)
                 ratios.append(f"{median(t, m, top) / ref:.2f}" if ref > 0 else "–")
             lines.append(f"| {m} | " + " | ".join(ratios) + " |")
+    timed = [t for t in tasks if t in TASKS]  # synthetic: a trial costs nothing
+    if timed:
+        lines += ["", f"The methods' own seconds per {top}-trial run (proposals, not trials; "
+                  "median over the synthetic tasks' cells timed in this or an earlier session):",
+                  ""]
+        for m in methods:
+            own = [costs[t, m, top, s] for t in timed for s in seeds[t] if (t, m, top, s) in costs]
+            if own:
+                lines.append(f"- {m}: {statistics.median(own):.3g} s ({len(own)} runs)")
     Path(out).parent.mkdir(exist_ok=True)
     Path(out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -11,7 +11,7 @@ from hpsearch.search.surrogate import (
     MODEL_TRIALS,
     GaussianProcess,
     Surrogate,
-    normal_scores,
+    scaled_scores,
     observations,
 )
 from hpsearch.space import Choice, Int, Space, Uniform
@@ -107,10 +107,14 @@ def test_a_big_round_gets_distinct_points_beyond_one_set_of_candidates():
     assert points.shape == (300, 2) and len(np.unique(points, axis=0)) == 300
 
 
-def test_scores_enter_as_normal_quantiles_of_their_ranks_ties_averaged():
-    z = normal_scores(np.array([3.0, 1.0, 3.0, 2.0, -1e9]))
-    assert z[0] == z[2] and z[4] < z[1] < z[3] < z[0]
-    assert abs(z).max() < 1.3  # an outlier is one rank away, not a billion
+def test_scores_keep_their_differences_near_the_top_and_an_outlier_does_not_stretch_them():
+    y = np.array([3.0, 1.0, 3.0, 2.0, 2.5, 2.9, -1e9])
+    z = scaled_scores(y)
+    assert z[0] == z[2] and z[6] < z[1] < z[3] < z[4] < z[5] < z[0]
+    # the gaps among the usual scores keep their proportions: 3 - 2.9 is a tenth of 3 - 2
+    assert (z[0] - z[5]) / (z[0] - z[3]) == pytest.approx(0.1)
+    assert z[6] > -3  # a billion below is pulled in to a log's distance
+    assert not scaled_scores(np.array([0.9, 0.9, 0.9])).any()  # all tied: all equal
 
 
 def test_the_gaussian_process_gradient_is_the_likelihood_s_and_it_fits_a_curve():
