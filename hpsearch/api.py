@@ -73,7 +73,8 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
             pass  # random search as asked; the look-ahead only gates early stopping
         elif plan.rounds == 1:
             lines.append(f"search.rounds: auto: 1 round ({search.trials} trials are too few to "
-                         "learn from between rounds)")
+                         "learn from between rounds" + (f" with {workers} running at once"
+                                                        if search.trials >= 20 else "") + ")")
         else:
             lines.append(
                 f"search.rounds: {'auto: ' if search.rounds == AUTO else ''}{plan.rounds} "
@@ -82,6 +83,10 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
                 f"results so far, up to {plan.lookahead} trials behind (search.lookahead"
                 f"{': auto for ' + workers if search.lookahead == AUTO else ''}); "
                 "rounds: 1 for plain random search")
+        if search.lookahead == AUTO and cfg.parallel.address and cfg.parallel.n_jobs == -1:
+            lines.append(f"search.lookahead: auto counts this machine's {workers}, not the "
+                         "cluster's: set parallel.n_jobs to the trials the cluster runs at once "
+                         "(or search.lookahead), or fewer will run at once with early stopping")
     if search.early_stopping == AUTO:
         pruner = Pruner() if objective.reports_epochs else None
         changes["early_stopping"] = pruner

@@ -332,3 +332,26 @@ space:
         else:
             assert has == ({"schedule", "gamma"} if p["schedule"] == "step" else {"schedule"})
     assert 0.1 < sum("gamma" in p for p in points) / 400 < 0.4  # a quarter
+
+
+def test_auto_lookahead_on_a_cluster_says_to_give_its_workers(write):
+    from types import SimpleNamespace
+
+    from hpsearch.api import _decided
+    from hpsearch.config import load_config
+
+    write("three.py", THREE)
+    cfg = load_config(write("a.yaml", config("c", "three", 60))).replace(
+        parallel={"backend": "dask", "address": "tcp://10.1.2.3:8786", "n_jobs": -1})
+    _, lines = _decided(cfg, SimpleNamespace(reports_epochs=True))
+    assert any(line.startswith("search.lookahead: auto counts this machine's") and
+               "set parallel.n_jobs to the trials the cluster runs at once" in line
+               for line in lines)
+    _, lines = _decided(cfg.replace(parallel={"n_jobs": 64}), SimpleNamespace(reports_epochs=True))
+    assert not any(line.startswith("search.lookahead: auto counts") for line in lines)
+    assert "search.rounds: auto: 1 round (60 trials are too few to learn from between rounds " \
+        "with 64 workers running at once)" in lines
+    _, lines = _decided(cfg.replace(parallel={"n_jobs": 64}, search={"trials": 400}),
+                        SimpleNamespace(reports_epochs=True))
+    assert any("87 trials over the whole space" in line and "up to 82 trials behind "
+               "(search.lookahead: auto for 64 workers)" in line for line in lines)
