@@ -11,8 +11,8 @@ from hpsearch.search.surrogate import (
     MODEL_TRIALS,
     GaussianProcess,
     Surrogate,
-    scaled_scores,
     observations,
+    scaled_scores,
 )
 from hpsearch.space import Choice, Int, Space, Uniform
 from hpsearch.trial import Direction, Status, Trial, TrialResult, plan_trials
