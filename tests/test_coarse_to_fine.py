@@ -227,3 +227,42 @@ def test_the_default_rounds_beat_one_round_of_random_search_at_the_same_budget()
         gaps.append(best_three - best_one)
     assert wins >= 10, wins
     assert np.median(gaps) > 0
+
+
+def test_the_last_round_trains_again_in_full_a_stopped_trial_the_complete_ones_rate_best():
+    """A trial stopped early where the complete trials say the best scores are (a slow
+    starter) is trained again in full in the last round: same point and seed, never stopped;
+    one stopped where they score badly is not."""
+    space = Space({"x": Uniform(0.0, 1.0), "y": Uniform(0.0, 1.0)})
+
+    def evaluate(trials):
+        out = []
+        for t in trials:
+            score = -((t.params["x"] - 0.7) ** 2 + (t.params["y"] - 0.2) ** 2)
+            if t.number % 4 == 1 and t.retest_of is None:  # stopped early, at a poor score
+                out.append(TrialResult(t, Status.PRUNED, extra={"epoch": 4, "score": -1.0}))
+            else:
+                out.append(TrialResult(t, Status.COMPLETE, (score,)))
+            assert t.peers == (0 if t.retest_of is not None else None)
+        return out
+
+    strategy = CoarseToFine(space, "maximize", trials=60, seed=3, lookahead=2)
+    done = evaluate_all(strategy, evaluate)
+    again = [r for r in done if r.trial.retest_of is not None]
+    last = max(r.trial.round for r in done)
+    by_number = {r.number: r for r in done}
+    assert 1 <= len(again) <= 3  # 5 % of 60 at most
+    complete = sorted((r for r in done if r.status is Status.COMPLETE
+                       and r.trial.retest_of is None), key=lambda r: -r.mean)
+    for r in again:
+        old = by_number[r.trial.retest_of]
+        assert r.trial.round == last and old.status is Status.PRUNED
+        assert (r.params, r.trial.unit, r.trial.seed) == (old.params, old.trial.unit,
+                                                           old.trial.seed)
+        # where the complete trials score well: within the top ones' box
+        assert abs(r.params["x"] - 0.7) < 0.2 and abs(r.params["y"] - 0.2) < 0.2
+    assert complete[0].mean > -0.01
+    # the same trials again: promotion follows from the results alone
+    assert [r.trial for r in evaluate_all(
+        CoarseToFine(space, "maximize", trials=60, seed=3, lookahead=2), evaluate)] == \
+        [r.trial for r in done]

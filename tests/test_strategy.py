@@ -234,3 +234,11 @@ def test_a_bad_search_strategy_is_refused_before_any_trial(runner, value, messag
     assert out.exit_code == 2, out.output
     assert message in out.output
     assert not Path("runs").exists() or not list(Path("runs").iterdir())
+
+
+def test_a_trial_the_strategy_gave_peers_keeps_them_under_early_stopping():
+    trials = plan_trials(SPACE, "random", 6, 0)
+    trials[4] = Trial(4, trials[4].params, trials[4].unit, 9, peers=0)  # never to be stopped
+    evaluator = InOrder()
+    drive(Planned(SPACE, "maximize", Round(1, whole(SPACE), 6), trials), evaluator, lookahead=2)
+    assert evaluator.peers == {0: -2, 1: -1, 2: 0, 3: 1, 4: 0, 5: 3}

@@ -36,6 +36,7 @@ FIRST_SHARE = 0.15  # of the budget, at least, for round 1: random points over t
 GROWTH = 0.15  # with rounds: auto, each later round has this share of the trials before it
 SMALLEST = 4  # trials in a round, at least: its Thompson draws spread over the region
 SIDE_MIN = 0.05  # the trust region's side (in u) never goes below this
+PROMOTE = 0.05  # of the budget, at most: stopped trials the last round trains again in full
 
 
 def auto_lookahead(workers: int) -> int:
@@ -180,7 +181,12 @@ class CoarseToFine(Sampling):
         with threadpool_limits(1):
             region, points = self.propose(results, start, size,
                                           np.random.default_rng([self.seed, r]))
-        trials = trials_at(self.space, points, self.seed, round=r, first_number=start)
+            again = self.promoted(results, size) if r == len(self.sizes) > 1 else []
+        trials = trials_at(self.space, points[:size - len(again)], self.seed, round=r,
+                           first_number=start)
+        end = start + len(trials)
+        trials += [Trial(end + i, old.params, old.trial.unit, old.trial.seed, round=r,
+                         retest_of=old.number, peers=0) for i, old in enumerate(again)]
         if r == 1:
             trials = enqueued(self.space, trials, self.enqueue)
         return Round(r, region, size, "random" if r == 1 and region.is_whole else "zoom"), \
@@ -245,6 +251,29 @@ class CoarseToFine(Sampling):
                 for name in self.space.dims}
         return Region(tuple(map(float, lo)), tuple(map(float, hi)),
                       narrowed(self.space, lo, hi, seen=seen), (), (best.number,)), options
+
+    def promoted(self, results: Sequence[TrialResult], size: int) -> list[TrialResult]:
+        """The stopped trials the last round trains again in full (same point, same seed, never
+        stopped: `peers` 0): those that a model of the complete trials alone (what a full
+        training scored, near them) rates at least as high as the best complete trial; the
+        best of them first, at most PROMOTE of the budget and half the round. Early
+        stopping may stop a trial that starts slowly and would have ended best; this gives
+        the likeliest ones their chance."""
+        from hpsearch.search.surrogate import Surrogate
+
+        again = {r.trial.retest_of for r in results}
+        stopped = [r for r in results if r.status is Status.PRUNED and r.number >= self.first
+                   and r.trial.retest_of is None and r.number not in again]
+        done = best_first(results, self.direction)
+        count = min(math.floor(PROMOTE * self.trials), size // 2)
+        if not stopped or len(done) < 5 or count < 1:
+            return []
+        d = len(self.space)
+        model = Surrogate(self.space, done, self.direction, units(done[:1], d)[0], self._theta)
+        bar = float(model.mean(units(done[:9], d)).max())
+        rated = model.mean(units(stopped, d))
+        order = [i for i in np.argsort(-rated, kind="stable") if rated[i] >= bar]
+        return [stopped[i] for i in order[:count]]
 
     def propose(self, results: Sequence[TrialResult], start: int, n: int,
                 rng: np.random.Generator) -> tuple[Region, np.ndarray]:

@@ -162,7 +162,8 @@ def drive(strategy: Strategy, evaluator: Evaluator, *,
     without running it again; `on_round` hears each round as it opens, before its trials run.
 
     With a `lookahead` (early stopping is on), trial i also waits for the trials numbered below
-    i − lookahead, and carries that number as its `peers`: the only trials it is compared with.
+    i − lookahead, and carries that number as its `peers`: the only trials it is compared with
+    (unless the strategy gave it peers: 0 for a trial never to be stopped).
     """
     end = strategy.first + strategy.trials
     number = told = strategy.first
@@ -183,8 +184,8 @@ def drive(strategy: Strategy, evaluator: Evaluator, *,
                     on_round(opened)
                 result = known(trial)
                 if result is None:
-                    batch.append(trial if lookahead is None else
-                                 replace(trial, peers=number - lookahead))
+                    batch.append(trial if lookahead is None or trial.peers is not None
+                                 else replace(trial, peers=number - lookahead))
                 else:
                     ended[number] = result
                 number += 1
