@@ -65,7 +65,11 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
         plan = planned(cfg)
         changes.update(rounds=plan.rounds, lookahead=plan.lookahead)
         workers = f"{plan.workers} worker{'s' if plan.workers > 1 else ''}"
-        if search.strategy is not None:
+        if not cfg.space.dims:
+            lines.append(f"space: every parameter is fixed: one configuration, tried "
+                         f"{search.trials} time{'s' if search.trials > 1 else ''}, each trial "
+                         "with its own seed")
+        elif search.strategy is not None:
             lines.append(f"search.strategy: {search.strategy} proposes every trial, learning "
                          f"from results up to {plan.lookahead} trials behind (search.lookahead"
                          f"{': auto for ' + workers if search.lookahead == AUTO else ''})")

@@ -385,9 +385,10 @@ def importance(run: str, fmt: str, runs_dir: str) -> None:
     """
     from hpsearch.insight import importance as compute
     from hpsearch.present import report
-    from hpsearch.runs import open_run
+    from hpsearch.runs import open_run, searched
 
     result = open_run(run, runs_dir)
+    searched(result, "rank")
     try:
         found = compute(result.space, result.results)
     except ValueError as error:
@@ -464,13 +465,14 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
     Score axes show the good part of the scores; far worse trials sit on the edge, counted.
     """
     from hpsearch.present import report
-    from hpsearch.runs import open_run, rounds
+    from hpsearch.runs import open_run, rounds, searched
 
     if out is not None:  # refused before anything is drawn
         from hpsearch.present.plot import check_out
 
         check_out(out)
     result = open_run(run, runs_dir)
+    searched(result, "plot")
     order = report.param_order(result)
     report.print_out(report.profile_table(result, order))
     if out is not None:
@@ -562,6 +564,66 @@ def retest(run: str, top: int, seeds: int, data: str | None, target: str | None,
 
     _drive(start, quiet=True)
     report.print_out(report.retest_table(*outcome))
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json", "args"]), default="yaml",
+              show_default=True)
+@click.option("--trial", type=click.IntRange(min=0), default=None,
+              help="This trial's configuration (default: the best complete one).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write it to FILE (a YAML file's paths relative to it).")
+@runs_dir_option
+def best(run: str, fmt: str, trial: int | None, out: str | None, runs_dir: str) -> None:
+    """The winning configuration of RUN, ready to use.
+
+    yaml: the run's config with each parameter fixed at the best trial's value (`hpsearch run`
+    on it tries that configuration 5 times, each with its own seed; or copy the values); json:
+    the trial's number, score and params; args: a command objective's command line as that
+    trial ran it.
+    """
+    from hpsearch.runs import best_config
+
+    current, chosen, config = best_config(run, trial, runs_dir)
+    complete = chosen.status.value == "complete"
+    score = f"{chosen.mean:.6g} ± {chosen.std:.2g}" if complete else chosen.status.value
+    if fmt == "json":
+        text = json.dumps({"run": current.name, "trial": chosen.number,
+                           "status": chosen.status.value,
+                           "score": chosen.mean if complete else None,
+                           "std": chosen.std if complete else None,
+                           "seed": chosen.trial.seed, "params": dict(chosen.params)},
+                          indent=1) + "\n"
+    elif fmt == "args":
+        from hpsearch.objective import filled
+
+        command = config.get("objective", {}).get("command")
+        if command is None:
+            raise InputError(f"{current.path}: --format args is for command objectives (this "
+                             "run trains in Python); use --format yaml or json")
+        fixed = config["objective"].get("fixed") or {}
+        text = shlex.join(filled(command, {**fixed, **chosen.params, "trial": chosen.number,
+                                           "seed": chosen.trial.seed})) + "\n"
+    else:
+        from hpsearch.config.files import relocated
+
+        header = (f"# trial {chosen.number} of {current.name} ({score}): its values as a "
+                  f"config.\n# hpsearch run on this file tries it {config['search']['trials']} "
+                  "times, each trial with its own seed.\n")
+        import yaml
+
+        folder = Path(out).resolve().parent if out is not None else Path.cwd()
+        text = header + yaml.safe_dump(relocated(config, folder), sort_keys=False,
+                                       allow_unicode=True)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"--out {out}: cannot write it ({error.strerror})") from None
+    click.echo(f"trial {chosen.number} of {current.name} written to {out}", err=True)
 
 
 @cli.command()

@@ -71,7 +71,10 @@ def planned(cfg: Config) -> Plan:
     workers = cores(cfg.parallel.n_jobs)
     lookahead = auto_lookahead(workers) if search.lookahead == AUTO else int(search.lookahead)
     first = first_round(search.trials, lookahead, len(cfg.space), len(search.enqueue))
-    rounds = auto_rounds(search.trials, first) if search.rounds == AUTO else int(search.rounds)
+    if search.rounds != AUTO:
+        rounds = int(search.rounds)
+    else:  # every parameter fixed: one configuration, nothing to learn between rounds
+        rounds = auto_rounds(search.trials, first) if cfg.space.dims else 1
     return Plan(rounds, lookahead, tuple(round_sizes(search.trials, first, rounds)), workers)
 
 

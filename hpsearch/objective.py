@@ -518,32 +518,17 @@ class CommandObjective(Objective):
     def reports_epochs(self) -> bool:
         return True  # any program may print epoch lines; which do is known only as they run
 
-    def _substitute(self, text: str, values: Mapping[str, Any]) -> str:
-        """{name} replaced by its value, in one pass: a value that holds braces is kept as is."""
-        return re.sub(r"\{(\w+)\}",
-                      lambda m: _as_text(values[m.group(1)]) if m.group(1) in values
-                      else m.group(0), text)
-
-    @staticmethod
-    def _complete(text: str, values: Mapping[str, Any]) -> bool:
-        """Whether every placeholder of the text has a value: one that names a parameter of a
-        branch the trial did not take has none (the config checked all names)."""
-        return all(name in values for name in re.findall(r"\{(\w+)\}", text))
-
     def command_line(self, params: Mapping[str, Any], trial: Trial) -> list[str]:
-        """The argv with its placeholders filled in; an argument naming a parameter the trial
-        does not have (a conditional one) is left out, so write --beta2={beta2} as one."""
-        values = {**params, "trial": trial.number, "seed": trial.seed}
-        return [self._substitute(arg, values) for arg in self.spec.target
-                if self._complete(arg, values)]
+        """The argv with its placeholders filled in (`filled`)."""
+        return filled(self.spec.target, {**params, "trial": trial.number, "seed": trial.seed})
 
     def environment(self, params: Mapping[str, Any], trial: Trial) -> dict[str, str]:
         """objective.env with its placeholders filled in; a variable naming a parameter the
         trial does not have is not set."""
         values = {**params, "trial": trial.number, "seed": trial.seed}
         env = getattr(self.spec, "env", {})
-        return {name: self._substitute(text, values) for name, text in env.items()
-                if self._complete(text, values)}
+        return {name: _substitute(text, values) for name, text in env.items()
+                if _complete(text, values)}
 
     def evaluate(self, params: dict[str, Any], trial: Trial, session: Session) -> Outcome:
         argv = self.command_line(params, trial)
@@ -691,6 +676,25 @@ def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, floa
         out.append({k: sum(r[k] for r in rows if k in r) / sum(k in r for r in rows)
                     for k in keys})
     return out
+
+
+def filled(argv: Sequence[str], values: Mapping[str, Any]) -> list[str]:
+    """A command's argv with its {placeholders} filled in from `values` (a trial's params, its
+    number and seed); an argument naming a parameter the trial does not have (a conditional
+    one) is left out, so write --beta2={beta2} as one argument."""
+    return [_substitute(arg, values) for arg in argv if _complete(arg, values)]
+
+
+def _substitute(text: str, values: Mapping[str, Any]) -> str:
+    """{name} replaced by its value, in one pass: a value that holds braces is kept as is."""
+    return re.sub(r"\{(\w+)\}", lambda m: _as_text(values[m.group(1)]) if m.group(1) in values
+                  else m.group(0), text)
+
+
+def _complete(text: str, values: Mapping[str, Any]) -> bool:
+    """Whether every placeholder of the text has a value: one that names a parameter of a
+    branch the trial did not take has none (the config checked all names)."""
+    return all(name in values for name in re.findall(r"\{(\w+)\}", text))
 
 
 def _as_text(value: Any) -> str:

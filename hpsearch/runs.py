@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hpsearch.search.region import Region
 
 __all__ = ["open_run", "status", "compare", "list_runs", "load_model", "rounds", "zoom_region",
-           "resolve", "trial_log", "model_path"]
+           "searched", "best_config", "resolve", "trial_log", "model_path"]
 
 log = logging.getLogger("hpsearch")
 
@@ -183,6 +183,51 @@ def load_model(run: str | Path, runs_dir: str | Path = "runs") -> Any:
     return model
 
 
+BEST_TRIALS = 5  # trials of a best config: the one configuration with 5 seeds
+
+
+def best_config(run: str | Path, trial: int | None = None, runs_dir: str | Path = "runs"
+                ) -> tuple[RunResult, TrialResult, dict[str, Any]]:
+    """The best complete trial of a run (or trial `trial`, whatever its status) and the run's
+    config with that trial's values as its space (each parameter fixed), as YAML data with
+    absolute paths: `hpsearch run` on it tries that one configuration BEST_TRIALS times, each
+    trial with its own seed, never stopped early. Warm start, enqueued points and a strategy
+    of its own are left out; the name gets "-best" (or "-trial<N>").
+
+    Raises:
+        InputError: no complete trial, or no trial `trial`.
+    """
+    current = open_run(run, runs_dir)
+    if trial is None:
+        if current.best is None:
+            raise InputError(f"{current.path}: no complete trial yet")
+        chosen = current.best
+    else:
+        found = [r for r in current.results if r.number == trial]
+        if not found:
+            raise InputError(f"{current.path}: no trial {trial} (its trials: 0 to "
+                             f"{current.next_trial - 1})")
+        chosen = found[0]
+    with RunStore.open(current.path, readonly=True) as store:
+        config = store.config()
+    config["name"] = f"{config.get('name', current.name)}-" + \
+        ("best" if trial is None else f"trial{trial}")
+    config["space"] = {name: value if isinstance(value, (bool, int, float, str)) else
+                       {"fixed": value} for name, value in chosen.params.items()}
+    search = {k: v for k, v in config.get("search", {}).items()
+              if k not in ("warm_start", "enqueue", "strategy", "lookahead")}
+    config["search"] = {**search, "trials": BEST_TRIALS, "rounds": 1, "early_stopping": False}
+    return current, chosen, config
+
+
+def searched(run: RunResult, what: str) -> None:
+    """Raise InputError when every parameter of `run` is fixed (a run of one configuration,
+    such as `hpsearch best`'s): there is nothing to `what`."""
+    if not run.space.dims:
+        raise InputError(f"{run.path}: every parameter is fixed (one configuration, tried "
+                         f"{len(run.results)} times): nothing to {what}")
+
+
 def zoom_region(
     run: str | Path,
     *,
@@ -203,6 +248,7 @@ def zoom_region(
     from hpsearch.search.region import zoom
 
     current = open_run(run, runs_dir)
+    searched(current, "zoom")
     try:
         region = zoom(current.space, current.results, current.direction, top=top,
                       top_fraction=top_fraction, margin=margin)

@@ -86,7 +86,6 @@ BAD = [
     ("data: {dataset: mnist}\nspace: {x: [1, 2]}\n", 3, "data.dataset", "choose one of"),
     ("data: {path: nope.csv, target: y}\nspace: {x: [1, 2]}\n", 3, "data.path", "not found"),
     ("space: {x: [1, 2]}\nspace: {y: [1, 2]}\n", 4, None, "duplicate key 'space'"),
-    ("space: {x: 3}\n", 3, "space", "every parameter is fixed"),
     ("search:\n  trials: 4\n  rounds: 5\nspace: {x: [1, 2]}\n", 5, "search.rounds",
      "cannot exceed search.trials"),
 ]

@@ -344,11 +344,7 @@ def _space(check: _Checker, raw: Mapping[str, Any], fixed: Mapping[str, Any]) ->
                 add(inner, where, path + ((name, option),))
 
     add(section, "space", ())
-    space = Space(scales, conditions)
-    if not space.dims:
-        raise check.fail("every parameter is fixed: give at least one a scale to search",
-                         "space", raw, "space")
-    return space
+    return Space(scales, conditions)
 
 
 def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> Config:
