@@ -287,8 +287,8 @@ def resume(run: str, n_jobs: int | None, backend: str | None, accept_edits: bool
 @click.option("--format", "fmt", type=click.Choice([*FORMATS, "markdown"]), default="table",
               show_default=True)
 @click.option("--columns", default=None, metavar="NAME,...",
-              help="The parameters to show (default: as many as fit, those that move the score "
-                   "most first).")
+              help="The parameters and metrics to show, as many as fit (default: the "
+                   "parameters that move the score most first).")
 @excel_safe_option
 @runs_dir_option
 def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, excel_safe: bool,
@@ -307,11 +307,12 @@ def leaderboard(run: str, top: int | None, fmt: str, columns: str | None, excel_
     _check_excel_safe(excel_safe, fmt)
     result = open_run(run, runs_dir)
     names = [n.strip() for n in (columns or "").split(",") if n.strip()]
+    known = [*result.space.dims, *report.metric_names(result)]
     for name in names:
-        if name not in result.space.dims:
-            raise InputError(f"--columns: {result.name} has no searched parameter {name!r}; "
-                             f"{did_you_mean(name, result.space.dims)}its parameters: "
-                             + ", ".join(result.space.dims))
+        if name not in known:
+            raise InputError(f"--columns: {result.name} has no searched parameter or metric "
+                             f"{name!r}; {did_you_mean(name, known)}its parameters and "
+                             "metrics: " + ", ".join(known))
     if fmt == "table":
         report.print_out(report.leaderboard_table(result, top=top or 20, columns=names))
     elif fmt == "markdown":
@@ -488,19 +489,25 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write to a file (needed for parquet) instead of stdout.")
+@click.option("--per-epoch", "per_epoch", is_flag=True,
+              help="One row per trial, fold and epoch reported: the learning curves.")
 @excel_safe_option
 @runs_dir_option
-def export(run: str, fmt: str, out: str | None, excel_safe: bool, runs_dir: str) -> None:
+def export(run: str, fmt: str, out: str | None, per_epoch: bool, excel_safe: bool,
+           runs_dir: str) -> None:
     """Every trial of RUN, one row each, ready for pandas.
 
     Columns: trial, round, status, retest, retest_of, seed, param_<name>, split<i>_score,
-    mean_score, std_score, rank_score, duration, error.
+    mean_score, std_score, rank_score, stopped_epoch, stopped_score, metric_<name>, duration,
+    error. With --per-epoch: trial, round, status, param_<name>, fold, epoch, score,
+    metric_<name>, a row for each epoch a trial reported.
     """
     from hpsearch.present import report
     from hpsearch.runs import open_run
 
     _check_excel_safe(excel_safe, fmt)
-    rows = open_run(run, runs_dir).rows()
+    found = open_run(run, runs_dir)
+    rows = found.epoch_rows() if per_epoch else found.rows()
     if fmt == "parquet":
         if out is None:
             raise click.BadParameter("parquet is binary: give --out FILE.parquet",

@@ -161,10 +161,13 @@ class CommandFailed(HPSearchError):
 
 class TrialPruned(HPSearchError):
     """Raised by ``report(epoch, score)`` inside an objective when early stopping stops the
-    trial; the trial is recorded as pruned with the epoch it reached and its score there."""
+    trial; the trial is recorded as pruned with the epoch it reached, its score and metrics
+    there."""
 
-    def __init__(self, epoch: int, reason: str, score: float | None = None) -> None:
+    def __init__(self, epoch: int, reason: str, score: float | None = None,
+                 metrics: Mapping[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.epoch = epoch
         self.reason = reason
         self.score = score
+        self.metrics = dict(metrics or {})  # what else it reported at that epoch

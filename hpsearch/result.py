@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,19 @@ class RunResult:
     def name(self) -> str:
         return self.path.name
 
+    def curves(self, trials: Sequence[int] | None = None) -> dict[int, list[dict[str, Any]]]:
+        """Per-epoch reports as stored in the run (of `trials`, or every trial that reported):
+        trial number -> [{fold, epoch, score, **metrics}, ...] in fold and epoch order. Read
+        from the run's store, so also while the run goes on."""
+        from hpsearch.store.database import RunStore
+
+        with RunStore.open(self.path, readonly=True) as store:
+            return store.reports(trials)
+
+    def curve(self, trial: int) -> list[dict[str, Any]]:
+        """One trial's per-epoch reports (see `curves`); [] for a trial that reported none."""
+        return self.curves([trial]).get(trial, [])
+
     @property
     def results(self) -> list[TrialResult]:
         """Every trial, in the order they ended (read only: `add` grows it)."""
@@ -112,7 +125,9 @@ class RunResult:
     def rows(self) -> list[dict[str, Any]]:
         """One flat row per trial, by number, in scikit-learn's vocabulary: trial, round,
         status, retest, retest_of, seed, param_<name>, split<i>_score, mean_score, std_score,
-        rank_score, metric_<name>, duration, error (None where a value is missing)."""
+        rank_score, stopped_epoch, stopped_score (a trial stopped early: where, and its score
+        there), metric_<name> (of a stopped trial: at that epoch), duration, error (None where
+        a value is missing)."""
         ranks = {r.number: rank for rank, r in self.ranked()}
         folds = max((len(r.scores) for r in self._results), default=0)
         rows = []
@@ -127,9 +142,27 @@ class RunResult:
                         for i in range(folds)})
             row.update({"mean_score": _number(result.mean), "std_score": _number(result.std),
                         "rank_score": ranks.get(result.number)})
+            row.update(stopped_at(result))
             row.update({f"metric_{k}": v for k, v in result.extra.get("metrics", {}).items()})
             row.update({"duration": result.duration, "error": result.error_line or None})
             rows.append(row)
+        return rows
+
+    def epoch_rows(self) -> list[dict[str, Any]]:
+        """One flat row per trial, fold and epoch reported (by trial, fold, epoch): trial,
+        round, status, param_<name>, fold, epoch, score, metric_<name> (what else it reported
+        then): the learning curves, ready for pandas."""
+        curves = self.curves()
+        rows = []
+        for result in sorted(self._results, key=lambda r: r.number):
+            head = {"trial": result.number, "round": result.trial.round,
+                    "status": result.status.value,
+                    **{f"param_{k}": v for k, v in result.params.items()}}
+            for report in curves.get(result.number, []):
+                rows.append({**head, "fold": report["fold"], "epoch": report["epoch"],
+                             "score": report["score"],
+                             **{f"metric_{k}": v for k, v in report.items()
+                                if k not in ("fold", "epoch", "score")}})
         return rows
 
     def to_dataframe(self) -> Any:
@@ -146,3 +179,12 @@ class RunResult:
 
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def stopped_at(result: TrialResult) -> dict[str, Any]:
+    """stopped_epoch and stopped_score: where a trial stopped early was stopped, and the score
+    it had reached there (None for the others)."""
+    pruned = result.status is Status.PRUNED
+    score = result.extra.get("score") if pruned else None
+    return {"stopped_epoch": result.extra.get("epoch") if pruned else None,
+            "stopped_score": _number(score) if isinstance(score, (int, float)) else None}

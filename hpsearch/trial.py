@@ -151,8 +151,10 @@ def result_of_error(trial: Trial, error: BaseException, duration: float) -> Tria
     from hpsearch.errors import CommandFailed, TrialPruned
 
     if isinstance(error, TrialPruned):
-        return TrialResult(trial, Status.PRUNED, (), duration, error.reason,
-                           extra={"epoch": error.epoch, "score": error.score})
+        extra: dict[str, Any] = {"epoch": error.epoch, "score": error.score}
+        if error.metrics:
+            extra["metrics"] = error.metrics
+        return TrialResult(trial, Status.PRUNED, (), duration, error.reason, extra=extra)
     if isinstance(error, TrialCrashed):
         return TrialResult(trial, Status.CRASHED, (), duration, str(error))
     if isinstance(error, TrialTimedOut):

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.events import RunEvents
-from hpsearch.result import RunResult
+from hpsearch.result import RunResult, stopped_at
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
 
@@ -140,6 +140,7 @@ def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, A
             "status": result.status.value,
             "mean_score": _plain(result.mean),
             "std_score": _plain(result.std),
+            **stopped_at(result),
             "params": dict(result.params),
             "scores": list(result.scores),
             "metrics": dict(result.extra.get("metrics", {})),
@@ -149,7 +150,8 @@ def leaderboard_rows(run: RunResult, top: int | None = None) -> list[dict[str, A
     now = time.time()
     for number, params, started in run.running:
         rows.append({"rank": None, "trial": number, "round": None, "status": "running",
-                     "mean_score": None, "std_score": None, "params": params, "scores": [],
+                     "mean_score": None, "std_score": None, "stopped_epoch": None,
+                     "stopped_score": None, "params": params, "scores": [],
                      "metrics": {}, "duration": now - started, "error": None})
     return rows
 
@@ -173,11 +175,16 @@ def flat_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _status_cell(result: TrialResult) -> str:
+    """The score column: mean ± std; a stopped trial's score at the epoch it was stopped at;
+    a failed one's status alone (its error is in the summary below the table, so that a long
+    message never widens the column and hides the parameters)."""
     if result.status is Status.COMPLETE:
         return score_text(result)
     if result.status is Status.PRUNED:
-        return f"[dim]pruned at epoch {result.extra.get('epoch', '?')}[/dim]"
-    return f"[red]{escape(result.status.value)}: {escape(result.error_line[:40])}[/red]"
+        score = result.extra.get("score")
+        shown = _score(score) + " " if isinstance(score, (int, float)) else ""
+        return f"[dim]{shown}@ epoch {result.extra.get('epoch', '?')}[/dim]"
+    return f"[red]{escape(result.status.value)}[/red]"
 
 
 def _title(run: RunResult) -> str:
@@ -233,40 +240,60 @@ def leaderboard_table(run: RunResult, top: int | None = None, columns: Sequence[
     used = sum(fixed) + 3 * len(fixed) + 1
     if used > width and order:
         return best_card(run)
-    params = {r.number: run.space.format(r.params) for _, r in shown}
+    params = {r.number: {**run.space.format(r.params), **_metric_cells(r)} for _, r in shown}
     running = {number: run.space.format(p) for number, p, _ in run.running}
     values = {**params, **running}
     names = list(columns) or param_order(run, [r for _, r in shown])
     chosen: list[str] = []
     left: list[str] = []
-    for name in names:  # the most telling first; after the first that does not fit, none
+    for name in names:  # the most telling (or asked) first; a column that does not fit is left
         need = _width([name, *(values[n].get(name, "") for n in values)]) + 3
-        if columns or (not left and used + need <= width):
+        if used + need <= width and (columns or not left):
             chosen.append(name)
             used += need
         else:
             left.append(name)
+    metrics = [n for n in chosen if n not in run.space.scales]
     table = Table(title=_title(run), title_justify="left", caption_justify="left")
     for head in heads:
         table.add_column(head, justify="right", no_wrap=True,
                          style="dim" if head == "trial" else None)
-    for name in (n for n in run.space.scales if n in chosen):  # in the config's order
+    shown_names = [n for n in run.space.scales if n in chosen] + metrics  # the config's order
+    for name in shown_names:
         table.add_column(escape(name), justify="right", no_wrap=True)
     table.add_column("score (mean ± std)", justify="right", no_wrap=True)
     table.add_column("time", justify="right", style="dim", no_wrap=True)
     for cells, score, seconds in rows:
         number = int(cells[1])
         shown_values = values.get(number, {})
-        table.add_row(*cells, *(escape(shown_values.get(n, "")) for n in run.space.scales
-                                if n in chosen), score, seconds,
+        table.add_row(*cells, *(escape(shown_values.get(n, "")) for n in shown_names), score,
+                      seconds,
                       style="bold green" if cells[0] == "1" else None)
     notes = []
     if top is not None and len(order) > top:
         notes.append(f"{len(order) - top} more: --top {len(order)} shows all")
-    if left:
+    if left and columns:
+        notes.append(f"not shown, too wide for {width} columns: {', '.join(left)} (fewer "
+                     "--columns, or a wider terminal)")
+    elif left:
         notes.append(f"not shown: {', '.join(left)} (--columns {','.join(left[:2])} shows them)")
     table.caption = escape("; ".join(notes)) if notes else None
     return table
+
+
+def metric_names(run: RunResult) -> list[str]:
+    """The metrics the run's trials reported beside their score (a result line's
+    test_accuracy, a function's train score), in the order first seen."""
+    names: dict[str, None] = {}
+    for result in run.results:
+        names.update(dict.fromkeys(result.extra.get("metrics", {})))
+    return list(names)
+
+
+def _metric_cells(result: TrialResult) -> dict[str, str]:
+    return {name: _score(value) if isinstance(value, (int, float)) and not
+            isinstance(value, bool) else str(value)
+            for name, value in result.extra.get("metrics", {}).items()}
 
 
 def best_card(run: RunResult) -> Any:

@@ -170,4 +170,4 @@ class Reporter:
             self.unshared.append(record)  # held by the cluster, not by the run's store
         why = self.pruner.reason(epoch, value, others, self.direction, self.fold)
         if why is not None:
-            raise TrialPruned(epoch, why, value)
+            raise TrialPruned(epoch, why, value, metrics)

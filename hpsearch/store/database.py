@@ -456,6 +456,23 @@ class RunStore:
                              "the other trials: hpsearch export RUN cannot read past it either, "
                              "sqlite3's .recover can") from None
 
+    def reports(self, trials: Sequence[int] | None = None) -> dict[int, list[dict[str, Any]]]:
+        """Each trial's per-epoch reports (of `trials`, or all), in fold and epoch order: each
+        {fold, epoch, score, **metrics}."""
+        query = "SELECT trial, fold, epoch, value, metrics FROM intermediate"
+        numbers = [] if trials is None else [int(t) for t in trials]
+        if trials is not None:
+            query += f" WHERE trial IN ({','.join('?' * len(numbers))})"
+        rows = self._select(query + " ORDER BY trial, fold, epoch", *numbers)
+        out: dict[int, list[dict[str, Any]]] = {}
+        try:
+            for trial, fold, epoch, value, metrics in rows:
+                out.setdefault(trial, []).append({"fold": fold, "epoch": epoch, "score": value,
+                                                  **(json.loads(metrics) if metrics else {})})
+        except ValueError:
+            raise StoreError(f"{self.path}: its store's per-epoch reports are damaged") from None
+        return out
+
     def running(self) -> list[tuple[int, dict[str, Any], float, str]]:
         """The trials started and not yet stored: number, params, start time, worker."""
         rows = self._select("SELECT trial, params, started, worker FROM running WHERE trial NOT "

@@ -107,7 +107,7 @@ def test_the_leaderboard_at_80_columns_from_the_command_line(eight):
 def test_columns_names_an_unknown_parameter(runner, eight):
     result = runner.invoke(cli, ["leaderboard", eight, "--columns", "beta_2"])
     assert result.exit_code == 2
-    assert "no searched parameter 'beta_2'" in result.stderr and "beta2" in result.stderr
+    assert "no searched parameter or metric 'beta_2'" in result.stderr and "beta2" in result.stderr
 
 
 def test_top_1_is_the_best_trials_card(runner, eight):

@@ -230,7 +230,7 @@ def test_a_run_in_which_no_trial_completes_says_why(runner, write, tmp_path):
     statuses = [r.status for r in trials(tmp_path / "runs" / "none")]
     assert statuses == ["failed"] + ["pruned"] * 5
     assert "no trial completed: 5 pruned by early stopping and 1 failed" in result.stderr
-    assert "min_epochs" in result.stderr and "pruned at epoch 1" in result.stdout
+    assert "min_epochs" in result.stderr and "0.0000 @ epoch 1" in result.stdout
 
 
 def test_command_failures_explain_themselves(runner, write, tmp_path):

@@ -1,0 +1,100 @@
+"""What users see of a run's results: tables that keep every number whole at 80 columns,
+metrics as columns, learning curves out of the store, and trials stopped early keeping the
+score (and metrics) they were stopped at in every view."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hpsearch.cli import cli
+from hpsearch.runs import open_run
+
+TRAIN = """\
+import json, sys
+lr, wd = float(sys.argv[1]), float(sys.argv[2])
+if sys.argv[3] == "5":
+    raise SystemExit("a very long error message that must never widen the score column " * 3)
+q = 1 - (lr - 0.3) ** 2 - (wd - 0.01) ** 2 * 100
+for epoch in range(1, 7):
+    print(json.dumps({"epoch": epoch, "score": q * (1 - 0.4 / epoch),
+                      "val_loss": 1 - q + 0.4 / epoch}), flush=True)
+print(json.dumps({"score": q * (1 - 0.4 / 6), "test_accuracy": q - 0.01}))
+"""
+
+
+@pytest.fixture
+def curves(runner, write):
+    write("train.py", TRAIN)
+    write("c.yaml", f"name: curves\nobjective: {{command: [{sys.executable}, train.py, '{{lr}}', "
+                    "'{wd}', '{trial}']}\n"
+                    "search: {trials: 24, seed: 2, early_stopping: asha}\nparallel: {n_jobs: 2}\n"
+                    "space: {lr: {log: [1.0e-3, 1.0]}, wd: {log: [1.0e-5, 1.0e-1]}, "
+                    "width_of_the_layer: {int: [8, 512]}, dropout_rate: {uniform: [0, 0.5]}}\n")
+    result = runner.invoke(cli, ["run", "c.yaml", "--quiet"])
+    assert result.exit_code == 0, result.output
+    run = open_run("curves")
+    assert run.pruned and run.failed  # the view has every kind of trial to show
+    return run
+
+
+def test_at_80_columns_a_table_drops_columns_never_cuts_a_number(curves):
+    out = subprocess.run([sys.executable, "-m", "hpsearch", "leaderboard", "curves", "--columns",
+                          "dropout_rate,width_of_the_layer,lr", "--top", "30"],
+                         capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in text
+    assert all(head in lines[1] + lines[2] for head in ("rank", "trial", "score"))
+    assert "not shown, too wide for 80 columns: width_of_the_layer" in " ".join(lines)
+    # every complete trial's score whole, and the failed one's row no wider for its error
+    for r in curves.results:
+        if r.status.value == "complete":
+            assert f"{r.mean:.4f}" in text
+    assert "failed" in text and "very long error" not in text
+
+
+def test_metrics_are_columns_and_a_stopped_trial_keeps_its_score_and_metrics(runner, curves):
+    out = runner.invoke(cli, ["leaderboard", "curves", "--columns", "lr,test_accuracy",
+                              "--top", "30"])
+    assert out.exit_code == 0, out.output
+    assert "test_accuracy" in out.output
+    best = curves.best
+    assert f"{best.extra['metrics']['test_accuracy']:.4f}" in out.output
+    stopped = curves.pruned[0]
+    assert f"{stopped.extra['score']:.4f} @ epoch {stopped.extra['epoch']}" in out.output
+    rows = json.loads(runner.invoke(cli, ["leaderboard", "curves", "--format", "json",
+                                          "--top", "100"]).output)
+    for row in (r for r in rows if r["status"] == "pruned"):
+        assert row["stopped_epoch"] == 4 and row["stopped_score"] is not None
+        assert row["mean_score"] is None and "val_loss" in row["metrics"]
+    exported = list(csv.DictReader(io.StringIO(runner.invoke(cli, ["export", "curves"]).output)))
+    assert {r["stopped_epoch"] for r in exported if r["status"] == "pruned"} == {"4"}
+    refused = runner.invoke(cli, ["leaderboard", "curves", "--columns", "test_acuracy"])
+    assert refused.exit_code == 2 and "did you mean 'test_accuracy'" in refused.output
+
+
+def test_learning_curves_come_out_of_export_and_python(runner, curves):
+    out = runner.invoke(cli, ["export", "curves", "--per-epoch"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(out.output)))
+    complete = [r.number for r in curves.results if r.status.value == "complete"]
+    by_trial = {n: [r for r in rows if int(r["trial"]) == n] for n in complete}
+    assert all([int(r["epoch"]) for r in got] == [1, 2, 3, 4, 5, 6] for got in by_trial.values())
+    first = by_trial[complete[0]]
+    assert float(first[5]["metric_val_loss"]) == pytest.approx(
+        1 - float(first[5]["score"]) / (1 - 0.4 / 6) + 0.4 / 6)
+    stopped = curves.pruned[0]
+    assert [int(r["epoch"]) for r in rows if int(r["trial"]) == stopped.number] == [1, 2, 3, 4]
+    curve = curves.curve(stopped.number)
+    assert [c["epoch"] for c in curve] == [1, 2, 3, 4] and curve[-1]["score"] == \
+        stopped.extra["score"] and "val_loss" in curve[-1]
+    assert json.loads(runner.invoke(cli, ["export", "curves", "--per-epoch", "--format",
+                                          "json"]).output)[0]["epoch"] == 1
