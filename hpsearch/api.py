@@ -211,9 +211,7 @@ def run(
 
             shutil.rmtree(store.path, ignore_errors=True)
         raise
-    if cfg.search.refit and result.best is not None:
-        with RunStore.open(result.path) as written:
-            result.best_model = _refit(written, cfg, objective, result.best)
+    _refit_best(cfg, objective, result)
     return result
 
 
@@ -311,8 +309,9 @@ def resume(
     """
     store, cfg, objective, result = _take(run, runs_dir, n_jobs=n_jobs, backend=backend,
                                           data=data, same_data=True, accept_edits=accept_edits)
-    return search(cfg, objective, store, result, raise_errors=False,
-                  events=events or RunEvents())
+    search(cfg, objective, store, result, raise_errors=False, events=events or RunEvents())
+    _refit_best(cfg, objective, result)
+    return result
 
 
 def run_next_round(
@@ -322,6 +321,7 @@ def run_next_round(
     trials: int | None = None,
     n_jobs: int | None = None,
     backend: str | None = None,
+    data: Mapping[str, Any] | None = None,
     runs_dir: str | Path = "runs",
     events: RunEvents | None = None,
 ) -> RunResult:
@@ -331,12 +331,13 @@ def run_next_round(
     the run's first space, so that all rounds line up.
     """
     store, cfg, objective, current = _take(run, runs_dir, trials=trials, n_jobs=n_jobs,
-                                           backend=backend)
+                                           backend=backend, data=data, same_data=data is not None)
     planned = plan_trials(region.space, cfg.search.sampler, cfg.search.trials, cfg.search.seed,
                           round=current.next_round, first_number=current.next_trial)
     planned = [replace(t, unit=tuple(current.space.to_unit(t.params))) for t in planned]
     _extra_round(store, cfg, objective, current, "zoom", region, planned,
                  events or RunEvents())
+    _refit_best(cfg, objective, current)
     return current
 
 
@@ -412,12 +413,14 @@ def zoom(
     margin: float = 0.25,
     n_jobs: int | None = None,
     backend: str | None = None,
+    data: Mapping[str, Any] | None = None,
     runs_dir: str | Path = "runs",
     events: RunEvents | None = None,
 ) -> RunResult:
     """Coarse to fine, one step: narrow each range of a stored run around its best trials (in
     each parameter's own scale) and run that finer round into the same run, as
-    ``hpsearch zoom RUN --run`` does.
+    ``hpsearch zoom RUN --run`` does. A run whose data was given in Python needs the same data
+    again (`data={"X": X, "y": y}`).
 
     Returns:
         The run, with the new round's trials.
@@ -425,7 +428,7 @@ def zoom(
     _, region, _ = zoom_region(run, top=top, top_fraction=top_fraction, margin=margin,
                                runs_dir=runs_dir)
     return run_next_round(run, region, trials=trials, n_jobs=n_jobs, backend=backend,
-                          runs_dir=runs_dir, events=events)
+                          data=data, runs_dir=runs_dir, events=events)
 
 
 def refit(run: str | Path, *, trial: int | None = None,
@@ -455,6 +458,14 @@ def refit(run: str | Path, *, trial: int | None = None,
         store.close()
 
 
+def _refit_best(cfg: Config, objective: Objective, result: RunResult) -> None:
+    """With search.refit, the best trial fitted on all the data once a run ends (a new run, a
+    resumed one, a zoom into it): the model kept is always the best trial's."""
+    if cfg.search.refit and result.best is not None:
+        with RunStore.open(result.path) as written:
+            result.best_model = _refit(written, cfg, objective, result.best)
+
+
 def _refit(store: RunStore, cfg: Config, objective: Objective, chosen: TrialResult) -> Any:
     """The chosen trial's configuration fitted on all the data, and kept in the run folder."""
     import platform
@@ -470,8 +481,10 @@ def _refit(store: RunStore, cfg: Config, objective: Objective, chosen: TrialResu
     assert isinstance(objective, EstimatorObjective) and cfg.data is not None
     X, y = load(cfg.data)
     model = objective.pipeline(objective.build(chosen.trial)).fit(X, y)
+    best = RunResult(store.path, cfg.space, cfg.search.direction, store.results()).best
     store.save_model(model, {
         "trial": chosen.number, "params": dict(chosen.params), "mean_score": chosen.mean,
+        "was_best": best is not None and best.number == chosen.number,
         "fitted": time.time(), "rows": len(y),
         "versions": {"hpsearch": __version__, "scikit-learn": sklearn.__version__,
                      "numpy": numpy.__version__, "python": platform.python_version()}})

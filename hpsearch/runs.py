@@ -169,12 +169,19 @@ def model_path(run: str | Path, runs_dir: str | Path = "runs") -> Path:
 
 
 def load_model(run: str | Path, runs_dir: str | Path = "runs") -> Any:
-    """The model `refit` (or search.refit) kept in a run folder; a warning when it was made
-    with another scikit-learn than this one."""
+    """The model `refit` (or search.refit) kept in a run folder; a warning when it was the best
+    trial's and is not any more (a later round found a better one), or was made with another
+    scikit-learn than this one."""
     import sklearn
 
     with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
         model, info = store.load_model()
+        best = RunResult(store.path, Space({}), read_run_config(store.path / CONFIG_NAME)[1],
+                         store.results()).best
+    if info.get("was_best") and best is not None and best.number != info["trial"]:
+        log.warning("%s: its model is trial %s's (%.6g), and the best is now trial %d's "
+                    "(%.6g): fit it with hpsearch refit %s", store.path, info["trial"],
+                    info.get("mean_score", math.nan), best.number, best.mean, store.path)
     made = info.get("versions", {}).get("scikit-learn")
     if made and made != sklearn.__version__:
         log.warning("%s: its model was fitted with scikit-learn %s, and this is %s: "

@@ -120,6 +120,34 @@ def test_refit_keeps_the_best_configuration_fitted_on_all_the_data(tmp_path):
     assert other.get_params()["C"] == result.results[3].params["C"]
 
 
+def test_refit_follows_the_best_through_a_resume_and_a_zoom(tmp_path, caplog):
+    X, y = load_iris(return_X_y=True)
+    runs = tmp_path / "runs"
+
+    class Stop(hpsearch.RunEvents):
+        def trial_done(self, result):
+            if result.number == 2:
+                raise KeyboardInterrupt
+
+    config = iris_config(search={"trials": 8, "seed": 1, "refit": True})
+    with pytest.raises(KeyboardInterrupt):
+        hpsearch.run(config, runs_dir=runs, events=Stop())
+    done = hpsearch.resume("iris", data={"X": X, "y": y}, runs_dir=runs)
+    assert done.complete == 8
+    model = hpsearch.load_model(runs / "iris")  # kept at the end of the resumed run
+    assert model.get_params()["C"] == done.best.params["C"]
+    # a zoom into the run refits when it finds a better trial; the model is never stale
+    zoomed = hpsearch.zoom("iris", trials=6, runs_dir=runs, data={"X": X, "y": y})
+    info = json.loads((runs / "iris" / "model.json").read_text())
+    assert info["trial"] == zoomed.best.number and info["was_best"]
+    # a model that was the best and is not any more says so when it is loaded
+    info["trial"] = 0
+    (runs / "iris" / "model.json").write_text(json.dumps(info))
+    hpsearch.load_model(runs / "iris")
+    assert "its model is trial 0's" in caplog.text and \
+        f"the best is now trial {zoomed.best.number}'s" in caplog.text
+
+
 def test_refit_is_for_estimators(write):
     with pytest.raises(ConfigError, match="applies to estimator objectives") as info:
         hpsearch.load_config(write("f.yaml", 'objective: {function: "math:sqrt"}\n'
