@@ -135,6 +135,7 @@ def load(spec: DataSpec) -> tuple[Any, np.ndarray]:
     import numpy as np
 
     if spec.memory is not None:
+        _check_text(spec)
         return spec.memory.X, spec.memory.y
     if spec.dataset is not None:
         from sklearn import datasets
@@ -146,6 +147,22 @@ def load(spec: DataSpec) -> tuple[Any, np.ndarray]:
     if spec.path.lower().endswith(".npz"):
         return _load_npz(spec.path)
     return _load_csv(spec.path, spec.target or "", spec.categorical)
+
+
+def _check_text(spec: DataSpec) -> None:
+    """A DataFrame's text columns need data.categorical, as a CSV's do: refused before any
+    trial, naming the column, rather than failing every trial."""
+    assert spec.memory is not None
+    X = spec.memory.X
+    if spec.categorical is not None or not hasattr(X, "columns"):
+        return
+    for column in X.columns:
+        if not _is_numeric_dtype(X[column].dtype) and X[column].dtype.kind != "b":
+            values = X[column].dropna()
+            example = f" ({values.iloc[0]!r})" if len(values) else ""
+            raise ObjectiveError(
+                f"data: column {column!r} holds text{example}, not numbers; for columns of "
+                "categories set data.categorical: auto (or list them), or drop it")
 
 
 def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -318,3 +318,23 @@ def test_the_readmes_notebook_example_runs(tmp_path):
                           cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "readme example ok" in done.stdout
+
+
+def test_a_dataframe_s_text_column_is_refused_before_any_trial_unless_categorical(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"plan": rng.choice(["basic", "plus", "pro"], 90),
+                       "usage": rng.normal(size=90), "paid": rng.random(90) > 0.5})
+    df["churned"] = ((df["plan"] == "basic") ^ (df["usage"] > 0.5)).astype(int)
+    config = {"name": "frame",
+              "objective": {"estimator": "sklearn.ensemble:HistGradientBoostingClassifier"},
+              "data": {"frame": df, "target": "churned"}, "cv": {"folds": 3},
+              "search": {"trials": 3, "seed": 0}, "parallel": {"n_jobs": 1},
+              "space": {"learning_rate": {"log": [0.01, 0.3]}}}
+    with pytest.raises(ObjectiveError, match=r"data: column 'plan' holds text \('.+'\), not "
+                                             r"numbers; for columns of categories set "
+                                             r"data.categorical: auto"):
+        hpsearch.run(config, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs" / "frame").exists()  # refused before any trial
+    config["data"]["categorical"] = "auto"
+    assert hpsearch.run(config, runs_dir=tmp_path / "runs").complete == 3
