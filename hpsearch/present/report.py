@@ -427,17 +427,23 @@ class Progress(RunEvents):
 
 def zoom_table(space: Space, region: Region, title: str) -> Table:
     """Parameter, scale, old range, new range, and how many times narrower (in its scale)."""
-    table = Table(title=title, title_justify="left")
-    for column in ("parameter", "scale", "old range", "new range"):
-        table.add_column(column)
-    table.add_column("shrink", justify="right")
+    rows = []
     for name, scale in space.scales.items():
         if scale.is_fixed:
             continue
         new = region.space.scales[name]
-        shrink = scale.shrink_text(new, region.shrink(name, space.dims))
-        table.add_row(escape(name), scale.kind, escape(scale.range_text()),
-                      escape(new.range_text()), shrink)
+        rows.append((escape(name), scale.kind, escape(scale.range_text()),
+                     escape(new.range_text()), scale.shrink_text(new, region.shrink(name,
+                                                                                   space.dims))))
+    table = Table(title=title, title_justify="left")
+    # names and scales wrap in a narrow terminal; ranges and factors are never cut
+    table.add_column("parameter", overflow="fold")
+    table.add_column("scale", overflow="fold")
+    for i, column in enumerate(("old range", "new range", "shrink"), start=2):
+        table.add_column(column, justify="right" if column == "shrink" else "left",
+                         no_wrap=True, min_width=_width([column, *(r[i] for r in rows)]))
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -492,10 +498,13 @@ def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table
     table = Table(title=f"{escape(run.name)}: best score along each parameter "
                         "(each column a slice of its range, on its scale; taller is better)",
                   title_justify="left")
-    table.add_column("parameter")
-    table.add_column("low", justify="right", style="dim")
-    table.add_column("best score per slice", no_wrap=True)
-    table.add_column("high", style="dim")
+    ends = {name: run.space.scales[name].ends() for name in order}
+    table.add_column("parameter", overflow="fold")  # a long name wraps; values are never cut
+    table.add_column("low", justify="right", style="dim", no_wrap=True,
+                     min_width=_width(["low", *(escape(e[0]) for e in ends.values())]))
+    table.add_column("best score per slice", no_wrap=True, min_width=bins)
+    table.add_column("high", style="dim", no_wrap=True,
+                     min_width=_width(["high", *(escape(e[1]) for e in ends.values())]))
     profiles = {name: profile(run.space, run.results, name, bins, run.direction)
                 for name in order}
     values = [v for p in profiles.values() for v in p if v is not None]
@@ -508,8 +517,7 @@ def profile_table(run: RunResult, order: Sequence[str], bins: int = 40) -> Table
         bar = "".join("·" if v is None else _BLOCKS[
             1 + round(max(0.0, run.direction.gain(v) - low) / (high - low or 1) * 7)]
                       for v in slices)
-        ends = run.space.scales[name].ends()
-        table.add_row(escape(name), escape(ends[0]), bar, escape(ends[1]))
+        table.add_row(escape(name), escape(ends[name][0]), bar, escape(ends[name][1]))
     return table
 
 
@@ -635,8 +643,11 @@ def runs_table(runs: Sequence[Mapping[str, Any]], runs_dir: str) -> Table:
 
     table = Table(title=f"runs in {escape(runs_dir)}", title_justify="left")
     for column in ("name", "created", "trials", "complete", "failed", "best", "status"):
+        # a long name wraps; dates, counts and scores are never cut
         table.add_column(column, justify="right" if column in ("trials", "complete", "failed",
-                                                               "best") else "left")
+                                                               "best") else "left",
+                         overflow="fold" if column == "name" else "ellipsis",
+                         no_wrap=column != "name")
     colours = {"running": "cyan", "finished": "green", "interrupted": "yellow", "damaged": "red"}
     damaged = []
     for run in runs:

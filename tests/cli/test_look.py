@@ -98,3 +98,16 @@ def test_learning_curves_come_out_of_export_and_python(runner, curves):
         stopped.extra["score"] and "val_loss" in curve[-1]
     assert json.loads(runner.invoke(cli, ["export", "curves", "--per-epoch", "--format",
                                           "json"]).output)[0]["epoch"] == 1
+
+
+def test_zoom_plot_and_runs_wrap_names_and_keep_every_value_whole_at_80_columns(curves):
+    env = {**os.environ, "COLUMNS": "80"}
+    for command in (["zoom", "curves"], ["plot", "curves"], ["runs"]):
+        out = subprocess.run([sys.executable, "-m", "hpsearch", *command], capture_output=True,
+                             text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        assert "…" not in out.stdout and max(map(len, out.stdout.splitlines())) <= 80, \
+            out.stdout
+    zoom = subprocess.run([sys.executable, "-m", "hpsearch", "zoom", "curves"],
+                          capture_output=True, text=True, env=env).stdout
+    assert "1.00e-03..1.00e+00" in zoom and "1.00e-05..1.00e-01" in zoom  # old ranges whole
