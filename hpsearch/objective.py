@@ -317,6 +317,8 @@ class Session:
                     {k: v for k, v in r.items() if k != "fold" and _is_number(v)})
             extra["history"] = mean_history(list(folds.values()))
         unstored = tuple(r for reporter in self.reporters for r in reporter.unshared)
+        if result.status is Status.PRUNED:  # the log says how the trial ended
+            self.log.write(f"[hpsearch: stopped early, {result.error}]\n")
         return dataclasses.replace(result, extra=extra, reports=unstored, log=self.log.close())
 
 

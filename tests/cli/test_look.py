@@ -111,3 +111,10 @@ def test_zoom_plot_and_runs_wrap_names_and_keep_every_value_whole_at_80_columns(
     zoom = subprocess.run([sys.executable, "-m", "hpsearch", "zoom", "curves"],
                           capture_output=True, text=True, env=env).stdout
     assert "1.00e-03..1.00e+00" in zoom and "1.00e-05..1.00e-01" in zoom  # old ranges whole
+
+
+def test_a_stopped_trial_s_log_ends_saying_when_and_why(runner, curves):
+    stopped = curves.pruned[0]
+    log = runner.invoke(cli, ["logs", "curves", str(stopped.number)]).output
+    assert log.splitlines()[-1] == f"[hpsearch: stopped early, {stopped.error}]"
+    assert stopped.error.startswith("pruned at epoch 4: not in the top 1/3")
