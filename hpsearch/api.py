@@ -6,26 +6,27 @@ folder exists or a trial runs, and lets the driver run the trials. Reading runs 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import AUTO, Config, EstimatorSpec, check_name, load_config
 from hpsearch.driver import ENGINE, planned, run_strategy, search
 from hpsearch.errors import InputError, did_you_mean
-from hpsearch.events import RunEvents
+from hpsearch.events import RunEvents, Watchers
 from hpsearch.execution import EXECUTORS
-from hpsearch.result import RunResult
+from hpsearch.result import Retested, RunResult
 from hpsearch.runs import resolve, zoom_region
 from hpsearch.search.region import Region, whole
 from hpsearch.search.strategy import Planned, Round
 from hpsearch.search.warm_start import earlier_trials
 from hpsearch.store.database import RunStore
 from hpsearch.store.folder import CONFIG_NAME
-from hpsearch.trial import Status, Trial, TrialResult, plan_trials, ranked, trial_seed
+from hpsearch.trial import Trial, TrialResult, plan_trials, ranked, trial_seed
 
 if TYPE_CHECKING:
     from hpsearch.objective import Objective
@@ -146,6 +147,7 @@ def run(
     runs_dir: str | Path = "runs",
     raise_errors: bool = False,
     events: RunEvents | None = None,
+    progress: bool | None = None,
     overrides: Sequence[str] = (),
 ) -> RunResult:
     """Run a search: sample the trials, train them in parallel, store each as it ends.
@@ -166,6 +168,8 @@ def run(
             first failure, for debugging an objective; the run is scratch: the next such run
             of the same name replaces it.
         events: told when the run starts, each round starts and each trial ends.
+        progress: a progress line with the best score so far on stderr (a notebook shows it
+            under the cell); by default when no `events` are given, False to silence it.
         overrides: ``key.path=value`` settings applied to the config before it is checked, as
             ``hpsearch run --set`` gives them (``["search.trials=200"]``).
 
@@ -190,29 +194,45 @@ def run(
     objective = _checked(cfg)
     cfg, decisions = _decided(cfg, objective)
     warm, lines = earlier_trials(cfg, runs_dir)
-    events = events or RunEvents()
-    if decisions or lines:
-        events.decided(decisions + lines)
-    store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors,
-                            note=cfg.session_note())
-    store.set_meta(engine=ENGINE)
-    if warm:
-        store.set_meta(warm_start=warm)
-    if cfg.data is not None:
-        from hpsearch.datasets import describe
+    with _watching(events, progress) as watchers:
+        if decisions or lines:
+            watchers.decided(decisions + lines)
+        store = RunStore.create(runs_dir, cfg.name, cfg.to_dict(), scratch=raise_errors,
+                                note=cfg.session_note())
+        store.set_meta(engine=ENGINE)
+        if warm:
+            store.set_meta(warm_start=warm)
+        if cfg.data is not None:
+            from hpsearch.datasets import describe
 
-        store.set_meta(data=describe(cfg.data))
-    result = RunResult(store.path, cfg.space, cfg.search.direction)
-    try:
-        search(cfg, objective, store, result, raise_errors=raise_errors, events=events)
-    except BaseException:
-        if not result.results:  # stopped before its first trial: no empty run folder is left
-            import shutil
+            store.set_meta(data=describe(cfg.data))
+        result = RunResult(store.path, cfg.space, cfg.search.direction)
+        try:
+            search(cfg, objective, store, result, raise_errors=raise_errors, events=watchers)
+        except BaseException:
+            if not result.results:  # stopped before its first trial: no empty folder is left
+                import shutil
 
-            shutil.rmtree(store.path, ignore_errors=True)
-        raise
+                shutil.rmtree(store.path, ignore_errors=True)
+            raise
     _refit_best(cfg, objective, result)
     return result
+
+
+@contextlib.contextmanager
+def _watching(events: RunEvents | None, progress: bool | None) -> Iterator[RunEvents]:
+    """The run's watchers: `events`, and with `progress` (by default when there are no
+    events) a progress line on stderr, stopped when the run ends however it ends."""
+    if not (events is None if progress is None else progress):
+        yield events or RunEvents()
+        return
+    from hpsearch.present.report import Progress
+
+    bar = Progress()
+    try:
+        yield bar if events is None else Watchers(bar, events)
+    finally:
+        bar.stop()
 
 
 def _take(run: str | Path, runs_dir: str | Path, *, trials: int | None = None,
@@ -294,6 +314,7 @@ def resume(
     accept_edits: bool = False,
     runs_dir: str | Path = "runs",
     events: RunEvents | None = None,
+    progress: bool | None = None,
 ) -> RunResult:
     """Continue a stopped run (Ctrl-C, a killed driver, a restart) where it stopped.
 
@@ -309,7 +330,8 @@ def resume(
     """
     store, cfg, objective, result = _take(run, runs_dir, n_jobs=n_jobs, backend=backend,
                                           data=data, same_data=True, accept_edits=accept_edits)
-    search(cfg, objective, store, result, raise_errors=False, events=events or RunEvents())
+    with _watching(events, progress) as watchers:
+        search(cfg, objective, store, result, raise_errors=False, events=watchers)
     _refit_best(cfg, objective, result)
     return result
 
@@ -489,22 +511,6 @@ def _refit(store: RunStore, cfg: Config, objective: Objective, chosen: TrialResu
         "versions": {"hpsearch": __version__, "scikit-learn": sklearn.__version__,
                      "numpy": numpy.__version__, "python": platform.python_version()}})
     return model
-
-
-@dataclass(frozen=True)
-class Retested:
-    """One configuration re-tested: its first score and rank, and the new ones."""
-
-    trial: TrialResult
-    old_rank: int | None
-    new: list[TrialResult]
-    new_rank: int | None = None
-    same_data: bool | None = None  # whether it ran on the data the run started with
-
-    @property
-    def new_mean(self) -> float:
-        scores = [r.mean for r in self.new if r.status is Status.COMPLETE]
-        return sum(scores) / len(scores) if scores else float("nan")
 
 
 def retest(

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from hpsearch.search.region import Region
     from hpsearch.trial import TrialResult
 
-__all__ = ["RunEvents"]
+__all__ = ["RunEvents", "Watchers"]
 
 
 class RunEvents:
@@ -31,3 +31,26 @@ class RunEvents:
     def decided(self, lines: Sequence[str]) -> None:
         """What a new run decided by itself (`auto`: its rounds, early stopping), one line
         each; told before `run_started`."""
+
+
+class Watchers(RunEvents):
+    """Several watchers of one run (a progress line and your own events), told in turn."""
+
+    def __init__(self, *watchers: RunEvents) -> None:
+        self.watchers = watchers
+
+    def run_started(self, run: RunResult, total: int) -> None:
+        for watcher in self.watchers:
+            watcher.run_started(run, total)
+
+    def round_started(self, number: int, region: Region, size: int) -> None:
+        for watcher in self.watchers:
+            watcher.round_started(number, region, size)
+
+    def trial_done(self, result: TrialResult) -> None:
+        for watcher in self.watchers:
+            watcher.trial_done(result)
+
+    def decided(self, lines: Sequence[str]) -> None:
+        for watcher in self.watchers:
+            watcher.decided(lines)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,19 @@ def stopped_at(result: TrialResult) -> dict[str, Any]:
     score = result.extra.get("score") if pruned else None
     return {"stopped_epoch": result.extra.get("epoch") if pruned else None,
             "stopped_score": _number(score) if isinstance(score, (int, float)) else None}
+
+
+@dataclass(frozen=True)
+class Retested:
+    """One configuration re-tested: its first score and rank, and the new ones."""
+
+    trial: TrialResult
+    old_rank: int | None
+    new: list[TrialResult]
+    new_rank: int | None = None
+    same_data: bool | None = None  # whether it ran on the data the run started with
+
+    @property
+    def new_mean(self) -> float:
+        scores = [r.mean for r in self.new if r.status is Status.COMPLETE]
+        return sum(scores) / len(scores) if scores else float("nan")

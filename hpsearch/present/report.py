@@ -19,12 +19,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.events import RunEvents
-from hpsearch.result import RunResult, stopped_at
+from hpsearch.result import Retested, RunResult, stopped_at
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
 
 if TYPE_CHECKING:  # numpy's modules: imported where used, not to show a table
-    from hpsearch.api import Retested
     from hpsearch.insight import Importance
     from hpsearch.search.region import Region
 

@@ -338,3 +338,22 @@ def test_a_dataframe_s_text_column_is_refused_before_any_trial_unless_categorica
     assert not (tmp_path / "runs" / "frame").exists()  # refused before any trial
     config["data"]["categorical"] = "auto"
     assert hpsearch.run(config, runs_dir=tmp_path / "runs").complete == 3
+
+
+def test_run_shows_a_progress_line_with_the_best_so_far_unless_told_not_to(tmp_path, capfd):
+    result = hpsearch.run(iris_config(name="shown"), runs_dir=tmp_path / "runs")
+    err = capfd.readouterr().err
+    assert "shown" in err and "5/5" in err and \
+        f"best {result.best.mean:.4f} (trial {result.best.number})" in err
+    hpsearch.run(iris_config(name="quiet"), runs_dir=tmp_path / "runs", progress=False)
+    assert capfd.readouterr().err == ""
+
+    class Mine(hpsearch.RunEvents):
+        seen = 0
+
+        def trial_done(self, result):
+            Mine.seen += 1
+
+    hpsearch.run(iris_config(name="both"), runs_dir=tmp_path / "runs", events=Mine(),
+                 progress=True)
+    assert Mine.seen == 5 and "5/5" in capfd.readouterr().err
