@@ -16,7 +16,7 @@ import numpy as np
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
-__all__ = ["Importance", "importance", "good_range", "profile", "spread"]
+__all__ = ["Importance", "importance", "good_range", "profile", "spread", "CURVES"]
 
 MIN_TRIALS = 10
 # What the forest sees, so that importance takes about as long at any size: a random sample of
@@ -42,6 +42,11 @@ class Importance:
     def reliable(self) -> bool:
         return self.trials >= MIN_TRIALS and self.r2 > 0.1
 
+
+# Which recorded learning curve a figure draws, by preference: the validation score a trial
+# reported or the built-in network measured, else the training loss.
+CURVES = (("val_score", "validation score"), ("score", "validation score"),
+          ("loss", "training loss"))
 
 def _data(space: Space, results: Sequence[TrialResult]) -> tuple[np.ndarray, np.ndarray]:
     """The complete trials' stored unit coordinates and mean scores."""

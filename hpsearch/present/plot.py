@@ -8,14 +8,12 @@ drawn on its edge as triangles, with their count, instead of stretching it.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import InputError
-from hpsearch.insight import good_range
+from hpsearch.insight import CURVES, good_range
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
@@ -26,10 +24,6 @@ __all__ = ["check_out", "figure", "write_plot"]
 
 KINDS = (".png", ".svg", ".html")
 HIGHLIGHT = 5  # learning curves drawn in colour: the best trials'
-# Which recorded curve to draw, by preference: the validation score a trial reported or the
-# built-in network measured, else the training loss.
-CURVES = (("val_score", "validation score"), ("score", "validation score"),
-          ("loss", "training loss"))
 
 
 def _matplotlib() -> Any:
@@ -46,11 +40,17 @@ def _matplotlib() -> Any:
 
 def check_out(out: str | Path) -> Path:
     """The figure's path, once it is known a figure can be written there: a known kind of
-    file, and matplotlib installed. Called before anything is drawn or printed."""
+    file, and matplotlib (plotly for .html) installed. Called before anything is drawn or
+    printed."""
     path = Path(out)
     if path.suffix.lower() not in KINDS:
         raise InputError(f"--out {out}: write a .png, .svg or .html file")
-    _matplotlib()
+    if path.suffix.lower() == ".html":
+        from hpsearch.present.interactive import _plotly
+
+        _plotly()
+    else:
+        _matplotlib()
     return path
 
 
@@ -112,11 +112,18 @@ class _ScoreAxis:
 
 
 def _parameter_panel(ax: Any, run: RunResult, name: str, done: Sequence[TrialResult],
-                     axis: _ScoreAxis, colours: Sequence[Any]) -> None:
+                     axis: _ScoreAxis, colours: Sequence[Any],
+                     stopped: Sequence[tuple[TrialResult, float, Any]] = ()) -> None:
     scale = run.space.scales[name]
     having = [i for i, r in enumerate(done) if name in r.params]  # a conditional one may not
     axis.draw(ax, [scale.plot_value(done[i].params[name]) for i in having],
               [done[i].mean for i in having], [colours[i] for i in having])
+    mine = [(r, s, c) for r, s, c in stopped if name in r.params]
+    if mine:  # stopped early: crosses at the score they were stopped at, or on the edge
+        ax.scatter([scale.plot_value(r.params[name]) for r, _, _ in mine],
+                   [axis.edge if axis.outside(s) else s for _, s, _ in mine],
+                   c=[c for _, _, c in mine], marker="x", s=18, linewidths=0.8,
+                   clip_on=False)
     _set_axis(ax, run.space, name)
     ax.set_ylabel("score (mean over folds)")
     ax.set_title(name)
@@ -151,7 +158,7 @@ def _pair_panel(fig: Any, ax: Any, run: RunResult, pair: tuple[str, str],
         (x0, y0), (x1, y1) = corners
         ax.add_patch(_rectangle((x0, y0), x1 - x0, y1 - y0, fill=False,
                                 edgecolor=round_colour.get(entry["round"], "black")))
-        ax.annotate(f"round {entry['round']}", (x1, y1), fontsize=7)
+    # the boxes take their round's colour (the figure's legend): labels on them would overlap
     _set_axis(ax, run.space, a)
     _set_axis(ax, run.space, b, "y")
     ax.set_title(f"{a} × {b}: colour = score, boxes = zoom rounds", fontsize=9)
@@ -224,8 +231,10 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
     round_colour = {n: palette(i % 10) for i, n in enumerate(round_numbers)}
     colours = [round_colour[r.trial.round] for r in done]
     axis = _ScoreAxis([r.mean for r in done], run.direction)
+    stopped = [(r, float(r.extra["score"]), round_colour.get(r.trial.round, "0.5"))
+               for r in run.pruned if isinstance(r.extra.get("score"), (int, float))]
     for ax, name in zip(flat, dims):
-        _parameter_panel(ax, run, name, done, axis, colours)
+        _parameter_panel(ax, run, name, done, axis, colours, stopped)
     at = len(dims)
     if len(dims) >= 2:
         _pair_panel(fig, flat[at], run, (dims[0], dims[1]), done, axis, rounds, round_colour)
@@ -234,7 +243,9 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
         at += 1
     for ax in flat[at:]:
         ax.set_visible(False)
-    title = f"{run.name}: {len(done)} complete trials ({run.direction.word} score is better)"
+    title = f"{run.name}: {len(done)} complete trials" + (
+        f", {len(stopped)} stopped early (×, at their last score)" if stopped else "") + \
+        f" ({run.direction.word} score is better)"
     if len(round_numbers) > 1:
         handles = [plt.Line2D([], [], ls="", marker="o", color=round_colour[n],
                               label=f"round {n}") for n in round_numbers]
@@ -247,19 +258,16 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
 
 def write_plot(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[str],
                out: str | Path) -> Path:
-    """Write the figure to a .png, .svg or .html file (an SVG inside a small page)."""
+    """Write the figure to a .png or .svg file, or an interactive .html page (plotly)."""
     path = check_out(out)
+    if path.suffix.lower() == ".html":
+        from hpsearch.present.interactive import write_html
+
+        return write_html(run, rounds, order, path)
     plt = _matplotlib()
     fig = figure(run, rounds, order)
     try:
-        if path.suffix.lower() == ".html":
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="svg")
-            data = base64.b64encode(buffer.getvalue()).decode()
-            path.write_text(f"<!doctype html><meta charset=utf-8><title>{run.name}</title>"
-                            f"<img alt='{run.name}' src='data:image/svg+xml;base64,{data}'>\n")
-        else:
-            fig.savefig(path, dpi=100)
+        fig.savefig(path, dpi=100)
     except OSError as error:
         raise InputError(f"cannot write {path}: {error}") from None
     finally:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -118,3 +119,17 @@ def test_a_stopped_trial_s_log_ends_saying_when_and_why(runner, curves):
     log = runner.invoke(cli, ["logs", "curves", str(stopped.number)]).output
     assert log.splitlines()[-1] == f"[hpsearch: stopped early, {stopped.error}]"
     assert stopped.error.startswith("pruned at epoch 4: not in the top 1/3")
+
+
+def test_plot_to_html_is_an_interactive_page_with_every_trial_stopped_ones_too(runner, curves):
+    out = runner.invoke(cli, ["plot", "curves", "--out", "f.html"])
+    assert out.exit_code == 0, out.output
+    page = open("f.html", encoding="utf-8").read().replace("\\u003cbr\\u003e", "<br>")
+    assert "<script" in page and "<img" not in page
+    assert "Plotly.newPlot" in page  # plotly.js inside the page: no script from the internet
+    assert not re.search(r"<script[^>]*src=[\"']?https?:", page)
+    stopped = curves.pruned[0]
+    assert f"trial {stopped.number}, round {stopped.trial.round}" in page
+    assert f"(stopped at epoch {stopped.extra['epoch']})" in page
+    best = curves.best
+    assert f"trial {best.number}, round {best.trial.round}<br>score {best.mean:.4f}" in page
