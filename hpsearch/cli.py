@@ -485,10 +485,11 @@ def plot(run: str, out: str | None, runs_dir: str) -> None:
 
 @cli.command()
 @click.argument("run")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
-              show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Write to a file (needed for parquet) instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet", "tensorboard"]),
+              default="csv", show_default=True)
+@click.option("--out", type=click.Path(), default=None,
+              help="Write to a file (needed for parquet; a folder for tensorboard) instead of "
+                   "stdout.")
 @click.option("--per-epoch", "per_epoch", is_flag=True,
               help="One row per trial, fold and epoch reported: the learning curves.")
 @excel_safe_option
@@ -500,13 +501,24 @@ def export(run: str, fmt: str, out: str | None, per_epoch: bool, excel_safe: boo
     Columns: trial, round, status, retest, retest_of, seed, param_<name>, split<i>_score,
     mean_score, std_score, rank_score, stopped_epoch, stopped_score, metric_<name>, duration,
     error. With --per-epoch: trial, round, status, param_<name>, fold, epoch, score,
-    metric_<name>, a row for each epoch a trial reported.
+    metric_<name>, a row for each epoch a trial reported. tensorboard: a folder per trial with
+    its per-epoch scalars and its params and final score as HParams (--out DIR).
     """
     from hpsearch.present import report
     from hpsearch.runs import open_run
 
     _check_excel_safe(excel_safe, fmt)
     found = open_run(run, runs_dir)
+    if fmt == "tensorboard":
+        if out is None:
+            raise click.BadParameter("tensorboard writes a folder: give --out DIR",
+                                     param_hint="--out")
+        from hpsearch.present.tensorboard import write_tensorboard
+
+        folder, written = write_tensorboard(found, out)
+        report.stderr.print(f"{written} trials written to {folder}: tensorboard --logdir "
+                            f"{folder}")
+        return
     rows = found.epoch_rows() if per_epoch else found.rows()
     if fmt == "parquet":
         if out is None:

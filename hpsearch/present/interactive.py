@@ -118,11 +118,11 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
     if curves:
         _curves(fig, go, run, where[at])
     done = sum(r.status is Status.COMPLETE for r, _ in scored)
-    stopped = sum(r.status is Status.PRUNED for r, _ in scored)
+    halted = sum(r.status is Status.PRUNED for r, _ in scored)
     fig.update_layout(
         title={"text": f"{html.escape(run.name)}: {done} complete trials"
-                       + (f", {stopped} stopped early (crosses, at their last score)"
-                          if stopped else "") + f" ({run.direction.word} score is better)"},
+                       + (f", {halted} stopped early (crosses, at their last score)"
+                          if halted else "") + f" ({run.direction.word} score is better)"},
         height=380 * rows + 80, width=470 * columns + 160, hovermode="closest",
         template="plotly_white")
     return fig

@@ -133,3 +133,30 @@ def test_plot_to_html_is_an_interactive_page_with_every_trial_stopped_ones_too(r
     assert f"(stopped at epoch {stopped.extra['epoch']})" in page
     best = curves.best
     assert f"trial {best.number}, round {best.trial.round}<br>score {best.mean:.4f}" in page
+
+
+def test_tensorboard_export_is_read_back_by_tensorboard_s_own_reader(runner, curves, tmp_path):
+    pytest.importorskip("tensorboardX")
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    out = runner.invoke(cli, ["export", "curves", "--format", "tensorboard", "--out", "tb"])
+    assert out.exit_code == 0, out.output
+    assert "24 trials written to tb: tensorboard --logdir tb" in out.output
+    folders = sorted((tmp_path / "tb").iterdir())
+    assert [f.name for f in folders] == [f"trial-{n:02d}" for n in range(24)]
+    best, stopped = curves.best, curves.pruned[0]
+    for result, epochs in ((best, 6), (stopped, 4)):
+        acc = accumulator.EventAccumulator(str(tmp_path / "tb" / f"trial-{result.number:02d}"))
+        acc.Reload()
+        curve = acc.Scalars("score")
+        assert [e.step for e in curve] == list(range(1, epochs + 1))
+        assert curve[-1].value == pytest.approx(curves.curve(result.number)[-1]["score"])
+        assert len(acc.Scalars("val_loss")) == epochs
+        start = plugin_data_pb2.HParamsPluginData.FromString(
+            acc.PluginTagToContent("hparams")["_hparams_/session_start_info"])
+        hp = start.session_start_info.hparams
+        assert hp["lr"].number_value == pytest.approx(result.params["lr"])
+        assert hp["status"].string_value == result.status.value
+    refused = runner.invoke(cli, ["export", "curves", "--format", "tensorboard"])
+    assert refused.exit_code == 2 and "give --out DIR" in refused.output
