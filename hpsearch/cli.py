@@ -709,6 +709,37 @@ def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
 
 
 @cli.command()
+@click.argument("names", metavar="[RUN]...", nargs=-1)
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="The port to serve on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 opens "
+                   "it to the network (anyone who reaches the port sees the runs).")
+@runs_dir_option
+def dashboard(names: tuple[str, ...], port: int, host: str, runs_dir: str) -> None:
+    """A live view of the runs in your browser: each run's status and time left, its
+    leaderboard, the learning curves of the best and running trials, the region each round
+    searched and parameter importance, updated every two seconds while runs go on.
+
+    It only reads the runs (never writes). On a remote machine, forward the port over SSH:
+    ssh -L 8050:127.0.0.1:8050 user@host, then open http://127.0.0.1:8050/ here.
+    """
+    from hpsearch.dashboard import Dashboard, serve
+
+    if not Path(runs_dir).is_dir():
+        raise InputError(f"--runs-dir {runs_dir}: no such folder (where are your runs? "
+                         "hpsearch runs --runs-dir DIR lists them)")
+
+    def ready(url: str) -> None:
+        click.echo(f"hpsearch dashboard: {url} (Ctrl-C stops it)", err=True)
+
+    try:
+        serve(Dashboard(runs_dir, names), host, port, ready)
+    except KeyboardInterrupt:
+        click.echo("dashboard stopped", err=True)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @runs_dir_option

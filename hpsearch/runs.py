@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hpsearch.search.region import Region
 
 __all__ = ["open_run", "status", "compare", "list_runs", "load_model", "rounds", "zoom_region",
-           "searched", "best_config", "resolve", "trial_log", "model_path"]
+           "searched", "best_config", "run_summary", "resolve", "trial_log", "model_path"]
 
 log = logging.getLogger("hpsearch")
 
@@ -272,31 +272,33 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     """Every run under runs_dir, newest first: name, created (unix time), trials, complete,
     failed, best score, direction and status (running, finished or interrupted; damaged, with
     what is wrong in `error`, for a run that cannot be read: one never hides the others)."""
-    out: list[dict[str, Any]] = []
-    for folder in run_folders(Path(runs_dir)):
-        try:
-            with RunStore.open(folder, readonly=True) as store:
-                meta = store.meta()
-                found = RunResult(folder, Space({}), meta.get("direction", "maximize"),
-                                  store.results())
-                status = _status(store)
-        except InputError as error:
-            out.append({"name": folder.name, "created": None, "trials": None, "complete": None,
-                        "failed": None, "best": None, "direction": None, "status": "damaged",
-                        "error": str(error).removeprefix(f"{folder}: ")})
-            continue
-        out.append({
-            "name": folder.name,
-            "created": meta.get("created"),
-            "trials": len(found.results),
-            "complete": found.complete,
-            "failed": len(found.failed),
-            "best": None if found.best is None else found.best.mean,
-            "direction": str(found.direction),
-            "status": status,
-            "error": None,
-        })
-    return sorted(out, key=lambda r: -(r["created"] or 0))
+    found = [run_summary(folder) for folder in run_folders(Path(runs_dir))]
+    return sorted(found, key=lambda r: -(r["created"] or 0))
+
+
+def run_summary(folder: Path) -> dict[str, Any]:
+    """One run folder as `list_runs` gives it."""
+    try:
+        with RunStore.open(folder, readonly=True) as store:
+            meta = store.meta()
+            found = RunResult(folder, Space({}), meta.get("direction", "maximize"),
+                              store.results())
+            status = _status(store)
+    except InputError as error:
+        return {"name": folder.name, "created": None, "trials": None, "complete": None,
+                "failed": None, "best": None, "direction": None, "status": "damaged",
+                "error": str(error).removeprefix(f"{folder}: ")}
+    return {
+        "name": folder.name,
+        "created": meta.get("created"),
+        "trials": len(found.results),
+        "complete": found.complete,
+        "failed": len(found.failed),
+        "best": None if found.best is None else found.best.mean,
+        "direction": str(found.direction),
+        "status": status,
+        "error": None,
+    }
 
 
 def _status(store: RunStore) -> str:

@@ -1,0 +1,255 @@
+"""`hpsearch dashboard`: a local web page of runs that follows them while they run.
+
+The server is the standard library's (`http.server`): one page, a few JSON answers, nothing to
+install but plotly, whose Python package ships the plotly.js the page draws its charts with,
+served from here so that the page works with no internet. It reads runs through the read side
+(`hpsearch.runs`) only and never writes. A run's trials are read again only when its store
+changed (its files' sizes and times), so a page that asks every two seconds costs a few file
+stats while nothing happens, and one read of the store when a trial ends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from hpsearch.errors import InputError
+from hpsearch.result import RunResult
+from hpsearch.runs import open_run, rounds, run_summary, status
+from hpsearch.space import parse_param
+from hpsearch.store.folder import DB_NAME, run_folders
+from hpsearch.trial import Status
+
+__all__ = ["Dashboard", "serve"]
+
+TOP = 20  # trials in the page's leaderboard
+CURVES = 5  # best trials whose learning curves are drawn (and every running one's)
+POINTS = 2000  # at most this many trials in the score-by-trial chart (the best always in)
+RECHECK = 10.0  # seconds between two readings of a running run whose store did not change
+
+
+def _plotly_js() -> bytes:
+    try:
+        import plotly
+    except ImportError:
+        raise InputError("hpsearch dashboard needs plotly (its charts): pip install "
+                         "'hpsearch[dashboard]'") from None
+    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: NaN and infinities as null, tuples as lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _stamp(folder: Path) -> tuple[float, ...]:
+    """When a run's store last changed: its database files' times and sizes."""
+    out: list[float] = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        try:
+            info = (folder / name).stat()
+            out += [info.st_mtime_ns, info.st_size]
+        except OSError:
+            out += [0, 0]
+    return tuple(out)
+
+
+def _range_text(spec: Any) -> str:
+    try:
+        return parse_param(spec).range_text()
+    except Exception:  # a conditional choice's branches: shown as given
+        return json.dumps(spec, default=str)
+
+
+class Dashboard:
+    """What the page shows, read from a runs folder (or the runs named), cached per run until
+    its store changes."""
+
+    def __init__(self, runs_dir: str | Path = "runs", names: tuple[str, ...] = ()) -> None:
+        self.runs_dir, self.names = Path(runs_dir), names
+        self._cache: dict[Path, tuple[tuple[float, ...], RunResult]] = {}
+        self._summaries: dict[Path, tuple[tuple[float, ...], float, dict[str, Any]]] = {}
+        self._importance: dict[Path, tuple[int, dict[str, Any]]] = {}
+        self._computing: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def runs(self) -> list[dict[str, Any]]:
+        """The runs, newest first, as `hpsearch runs` lists them; a run is read again only
+        when its store changed, or a running one every RECHECK seconds (a driver that died
+        leaves its store as it was, and the run shows interrupted then)."""
+        found = []
+        for folder in run_folders(self.runs_dir):
+            if self.names and folder.name not in self.names:
+                continue
+            stamp, now = _stamp(folder), time.monotonic()
+            with self._lock:
+                cached = self._summaries.get(folder)
+            if cached is None or cached[0] != stamp or (
+                    cached[2]["status"] == "running" and now - cached[1] > RECHECK):
+                cached = (stamp, now, run_summary(folder))
+                with self._lock:
+                    self._summaries[folder] = cached
+            found.append(cached[2])
+        return _clean(sorted(found, key=lambda r: -(r["created"] or 0)))
+
+    def _open(self, name: str) -> RunResult:
+        if self.names and name not in self.names:
+            raise InputError(f"{name}: not one of the runs this dashboard shows")
+        folder = self.runs_dir / name
+        stamp = _stamp(folder)
+        with self._lock:
+            cached = self._cache.get(folder)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        run = open_run(folder)
+        with self._lock:
+            self._cache[folder] = (stamp, run)
+        return run
+
+    def run(self, name: str) -> dict[str, Any]:
+        """A run's state, leaderboard, scores by trial, learning curves and rounds."""
+        from hpsearch.present.report import leaderboard_rows
+
+        run = self._open(name)
+        where = status(run.path)
+        ranked = [r for _, r in run.ranked()]
+        best = ranked[:CURVES]
+        watched = [r.number for r in best if r.status is Status.COMPLETE] + \
+            [n for n, _, _ in run.running]
+        curves = run.curves(watched) if watched else {}
+        points = sorted(run.results, key=lambda r: r.number)
+        if len(points) > POINTS:  # evenly thinned, the best kept
+            step = len(points) / POINTS
+            keep = {points[int(i * step)].number for i in range(POINTS)} | \
+                {r.number for r in best}
+            points = [r for r in points if r.number in keep]
+        return _clean({
+            "name": run.name, "status": where, "direction": run.direction.word,
+            "params": list(run.space.dims),
+            "leaderboard": leaderboard_rows(run, TOP),
+            "trials": [{"trial": r.number, "round": r.trial.round, "status": r.status.value,
+                        "score": r.mean if r.status is Status.COMPLETE else
+                        r.extra.get("score") if r.status is Status.PRUNED else None}
+                       for r in points],
+            "curves": [{"trial": n, "running": n not in {r.number for r in best},
+                        "score": next((r.mean for r in best if r.number == n), None),
+                        "points": [{"epoch": p["epoch"], "score": p["score"]}
+                                   for p in curves.get(n, []) if p["fold"] == 0]}
+                       for n in watched],
+            "rounds": [{"round": r["round"], "kind": r["kind"], "trials": r["trials"],
+                        "region": {k: _range_text(v) for k, v in r["space"].items()}}
+                       for r in rounds(run.path)],
+        })
+
+    def importance(self, name: str) -> dict[str, Any]:
+        """Each parameter's share of the score's variation, computed in the background (a
+        forest on 10,000 trials takes seconds): the last answer at once, `pending` while the
+        first is being computed; computed again when the run has 10 % more complete trials."""
+        run = self._open(name)
+        with self._lock:
+            cached = self._importance.get(run.path)
+            stale = cached is None or run.complete >= cached[0] * 1.1 + 1
+            if stale and run.path not in self._computing:
+                self._computing.add(run.path)
+                threading.Thread(target=self._compute, args=(run,), daemon=True).start()
+        return {"pending": True, "shares": {}} if cached is None else cached[1]
+
+    def _compute(self, run: RunResult) -> None:
+        from hpsearch.insight import importance
+
+        try:
+            found = importance(run.space, run.results)
+            answer = {"shares": found.shares, "reliable": found.reliable, "r2": found.r2,
+                      "trials": found.trials}
+        except ValueError as error:  # too few trials yet
+            answer = {"shares": {}, "reliable": False, "why": str(error)}
+        with self._lock:
+            self._importance[run.path] = (run.complete, _clean(answer))
+            self._computing.discard(run.path)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    dashboard: Dashboard
+    page: bytes
+    plotly: bytes
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        try:
+            if url.path == "/":
+                self._send(self.page, "text/html; charset=utf-8")
+            elif url.path == "/plotly.min.js":
+                self._send(self.plotly, "application/javascript", cache=True)
+            elif url.path == "/api/runs":
+                self._json(self.dashboard.runs())
+            elif url.path == "/api/run" and "name" in query:
+                self._json(self.dashboard.run(query["name"]))
+            elif url.path == "/api/importance" and "name" in query:
+                self._json(self.dashboard.importance(query["name"]))
+            else:
+                self._json({"error": f"no such page: {url.path}"}, HTTPStatus.NOT_FOUND)
+        except InputError as error:
+            self._json({"error": str(error)}, HTTPStatus.NOT_FOUND)
+
+    def _json(self, data: Any, code: HTTPStatus = HTTPStatus.OK) -> None:
+        self._send(json.dumps(data, default=str).encode(), "application/json", code=code)
+
+    def _send(self, body: bytes, kind: str, code: HTTPStatus = HTTPStatus.OK,
+              cache: bool = False) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet: a page that asks every two seconds would fill the terminal."""
+
+
+def server(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8050
+           ) -> ThreadingHTTPServer:
+    """The dashboard's server, bound and not yet serving.
+
+    Raises:
+        InputError: the port is taken, or plotly is missing.
+    """
+    handler = type("Handler", (_Handler,), {
+        "dashboard": dashboard, "plotly": _plotly_js(),
+        "page": resources.files("hpsearch.present").joinpath("dashboard.html").read_bytes()})
+    try:
+        httpd = ThreadingHTTPServer((host, port), handler)
+    except OSError as error:
+        raise InputError(f"--port {port}: cannot listen on {host}:{port} ({error.strerror}); "
+                         "give another --port") from None
+    httpd.daemon_threads = True
+    return httpd
+
+
+def serve(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8050,
+          ready: Any = None) -> None:
+    """Serve until interrupted (Ctrl-C, SIGTERM); `ready(url)` is told once it listens."""
+    httpd = server(dashboard, host, port)
+    url = f"http://{host}:{httpd.server_address[1]}/"
+    if ready is not None:
+        ready(url)
+    try:
+        httpd.serve_forever(poll_interval=0.25)
+    finally:
+        httpd.server_close()
+

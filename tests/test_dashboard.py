@@ -1,0 +1,160 @@
+"""The dashboard: its answers read runs and never write them, and a real browser (the system's
+Chromium, headless) shows a running search: its name, best score and a count of trials that
+rises as trials end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from hpsearch.runs import status
+
+pytest.importorskip("plotly")
+
+from hpsearch.dashboard import Dashboard, server  # noqa: E402
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(b)), None)
+HELD = """\
+import json, os, sys, time
+trial, lr = sys.argv[1], float(sys.argv[2])
+deadline = time.time() + 120
+while not os.path.exists(os.path.join("go", trial)) and time.time() < deadline:
+    time.sleep(0.02)
+for epoch in (1, 2, 3):
+    print(json.dumps({"epoch": epoch, "score": (1 - abs(lr - 0.1)) * epoch / 3}), flush=True)
+print(json.dumps({"score": 1 - abs(lr - 0.1)}))
+"""
+
+
+@pytest.fixture
+def serving(tmp_path):
+    """A dashboard of tmp_path/runs on a free port of 127.0.0.1, stopped after the test."""
+    (tmp_path / "runs").mkdir()
+    httpd = server(Dashboard(tmp_path / "runs"), "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def search(tmp_path):
+    """A search of 6 held trials in a process of its own: release(n) lets trial n end."""
+    (tmp_path / "go").mkdir()
+    (tmp_path / "held.py").write_text(HELD)
+    (tmp_path / "c.yaml").write_text(
+        f"name: live\nobjective: {{command: [{sys.executable}, held.py, '{{trial}}', "
+        "'{lr}']}\nsearch: {trials: 6, seed: 0, rounds: 1, early_stopping: false}\n"
+        "parallel: {n_jobs: 2}\nspace: {lr: {log: [1.0e-3, 1.0]}}\n")
+    process = subprocess.Popen([sys.executable, "-m", "hpsearch", "run", "c.yaml", "--quiet"],
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def release(*numbers: int) -> None:
+        for n in numbers:
+            (tmp_path / "go" / str(n)).touch()
+        wanted = max(numbers) + 1
+        deadline = time.time() + 120  # against a hang only
+        while time.time() < deadline:
+            try:
+                if status(tmp_path / "runs" / "live")["finished"] >= wanted:
+                    return
+            except Exception:  # the run folder is not there yet
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"trials up to {max(numbers)} did not end")
+
+    release.process = process  # type: ignore[attr-defined]
+    yield release
+    for n in range(6):
+        (tmp_path / "go" / str(n)).touch()
+    process.wait(timeout=120)
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_answers_read_a_run_and_leave_it_as_it_was(serving, search, tmp_path):
+    search(0, 1, 2)
+    code, runs = get(f"{serving}/api/runs")
+    assert code == 200 and [r["name"] for r in runs] == ["live"]
+    assert runs[0]["status"] == "running"
+    code, run = get(f"{serving}/api/run?name=live")
+    assert code == 200 and run["status"]["finished"] == 3 and run["status"]["planned"] == 6
+    assert {r["trial"] for r in run["trials"]} == {0, 1, 2}
+    best = max((r for r in run["trials"]), key=lambda r: r["score"])
+    assert run["status"]["best"]["trial"] == best["trial"]
+    assert [p["epoch"] for p in run["curves"][0]["points"]] == [1, 2, 3]
+    assert run["rounds"][0]["region"] == {"lr": "1.00e-03..1.00e+00"}
+    code, found = get(f"{serving}/api/importance?name=live")
+    assert code == 200 and found == {"pending": True, "shares": {}}  # computed meanwhile
+    deadline = time.time() + 60  # against a hang only
+    while found.get("pending") and time.time() < deadline:
+        time.sleep(0.05)
+        found = get(f"{serving}/api/importance?name=live")[1]
+    assert found["reliable"] is False and found["trials"] == 3  # too few to say
+    code, missing = get(f"{serving}/api/run?name=nope")
+    assert code == 404 and "nope" in missing["error"]
+    with urllib.request.urlopen(f"{serving}/plotly.min.js", timeout=30) as answer:
+        assert answer.headers["Content-Type"] == "application/javascript"
+        assert len(answer.read()) > 1_000_000  # served from here: the page works offline
+    # a finished run: every answer reads it, none writes a byte of it
+    search(3, 4, 5)
+    assert search.process.wait(timeout=120) == 0
+    folder = tmp_path / "runs" / "live"
+
+    def files() -> dict[str, tuple[int, int]]:  # the -shm index is where SQLite readers mark
+        return {p.name: (p.stat().st_mtime_ns, p.stat().st_size)  # their reads: not data
+                for p in folder.iterdir() if not p.name.endswith("-shm")}
+
+    before = files()
+    for path in ("/", "/api/runs", "/api/run?name=live", "/api/importance?name=live"):
+        with urllib.request.urlopen(serving + path, timeout=30) as answer:
+            assert answer.status == 200
+    assert files() == before
+
+
+def dom(url: str, screenshot: Path | None = None) -> str:
+    """The page as headless Chromium renders it, its script run (a screenshot too)."""
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+            "--virtual-time-budget=8000"]
+    if screenshot is not None:
+        subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True,
+                       timeout=120, check=True)
+    return subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)")
+def test_a_browser_shows_the_run_its_best_score_and_trials_rising_as_they_end(
+        serving, search, tmp_path):
+    search(0, 1)
+    page = dom(serving + "/")
+    assert '<h2 id="name">live</h2>' in page
+    assert re.search(r'<span id="count">2</span> of 6', page)
+    best = status(tmp_path / "runs" / "live")["best"]["mean_score"]
+    assert f'<span id="best">{best:.4f} <small>(trial' in page
+    search(2, 3, 4)
+    shot = Path(os.environ.get("HPSEARCH_SCREENSHOT", tmp_path / "dashboard.png"))
+    page = dom(serving + "/", screenshot=shot)
+    assert re.search(r'<span id="count">5</span> of 6', page)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "running" in page and "Learning curves" in page
