@@ -129,7 +129,8 @@ def test_refit_follows_the_best_through_a_resume_and_a_zoom(tmp_path, caplog):
             if result.number == 2:
                 raise KeyboardInterrupt
 
-    config = iris_config(search={"trials": 8, "seed": 1, "refit": True})
+    config = iris_config(search={"trials": 8, "seed": 1, "refit": True},
+                         objective={"estimator": LogisticRegression, "fixed": {"max_iter": 2000}})
     with pytest.raises(KeyboardInterrupt):
         hpsearch.run(config, runs_dir=runs, events=Stop())
     done = hpsearch.resume("iris", data={"X": X, "y": y}, runs_dir=runs)
