@@ -19,6 +19,7 @@ split differently over folds of unequal sizes (one more sample moves the regret 
     python benchmarks/search_quality.py --seeds 3 --methods random,zoom5
     python benchmarks/search_quality.py --workers 32 --budgets 100 --methods default,random,tpe
     python benchmarks/search_quality.py --cells cells.jsonl --tasks net_digits --seeds 5
+    python benchmarks/search_quality.py --cells cells.jsonl --report   # every task, as it is
         # a slow task with fewer seeds; a later run with the same --cells reports every task
         # with the seeds it has
 
@@ -333,6 +334,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="cells computed in parallel")
     parser.add_argument("--out", help="default: benchmarks/results/search_quality.md with 2 "
                         "workers, search_quality_<W>_workers.md with W")
+    parser.add_argument("--report", action="store_true", help="compute nothing: report the "
+                        "cells the --cells file has (each task with the seeds it has)")
     parser.add_argument("--cells", help="a JSON-lines file of finished cells: read (cells in it "
                         "are not computed again) and appended to, so that a long run resumes; "
                         "delete a method's lines after changing it")
@@ -347,7 +350,8 @@ def main() -> None:
     for task_name in tasks:
         for budget in budgets:
             todo = [(m, seed) for seed in range(args.seeds) for m in methods
-                    if key(task_name, m, budget, seed, args.workers) not in table]
+                    if key(task_name, m, budget, seed, args.workers) not in table
+                    and not args.report]
             found = Parallel(n_jobs=args.jobs)(
                 delayed(cell)(task_name, m, budget, seed, args.workers) for m, seed in todo)
             done = {key(task_name, m, budget, seed, args.workers): v
