@@ -107,6 +107,8 @@ class Dashboard:
         return _clean(sorted(found, key=lambda r: -(r["created"] or 0)))
 
     def _open(self, name: str) -> RunResult:
+        if Path(name).name != name or name in ("", ".", ".."):  # a run of the folder, no path
+            raise InputError(f"{name!r}: not a run's name")
         if self.names and name not in self.names:
             raise InputError(f"{name}: not one of the runs this dashboard shows")
         folder = self.runs_dir / name

@@ -113,6 +113,8 @@ def test_the_answers_read_a_run_and_leave_it_as_it_was(serving, search, tmp_path
     assert found["reliable"] is False and found["trials"] == 3  # too few to say
     code, missing = get(f"{serving}/api/run?name=nope")
     assert code == 404 and "nope" in missing["error"]
+    code, outside = get(f"{serving}/api/run?name=..%2F..%2Fetc")
+    assert code == 404 and "not a run's name" in outside["error"]
     with urllib.request.urlopen(f"{serving}/plotly.min.js", timeout=30) as answer:
         assert answer.headers["Content-Type"] == "application/javascript"
         assert len(answer.read()) > 1_000_000  # served from here: the page works offline
