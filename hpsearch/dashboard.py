@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hpsearch.errors import InputError
+from hpsearch.insight import HIGHLIGHT
 from hpsearch.result import RunResult
 from hpsearch.runs import open_run, rounds, run_summary, status
 from hpsearch.space import parse_param
@@ -31,7 +32,6 @@ from hpsearch.trial import Status
 __all__ = ["Dashboard", "serve"]
 
 TOP = 20  # trials in the page's leaderboard
-CURVES = 5  # best trials whose learning curves are drawn (and every running one's)
 POINTS = 2000  # at most this many trials in the score-by-trial chart (the best always in)
 RECHECK = 10.0  # seconds between two readings of a running run whose store did not change
 
@@ -129,7 +129,7 @@ class Dashboard:
         run = self._open(name)
         where = status(run.path)
         ranked = [r for _, r in run.ranked()]
-        best = ranked[:CURVES]
+        best = ranked[:HIGHLIGHT]  # their learning curves, and every running trial's
         watched = [r.number for r in best if r.status is Status.COMPLETE] + \
             [n for n, _, _ in run.running]
         curves = run.curves(watched) if watched else {}

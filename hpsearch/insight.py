@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
-__all__ = ["Importance", "importance", "good_range", "profile", "spread", "CURVES"]
+__all__ = ["Importance", "importance", "good_range", "profile", "spread", "curve_key",
+           "curve_of", "HIGHLIGHT"]
 
 MIN_TRIALS = 10
 # What the forest sees, so that importance takes about as long at any size: a random sample of
@@ -47,6 +49,23 @@ class Importance:
 # reported or the built-in network measured, else the training loss.
 CURVES = (("val_score", "validation score"), ("score", "validation score"),
           ("loss", "training loss"))
+HIGHLIGHT = 5  # learning curves a figure draws in colour: the best trials'
+
+
+def curve_key(results: Sequence[TrialResult]) -> tuple[str, str] | None:
+    """The curve a figure of these trials draws (the first of CURVES that one recorded) and its
+    label; None when no trial recorded a learning curve."""
+    traced = [r for r in results if r.extra.get("history")]
+    return next(((key, label) for key, label in CURVES
+                 if any(key in h for r in traced for h in r.extra["history"])), None)
+
+
+def curve_of(result: TrialResult, key: str) -> tuple[list[Any], list[float]]:
+    """A trial's recorded learning curve of `key`: epochs and values."""
+    points = [(h.get("epoch", i + 1), h[key]) for i, h in enumerate(result.extra["history"])
+              if key in h]
+    return [p[0] for p in points], [p[1] for p in points]
+
 
 def _data(space: Space, results: Sequence[TrialResult]) -> tuple[np.ndarray, np.ndarray]:
     """The complete trials' stored unit coordinates and mean scores."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import InputError
-from hpsearch.insight import CURVES
+from hpsearch.insight import HIGHLIGHT, curve_key, curve_of
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
 
@@ -25,7 +25,6 @@ __all__ = ["write_html"]
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
-HIGHLIGHT = 5  # learning curves drawn in colour: the best trials'
 
 
 def _plotly() -> Any:
@@ -80,7 +79,7 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
     if not any(r.status is Status.COMPLETE for r, _ in scored):
         raise InputError(f"{run.name}: no complete trial to plot yet")
     dims = [n for n in (order or run.space.dims) if n in run.space.dims]
-    curves = any(r.extra.get("history") for r in run.results)
+    curves = curve_key(run.results) is not None
     titles = [*dims] + ([f"{dims[0]} × {dims[1]}: colour = score, boxes = zoom rounds"]
                         if len(dims) >= 2 else []) + (["learning curves"] if curves else [])
     columns = min(3, len(titles))
@@ -168,17 +167,18 @@ def _pair(fig: Any, go: Any, run: RunResult, pair: tuple[str, str],
 
 def _curves(fig: Any, go: Any, run: RunResult, at: tuple[int, int]) -> None:
     """Every recorded learning curve in grey, the best trials' in colour."""
+    found = curve_key(run.results)
+    if found is None:
+        return
+    key, label = found
     traced = [r for r in run.results if r.extra.get("history")]
-    key, label = next(((k, lab) for k, lab in CURVES
-                       if any(k in h for r in traced for h in r.extra["history"])), CURVES[0])
     best = [r.number for _, r in run.ranked() if r.status is Status.COMPLETE][:HIGHLIGHT]
     row, col = at
     for r in sorted(traced, key=lambda r: r.number in best):
-        points = [(h.get("epoch", i + 1), h[key]) for i, h in enumerate(r.extra["history"])
-                  if key in h]
+        epochs, values = curve_of(r, key)
         highlighted = r.number in best
         fig.add_trace(go.Scatter(
-            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines",
+            x=epochs, y=values, mode="lines",
             line={"width": 2 if highlighted else 1,
                   "color": None if highlighted else "rgba(150,150,150,0.5)"},
             name=f"trial {r.number}: {r.mean:.4g}" if highlighted else f"trial {r.number}",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import InputError
-from hpsearch.insight import CURVES, good_range
+from hpsearch.insight import HIGHLIGHT, curve_key, curve_of, good_range
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["check_out", "figure", "write_plot"]
 
 KINDS = (".png", ".svg", ".html")
-HIGHLIGHT = 5  # learning curves drawn in colour: the best trials'
 
 
 def _matplotlib() -> Any:
@@ -173,18 +172,15 @@ def _rectangle(*args: Any, **kwargs: Any) -> Any:
 def _curves_panel(ax: Any, run: RunResult) -> bool:
     """The learning curves: every trial's in grey, the best trials' in colour with their score.
     False when no trial recorded one."""
-    traced = [r for r in run.results if r.extra.get("history")]
-    found = next(((key, label) for key, label in CURVES
-                  if any(key in h for r in traced for h in r.extra["history"])), None)
+    found = curve_key(run.results)
     if found is None:
         return False
     key, label = found
     direction = run.direction if key != "loss" else Direction.MINIMIZE
+    traced = [r for r in run.results if r.extra.get("history")]
 
-    def curve(r: TrialResult) -> tuple[list[float], list[float]]:
-        points = [(h.get("epoch", i + 1), h[key]) for i, h in enumerate(r.extra["history"])
-                  if key in h]
-        return [p[0] for p in points], [p[1] for p in points]
+    def curve(r: TrialResult) -> tuple[list[Any], list[float]]:
+        return curve_of(r, key)
 
     values = [v for r in traced for v in curve(r)[1]]
     axis = _ScoreAxis(values, direction)
