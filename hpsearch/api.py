@@ -503,10 +503,10 @@ def _refit(store: RunStore, cfg: Config, objective: Objective, chosen: TrialResu
     assert isinstance(objective, EstimatorObjective) and cfg.data is not None
     X, y = load(cfg.data)
     model = objective.pipeline(objective.build(chosen.trial)).fit(X, y)
-    best = RunResult(store.path, cfg.space, cfg.search.direction, store.results()).best
+    best = store.summary(cfg.search.direction)["best"]
     store.save_model(model, {
         "trial": chosen.number, "params": dict(chosen.params), "mean_score": chosen.mean,
-        "was_best": best is not None and best.number == chosen.number,
+        "was_best": best is not None and best["trial"] == chosen.number,
         "fitted": time.time(), "rows": len(y),
         "versions": {"hpsearch": __version__, "scikit-learn": sklearn.__version__,
                      "numpy": numpy.__version__, "python": platform.python_version()}})

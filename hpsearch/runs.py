@@ -176,12 +176,12 @@ def load_model(run: str | Path, runs_dir: str | Path = "runs") -> Any:
 
     with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
         model, info = store.load_model()
-        best = RunResult(store.path, Space({}), read_run_config(store.path / CONFIG_NAME)[1],
-                         store.results()).best
-    if info.get("was_best") and best is not None and best.number != info["trial"]:
+        best = store.summary(read_run_config(store.path / CONFIG_NAME)[1])["best"]
+    if info.get("was_best") and best is not None and best["trial"] != info["trial"]:
         log.warning("%s: its model is trial %s's (%.6g), and the best is now trial %d's "
                     "(%.6g): fit it with hpsearch refit %s", store.path, info["trial"],
-                    info.get("mean_score", math.nan), best.number, best.mean, store.path)
+                    info.get("mean_score", math.nan), best["trial"], best["mean_score"],
+                    store.path)
     made = info.get("versions", {}).get("scikit-learn")
     if made and made != sklearn.__version__:
         log.warning("%s: its model was fitted with scikit-learn %s, and this is %s: "
