@@ -725,10 +725,13 @@ def dashboard(names: tuple[str, ...], port: int, host: str, runs_dir: str) -> No
     ssh -L 8050:127.0.0.1:8050 user@host, then open http://127.0.0.1:8050/ here.
     """
     from hpsearch.dashboard import Dashboard, serve
+    from hpsearch.runs import resolve
 
     if not Path(runs_dir).is_dir():
         raise InputError(f"--runs-dir {runs_dir}: no such folder (where are your runs? "
                          "hpsearch runs --runs-dir DIR lists them)")
+    # a typo is said now, not shown as an empty page
+    names = tuple(resolve(name, runs_dir).name for name in names)
 
     def ready(url: str) -> None:
         click.echo(f"hpsearch dashboard: {url} (Ctrl-C stops it)", err=True)

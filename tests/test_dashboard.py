@@ -160,3 +160,10 @@ def test_a_browser_shows_the_run_its_best_score_and_trials_rising_as_they_end(
     assert re.search(r'<span id="count">5</span> of 6', page)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "running" in page and "Learning curves" in page
+
+
+def test_a_run_name_that_is_not_there_is_refused_before_serving(tmp_path):
+    (tmp_path / "runs").mkdir()
+    out = subprocess.run([sys.executable, "-m", "hpsearch", "dashboard", "nope", "--port", "0"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "no run 'nope'" in out.stderr
