@@ -13,7 +13,6 @@ every point follows from the seed and the results alone, however the trials' tim
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -126,7 +125,6 @@ class CoarseToFine(Sampling):
         self._theta: np.ndarray | None = None  # the last model's kernel: the next starts there
         self._plans: dict[int, Future[tuple[Round, list[Trial]]]] = {}
         self._planner: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
 
     def round_start(self, number: int) -> int:
         return max(s for s in self.starts if s <= number)
