@@ -157,7 +157,7 @@ def _check_text(spec: DataSpec) -> None:
     if spec.categorical is not None or not hasattr(X, "columns"):
         return
     for column in X.columns:
-        if not _is_numeric_dtype(X[column].dtype) and X[column].dtype.kind != "b":
+        if not _is_numeric_dtype(X[column].dtype):
             values = X[column].dropna()
             example = f" ({values.iloc[0]!r})" if len(values) else ""
             raise ObjectiveError(

@@ -6,8 +6,9 @@ Made for real tasks, not only smooth ones:
 - **scores**: standardized, with the low tail (below the lower quartile by more than 1.5 times
   the interquartile range: a diverged network, a failed trial) pulled in on a log scale, so an
   outlier does not stretch the model, while near the top differences keep their size and a
-  smooth score is refined (ranks alone, tried first, lost that: 10 times TPE's regret on
-  Hartmann-6); equal scores get equal values;
+  smooth score is refined (ranks alone, tried first, lost that: with them and without the
+  candidates near the best trials, Hartmann-6's median regret at 100 trials was 0.124, with
+  both 0.025); equal scores get equal values;
 - **noise**: the folds' spread sets the least noise the model assumes (the variance of a mean of
   k folds), so it does not chase a one-sample difference between two fold means;
 - **trials that did not complete**: a trial stopped early enters at the score of the last epoch
