@@ -130,6 +130,113 @@ def _trees_task():
     return accuracies
 
 
+def _regression(X, y, make, folds=5):
+    """Fold scores of a regressor: negative mean squared error on the target standardized."""
+    from sklearn.model_selection import KFold
+
+    y = (y - y.mean()) / y.std()
+    splits = list(KFold(folds, shuffle=True, random_state=0).split(X))
+
+    def scores(p):
+        out = []
+        for train, val in splits:
+            model = make(p).fit(X[train], y[train])
+            out.append(-float(np.mean((model.predict(X[val]) - y[val]) ** 2)))
+        return out
+
+    return scores
+
+
+def _svr_diabetes():
+    """A support-vector regression: C, epsilon and gamma on log scales, a smooth CV score."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    X, y = load_diabetes(return_X_y=True)
+    return _regression(StandardScaler().fit_transform(X), y,
+                       lambda p: SVR(C=p["C"], epsilon=p["epsilon"], gamma=p["gamma"]))
+
+
+def _svr_friedman():
+    """The same kind on Friedman #1 (400 rows, noise 1): a sharper optimum in gamma."""
+    from sklearn.datasets import make_friedman1
+    from sklearn.svm import SVR
+
+    X, y = make_friedman1(n_samples=400, noise=1.0, random_state=1)
+    return _regression(X, y, lambda p: SVR(C=p["C"], epsilon=p["epsilon"], gamma=p["gamma"]))
+
+
+def _enet_diabetes():
+    """A regression with a plateau: an elastic net whose large alphas zero every coefficient
+    (the score is then flat), alpha on log, l1_ratio uniform, polynomial features."""
+    import warnings
+
+    from sklearn.datasets import load_diabetes
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import ElasticNet
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(PolynomialFeatures(2).fit_transform(X)[:, 1:])
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    return _regression(X, y, lambda p: ElasticNet(alpha=p["alpha"], l1_ratio=p["l1_ratio"],
+                                                  max_iter=2000))
+
+
+def _classifier(X, y, make, folds=5):
+    from sklearn.model_selection import StratifiedKFold
+
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y))
+
+    def scores(p):
+        try:
+            return [float(make(p).fit(X[tr], y[tr]).score(X[va], y[va])) for tr, va in splits]
+        except (ValueError, FloatingPointError):  # a diverged fit scores as chance
+            return [1.0 / len(np.unique(y))] * folds
+
+    return scores
+
+
+def _sgd_wine():
+    """A linear model with choices and a conditional parameter: SGD's loss and penalty, alpha
+    on log, l1_ratio only for the elastic net, on the wine data standardized."""
+    import warnings
+
+    from sklearn.datasets import load_wine
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    return _classifier(StandardScaler().fit_transform(X), y, lambda p: SGDClassifier(
+        random_state=0, max_iter=50, tol=None, **p))
+
+
+def _hgb_breast_cancer():
+    """A gradient-boosted model: learning rate and L2 on log, leaves and leaf size as integers."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    return _classifier(X, y, lambda p: HistGradientBoostingClassifier(
+        max_iter=30, early_stopping=False, random_state=0, **p))
+
+
+def _net_wine():
+    """The built-in network on wine, with the deep-learning scales: learning rate on log,
+    Adam's β1 and β2 on 1 − β, units on an integer log scale; seeded (so not noise-free)."""
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    from hpsearch.models import NeuralNetClassifier
+
+    X, y = load_wine(return_X_y=True)
+    return _classifier(StandardScaler().fit_transform(X), y, lambda p: NeuralNetClassifier(
+        optimizer="adam", epochs=15, batch_size=32, random_state=0, **p))
+
+
 QUICKSTART_SPACE = Space({
     "learning_rate": Log(1e-4, 1e-1), "beta1": OneMinusLog(0.8, 0.99),
     "beta2": OneMinusLog(0.99, 0.9999), "lr_decay": Log(1e-3, 1.0),
@@ -141,7 +248,26 @@ TREES_SPACE = Space({
 CV_TASKS = {"svc_breast_cancer": (Space({"C": Log(1e-3, 1e3), "gamma": Log(1e-5, 1e1)}),
                                   _svc_task),
             "net_digits": (QUICKSTART_SPACE, _net_task),
-            "trees_digits": (TREES_SPACE, _trees_task)}
+            "trees_digits": (TREES_SPACE, _trees_task),
+            "svr_diabetes": (Space({"C": Log(1e-2, 1e3), "epsilon": Log(1e-3, 10.0),
+                                    "gamma": Log(1e-4, 10.0)}), _svr_diabetes),
+            "svr_friedman": (Space({"C": Log(1e-2, 1e3), "epsilon": Log(1e-3, 10.0),
+                                    "gamma": Log(1e-4, 10.0)}), _svr_friedman),
+            "enet_diabetes": (Space({"alpha": Log(1e-4, 1e2), "l1_ratio": Uniform(0.0, 1.0)}),
+                              _enet_diabetes),
+            "sgd_wine": (Space({"loss": Choice(("hinge", "log_loss", "modified_huber")),
+                                "penalty": Choice(("l2", "l1", "elasticnet")),
+                                "alpha": Log(1e-6, 1.0), "l1_ratio": Uniform(0.05, 0.95)},
+                               {"l1_ratio": ((("penalty", "elasticnet"),),)}), _sgd_wine),
+            "hgb_breast_cancer": (Space({"learning_rate": Log(1e-2, 1.0),
+                                         "max_leaf_nodes": Int(4, 64, log=True),
+                                         "min_samples_leaf": Int(2, 100, log=True),
+                                         "l2_regularization": Log(1e-4, 10.0)}),
+                                  _hgb_breast_cancer),
+            "net_wine": (Space({"learning_rate": Log(1e-4, 1.0),
+                                "beta1": OneMinusLog(0.5, 0.999),
+                                "beta2": OneMinusLog(0.9, 0.9999),
+                                "hidden_units": Int(4, 128, log=True)}), _net_wine)}
 
 TASKS: dict[str, tuple[Space, Callable, float]] = {
     "branin": (Space({"x1": Uniform(-5, 10), "x2": Uniform(0, 15)}), branin, 0.0),

@@ -81,13 +81,16 @@ def _decided(cfg: Config, objective: Objective) -> tuple[Config, list[str]]:
                          "learn from between rounds" + (f" with {workers} running at once"
                                                         if search.trials >= 20 else "") + ")")
         else:
+            learns = (f"results so far, up to {plan.lookahead} trials behind (search.lookahead"
+                      f"{': auto for ' + workers if search.lookahead == AUTO else ''})"
+                      if search.reproducible else
+                      "results in as trials end, never waiting (search.reproducible: false: "
+                      "two runs of a seed may differ)")
             lines.append(
                 f"search.rounds: {'auto: ' if search.rounds == AUTO else ''}{plan.rounds} "
                 f"rounds: {plan.sizes[0]} trials over the whole space, then rounds of "
                 f"{min(plan.sizes[1:])} to {max(plan.sizes[1:])} the model plans from the "
-                f"results so far, up to {plan.lookahead} trials behind (search.lookahead"
-                f"{': auto for ' + workers if search.lookahead == AUTO else ''}); "
-                "rounds: 1 for plain random search")
+                f"{learns}; rounds: 1 for plain random search")
         if search.lookahead == AUTO and cfg.parallel.address and cfg.parallel.n_jobs == -1:
             lines.append(f"search.lookahead: auto counts this machine's {workers}, not the "
                          "cluster's: set parallel.n_jobs to the trials the cluster runs at once "

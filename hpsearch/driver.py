@@ -69,7 +69,10 @@ def planned(cfg: Config) -> Plan:
 
     search = cfg.search
     workers = cores(cfg.parallel.n_jobs)
-    lookahead = auto_lookahead(workers) if search.lookahead == AUTO else int(search.lookahead)
+    if search.lookahead != AUTO:
+        lookahead = int(search.lookahead)
+    else:  # not reproducible, the trials in flight are the workers: no slack to wait on
+        lookahead = auto_lookahead(workers) if search.reproducible else workers
     first = first_round(search.trials, lookahead, len(cfg.space), len(search.enqueue))
     if search.rounds != AUTO:
         rounds = int(search.rounds)
@@ -88,6 +91,7 @@ class _Recorder:
         self.runner, self.cfg, self.store, self.result = runner, cfg, store, result
         self.events, self.raise_errors = events, raise_errors
         self.stored = {r.number: r for r in result.results}
+        self.reproducible = True  # False: a trial's point depends on timing, a stored one holds
         self.same_engine = store.meta().get("engine") == ENGINE
         if self.stored and not self.same_engine:
             log.warning("%s: its %d trials so far come from an earlier version's search and are "
@@ -96,9 +100,10 @@ class _Recorder:
 
     def known(self, trial: Trial) -> TrialResult | None:
         """A trial's stored result (a resumed run's), checked to be at the point asked (unless
-        an earlier engine proposed it)."""
+        an earlier engine proposed it, or the search is not reproducible)."""
         stored = self.stored.get(trial.number)
-        if stored is not None and self.same_engine and not _same_point(stored.trial, trial):
+        if stored is not None and self.same_engine and self.reproducible \
+                and not _same_point(stored.trial, trial):
             raise InputError(
                 f"{self.store.path}: trial {trial.number} in the store has other params than "
                 "the run's config gives; the config or the code changed since the run started, "
@@ -198,7 +203,9 @@ def run_strategy(strategy: Strategy, cfg: Config, objective: Objective, store: R
     lookahead = cfg.search.lookahead if cfg.search.early_stopping is not None else None
     assert lookahead is None or isinstance(lookahead, int), "decided before a run starts"
     with _running(store, cfg, result, events, total, objective, raise_errors) as recorder:
-        drive(strategy, recorder, known=recorder.known, on_round=opened, lookahead=lookahead)
+        recorder.reproducible = strategy.reproducible
+        drive(strategy, recorder, known=recorder.known, on_round=opened, lookahead=lookahead,
+              workers=planned(cfg).workers)
     return result
 
 

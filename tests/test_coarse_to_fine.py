@@ -187,18 +187,48 @@ def test_trust_region_grows_on_gains_keeps_on_ties_and_shrinks_after_two_shortfa
     assert tiny._side(rounds(1.0, 0.5, 0.5)) == SIDE_MIN
 
 
-def test_ties_within_the_folds_noise_are_a_plateau():
+def test_a_shortfall_the_folds_agree_on_counts_however_far_apart_the_folds_are():
+    """Every trial meets the same folds, and the second fold is hard for all of them: a round
+    whose best is 0.001 under the best on every fold falls short (its spread between folds,
+    0.06, is no noise), as it does when the means alone are told; a tie is a plateau."""
     space = Space({"x": Uniform(0, 1)})
     strategy = CoarseToFine(space, "maximize", trials=12, seed=0, rounds=3, lookahead=1,
                             side=0.4)
-    rows = []
+
+    def rows(gap, folds=True):
+        out = []
+        for number in range(12):
+            x = 0.05 * number
+            base = 0.93 if number in (0, 6, 9) else 0.5
+            if number in (6, 9):  # the best of rounds 2 and 3
+                base -= gap
+            scores = (base - 0.03, base + 0.03) if folds else (base,)
+            out.append(TrialResult(Trial(number, {"x": x}, (x,), 0), Status.COMPLETE, scores))
+        return out
+
+    assert strategy._side(rows(0.001)) == pytest.approx(0.24)  # two shortfalls: narrower
+    assert strategy._side(rows(0.001, folds=False)) == pytest.approx(0.24)
+    assert strategy._side(rows(0.0)) == 0.4  # a plateau is no failure
+
+
+def test_a_shortfall_within_what_another_run_would_move_is_a_tie():
+    """A trial's own noise (here the seed's, 0.02 per fold) shows as trial × fold residual:
+    the same gap of 0.001 is then within the noise."""
+    space = Space({"x": Uniform(0, 1)})
+    strategy = CoarseToFine(space, "maximize", trials=12, seed=0, rounds=3, lookahead=1,
+                            side=0.4)
+    rng = np.random.default_rng(0)
+    out = []
     for number in range(12):
         x = 0.05 * number
-        folds = (0.90, 0.96) if number in (0, 6, 8) else (0.5, 0.5)
-        if number in (6, 8):  # a hair under the best, well inside its folds' spread
-            folds = (0.899, 0.959)
-        rows.append(TrialResult(Trial(number, {"x": x}, (x,), 0), Status.COMPLETE, folds))
-    assert strategy._side(rows) == 0.4
+        base = 0.93 - (0.001 if number in (6, 9) else 0.0) if number in (0, 6, 9) else 0.5
+        noise = 0.02 * rng.standard_normal(2)
+        out.append(TrialResult(Trial(number, {"x": x}, (x,), 0), Status.COMPLETE,
+                               (base - 0.03 + noise[0], base + 0.03 + noise[1])))
+    top = [max(out[n].mean for n in range(s, s + k)) for s, k in zip(strategy.starts,
+                                                                      strategy.sizes)]
+    assert abs(top[1] - top[0]) < 0.05 and abs(top[2] - top[0]) < 0.05
+    assert strategy._side(out) == 0.4
 
 
 def valley(params):
@@ -246,23 +276,24 @@ def test_the_last_round_trains_again_in_full_a_stopped_trial_the_complete_ones_r
             assert t.peers == (0 if t.retest_of is not None else None)
         return out
 
-    strategy = CoarseToFine(space, "maximize", trials=60, seed=3, lookahead=2)
-    done = evaluate_all(strategy, evaluate)
-    again = [r for r in done if r.trial.retest_of is not None]
-    last = max(r.trial.round for r in done)
-    by_number = {r.number: r for r in done}
-    assert 1 <= len(again) <= 3  # 5 % of 60 at most
-    complete = sorted((r for r in done if r.status is Status.COMPLETE
-                       and r.trial.retest_of is None), key=lambda r: -r.mean)
-    for r in again:
-        old = by_number[r.trial.retest_of]
-        assert r.trial.round == last and old.status is Status.PRUNED
-        assert (r.params, r.trial.unit, r.trial.seed) == (old.params, old.trial.unit,
-                                                           old.trial.seed)
-        # where the complete trials score well: within the top ones' box
-        assert abs(r.params["x"] - 0.7) < 0.2 and abs(r.params["y"] - 0.2) < 0.2
-    assert complete[0].mean > -0.01
-    # the same trials again: promotion follows from the results alone
-    assert [r.trial for r in evaluate_all(
-        CoarseToFine(space, "maximize", trials=60, seed=3, lookahead=2), evaluate)] == \
-        [r.trial for r in done]
+    promoted = 0
+    for seed in range(4):  # whether a stopped trial lands where the best are is up to the seed
+        done = evaluate_all(CoarseToFine(space, "maximize", trials=60, seed=seed, lookahead=2),
+                            evaluate)
+        again = [r for r in done if r.trial.retest_of is not None]
+        promoted += len(again)
+        last = max(r.trial.round for r in done)
+        by_number = {r.number: r for r in done}
+        assert len(again) <= 3  # 5 % of 60 at most
+        for r in again:
+            old = by_number[r.trial.retest_of]
+            assert r.trial.round == last and old.status is Status.PRUNED
+            assert (r.params, r.trial.unit, r.trial.seed) == (old.params, old.trial.unit,
+                                                               old.trial.seed)
+            # where the complete trials score well: within the top ones' box
+            assert abs(r.params["x"] - 0.7) < 0.2 and abs(r.params["y"] - 0.2) < 0.2
+        # the same trials again: promotion follows from the results alone
+        assert [r.trial for r in evaluate_all(
+            CoarseToFine(space, "maximize", trials=60, seed=seed, lookahead=2), evaluate)] == \
+            [r.trial for r in done]
+    assert promoted >= 2

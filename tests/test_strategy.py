@@ -121,8 +121,9 @@ def test_a_free_worker_is_not_held_by_a_plan_in_progress_and_peers_are_set():
 class InOrder:
     """An evaluator whose trials end in the order they were submitted."""
 
-    def __init__(self) -> None:
+    def __init__(self, scored=score) -> None:
         self.running, self.submitted, self.peers = [], [], {}
+        self.scored = scored
 
     def submit(self, trials):
         self.running += trials
@@ -130,7 +131,7 @@ class InOrder:
         self.peers.update({t.number: t.peers for t in trials})
 
     def next_result(self):
-        return score(self.running.pop(0))
+        return self.scored(self.running.pop(0))
 
 
 def test_known_results_are_told_and_not_run_again():
@@ -242,3 +243,74 @@ def test_a_trial_the_strategy_gave_peers_keeps_them_under_early_stopping():
     evaluator = InOrder()
     drive(Planned(SPACE, "maximize", Round(1, whole(SPACE), 6), trials), evaluator, lookahead=2)
     assert evaluator.peers == {0: -2, 1: -1, 2: 0, 3: 1, 4: 0, 5: 3}
+
+
+def test_not_reproducible_it_keeps_the_workers_busy_and_learns_from_every_result_in():
+    """search.reproducible: false: as many trials in flight as workers, the next asked the
+    moment one ends, results told as they end, a round planned from all told by then."""
+
+    class Counted(Shuffled):
+        def __init__(self, seed):
+            super().__init__(seed)
+            self.most = 0
+
+        def submit(self, trials):
+            super().submit(trials)
+            self.most = max(self.most, len(self.running))
+
+    strategy = Told(SPACE, "maximize", trials=40, seed=0, rounds=4, lookahead=4,
+                    reproducible=False)
+    evaluator = Counted(1)
+    rounds: list[Round] = []
+    drive(strategy, evaluator, on_round=rounds.append, workers=4)
+    assert evaluator.most == 4 and evaluator.submitted[0] == [0, 1, 2, 3]
+    assert all(len(batch) == 1 for batch in evaluator.submitted[1:])
+    tells = [n for call, n in strategy.calls if call == "tell"]
+    assert sorted(tells) == list(range(40)) and tells != list(range(40))  # as trials ended
+    for i, (call, number) in enumerate(strategy.calls):
+        if call == "ask" and number in strategy.starts[1:]:  # a round: every result in, 3 out
+            assert sum(c == "tell" for c, _ in strategy.calls[:i]) == number - 4 + 1
+    assert [r.number for r in rounds] == [1, 2, 3, 4] and not rounds[-1].region.is_whole
+    # the reproducible search of the same seed learns from fewer: rounds wait on the slowest
+    assert strategy.needs(strategy.starts[2]) == 0
+    assert CoarseToFine(SPACE, "maximize", trials=40, seed=0, rounds=4,
+                        lookahead=4).needs(strategy.starts[2]) == strategy.starts[2] - 4
+
+
+def test_not_reproducible_a_config_says_so_and_a_resume_keeps_what_was_stored(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("objective: {function: m:f}\nsearch: {trials: 30, reproducible: false}\n"
+                      "space: {x: {uniform: [0, 1]}, y: {log: [1.0e-3, 1]}}\n")
+    search = load_config(config).search
+    assert search.reproducible is False
+    strategy = strategy_for(load_config(config).space, search.__class__(
+        **{**search.__dict__, "rounds": 4, "lookahead": 2}))
+    assert isinstance(strategy, CoarseToFine) and not strategy.reproducible
+    def scored(trial):
+        return TrialResult(trial, Status.COMPLETE, (-abs(trial.params["x"] - 0.3),))
+
+    stored = {n: scored(strategy.trial(n, (0.5, 0.5))) for n in range(6)}  # another point
+    evaluator = InOrder(scored)
+    drive(strategy, evaluator, known=lambda t: stored.get(t.number), workers=2)
+    assert sorted(n for batch in evaluator.submitted for n in batch) == list(range(6, 30))
+    assert {r.number for r in strategy.results} == set(range(30))
+
+
+def test_a_run_that_need_not_be_reproducible_says_so_and_one_with_its_own_strategy_is_refused(
+        runner):
+    Path("bowl.py").write_text("def f(p):\n    return -(p['x'] - 0.3) ** 2\n")
+    Path("c.yaml").write_text("objective: {function: bowl:f}\n"
+                              "search: {trials: 24, reproducible: false}\n"
+                              "parallel: {n_jobs: 2, backend: threading}\n"
+                              "space: {x: {uniform: [0, 1]}}\n")
+    out = runner.invoke(cli, ["run", "c.yaml"])
+    assert out.exit_code == 0, out.output
+    assert "search.reproducible: false: two runs of a seed may differ" in out.output
+    (run,) = list_runs()
+    assert run["trials"] == 24
+    Path("d.yaml").write_text((EXAMPLE / "search.yaml").read_text().replace(
+        "strategy: perturb_best:PerturbBest",
+        "strategy: perturb_best:PerturbBest\n  reproducible: false"))
+    out = runner.invoke(cli, ["run", "d.yaml"])
+    assert out.exit_code == 2 and "search.reproducible: applies to the built-in search" in \
+        out.output, out.output

@@ -11,6 +11,8 @@ from hpsearch.search.surrogate import (
     MODEL_TRIALS,
     GaussianProcess,
     Surrogate,
+    features,
+    fold_noise,
     observations,
     scaled_scores,
 )
@@ -40,11 +42,100 @@ def test_it_learns_from_complete_stopped_and_failed_trials():
             TrialResult(trial(1, 0.2), Status.PRUNED, extra={"epoch": 4, "score": 0.3}),
             TrialResult(trial(2, 0.3), Status.CRASHED, error="killed"),
             TrialResult(trial(3, 0.4), Status.PRUNED)]  # stopped before any report: not known
-    X, y, spread = observations(space, done, Direction.MINIMIZE)
+    X, y = observations(space, done, Direction.MINIMIZE)
     assert X[:, 0].tolist() == [0.1, 0.2, 0.3]
     # on a larger-is-better scale: the stopped one at its last score, the failed one the worst
     assert y.tolist() == pytest.approx([-0.6, -0.3, -0.6])
-    assert spread[0] == pytest.approx(0.01 / 2) and np.isnan(spread[1:]).all()
+
+
+def _fold_rows(true, fold_effects, noise, rng):
+    return [TrialResult(Trial(i, {"x": 0.0}, (0.0,), 0), Status.COMPLETE,
+                        tuple(t + fold_effects + noise * rng.standard_normal(len(fold_effects))))
+            for i, t in enumerate(true)]
+
+
+def test_a_hard_fold_is_no_noise_what_varies_within_trial_and_fold_is():
+    rng = np.random.default_rng(0)
+    true = rng.random(60)
+    folds = np.array([0.0, -0.3, 0.2, 0.1, -0.05])  # one fold hard for every trial
+    # fold effects alone: another run of a trial moves its mean by nothing
+    assert fold_noise(_fold_rows(true, folds, 0.0, rng)) == pytest.approx(0.0, abs=1e-20)
+    # a seed's noise of 0.02 per fold: a mean of 5 moves by 0.02² / 5, whatever the folds do
+    moved = [fold_noise(_fold_rows(true, folds, 0.02, rng)) for _ in range(20)]
+    assert np.median(moved) == pytest.approx(0.02**2 / 5, rel=0.1)
+    # one fold score or too few trials: unknown
+    assert math.isnan(fold_noise(results(SPACE, 10)))
+    assert math.isnan(fold_noise(_fold_rows(true[:2], folds, 0.0, rng)))
+
+
+def test_fold_scores_let_it_follow_differences_the_folds_spread_would_hide():
+    """Scores whose folds differ by 0.3 (a hard fold) and trials by 0.01: the model learns the
+    trials' differences as they are, as told the means alone."""
+    space = Space({"x": Uniform(0.0, 1.0)})
+    trials = plan_trials(space, "random", 30, 0)
+    folds = np.array([0.0, -0.3, 0.2, 0.1, -0.05])
+
+    def truth(x):
+        return 0.01 * np.sin(6 * x)
+
+    told = [TrialResult(t, Status.COMPLETE, tuple(truth(t.unit[0]) + folds)) for t in trials]
+    means = [TrialResult(t, Status.COMPLETE, (truth(t.unit[0]) + folds.mean(),))
+             for t in trials]
+    grid = np.linspace(0.05, 0.95, 19)[:, None]
+    for rows in (told, means):
+        model = Surrogate(space, rows, Direction.MAXIMIZE, np.array([0.5]))
+        expected = model.mean(grid)
+        assert np.corrcoef(expected, truth(grid[:, 0]))[0, 1] > 0.99
+        assert math.exp(model.theta[-1]) < 0.01  # the noise it fits: next to none
+
+
+def test_points_in_flight_count_as_tried_and_draws_turn_away_from_them():
+    done = results(SPACE, 8)
+    plain = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.5, 0.5]))
+    running = np.array([[0.7, 0.2], [0.68, 0.22]])  # where the best is expected
+    aware = Surrogate(SPACE, done, Direction.MAXIMIZE, np.array([0.5, 0.5]), start=plain.theta,
+                      pending=running)
+    near = features(SPACE, np.array([[0.69, 0.21]]))
+    (m0,), (s0,) = plain.gp.predict(near)
+    (m1,), (s1,) = aware.gp.predict(near)
+    assert s1 < 0.5 * s0 and m0 - 1.5 * s0 < m1 < m0  # surer, a little below what it expected
+    far = np.array([[0.1, 0.9], [0.2, 0.8]])  # far from them: as it was
+    assert aware.mean(far) == pytest.approx(plain.mean(far), abs=0.05)
+    box = [(np.zeros(2), np.ones(2), [None, None])]
+    close = []  # proposed points within 0.05 of one in flight, over 10 draws of 6
+    for model in (plain, aware):
+        points = np.vstack([model.propose(box, 6, np.random.default_rng(seed))
+                            for seed in range(10)])
+        close.append(int((np.abs(points[:, None, :] - running[None]).max(axis=2)
+                          < 0.05).any(axis=1).sum()))
+    assert close[1] < 0.5 * close[0], close
+
+
+def test_polished_candidates_reach_a_smooth_optimum_the_random_ones_miss():
+    space = Space({"x": Uniform(0.0, 1.0), "y": Uniform(0.0, 1.0), "k": Int(1, 3)})
+    done = results(space, 40, score=lambda p: -((p["x"] - 0.613) ** 2 + (p["y"] - 0.287) ** 2))
+    model = Surrogate(space, done, Direction.MAXIMIZE, np.full(3, 0.5))
+    rng = np.random.default_rng(0)
+    candidates = rng.random((200, 3))
+    candidates[:, 2] = [space.scales["k"].snap(u) for u in candidates[:, 2]]
+    mean, std = model.gp.predict(features(space, candidates))
+    box = [(np.full(3, 0.1), np.full(3, 0.9), [None] * 3)]
+    inside = candidates[((candidates >= 0.1) & (candidates <= 0.9)).all(axis=1)]
+    polished = model.polish(inside, *model.gp.predict(features(space, inside)), box)
+    assert len(polished) == 8
+    x, y, k = (space.dims.index(n) for n in "xyk")
+    best = polished[np.argmax(model.mean(polished))]
+    assert abs(best[x] - 0.613) < 0.01 and abs(best[y] - 0.287) < 0.01
+    # integers keep their values; everything stays in the box
+    assert set(polished[:, k]) <= set(inside[:, k])
+    assert ((polished >= 0.1) & (polished <= 0.9)).all()
+    # the gradient it follows is the model's
+    from scipy.optimize import check_grad
+
+    g = features(space, inside[:1])[0]
+    for upper in (0.0, 1.0):
+        assert check_grad(lambda v, upper=upper: model.gp.gradients(v, upper)[0],
+                          lambda v, upper=upper: model.gp.gradients(v, upper)[1], g) < 1e-4
 
 
 def test_its_points_lie_in_the_region_on_values_the_parameters_take():

@@ -47,7 +47,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
              "in_memory"),
     "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
     "search": ("trials", "sampler", "seed", "rounds", "lookahead", "strategy", "max_failures",
-               "early_stopping", "direction", "refit", "warm_start", "enqueue"),
+               "early_stopping", "direction", "refit", "warm_start", "enqueue", "reproducible"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
                  "population_memory", "devices", "devices_per_trial", "device_variable"),
@@ -397,7 +397,14 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         refit=check.typed(search_raw, "search", "refit", bool, False, "true or false"),
         warm_start=_warm_start(check, search_raw, base),
         strategy=_strategy(check, search_raw),
+        reproducible=check.typed(search_raw, "search", "reproducible", bool, True,
+                                 "true or false"),
     )
+    if search.strategy is not None and not search.reproducible:
+        raise check.fail("applies to the built-in search; a strategy of your own says "
+                         "whether it is reproducible itself (its class attribute "
+                         "reproducible = False)", "search.reproducible", search_raw,
+                         "reproducible")
     if search.refit and not isinstance(objective, EstimatorSpec):
         raise check.fail(f"applies to estimator objectives: a {objective.kind} trains its own "
                          "model, which hpsearch cannot fit again; take the best trial's params "

@@ -140,6 +140,7 @@ class SearchSpec:
     warm_start: tuple[str, ...] = ()  # earlier runs whose trials the model starts from
     enqueue: tuple[dict[str, Any], ...] = ()  # points evaluated first, in the budget
     strategy: str | None = None  # module:Class of a user's own Strategy
+    reproducible: bool = True  # false: learn from every result in, never wait, timing decides
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,11 @@ def strategy_for(space: Space, search: SearchSpec, history: Sequence[TrialResult
             space, search.direction, trials=search.trials, seed=search.seed,
             lookahead=search.lookahead, history=history)
     if search.rounds == 1 and not learns_from(history, search.direction):
-        return Sampling(space, search.direction, trials=search.trials, seed=search.seed,
-                        sampler=search.sampler, enqueue=search.enqueue)
+        sampling = Sampling(space, search.direction, trials=search.trials, seed=search.seed,
+                            sampler=search.sampler, enqueue=search.enqueue)
+        sampling.reproducible = search.reproducible  # its points are the same either way
+        return sampling
     return CoarseToFine(space, search.direction, trials=search.trials, seed=search.seed,
                         rounds=search.rounds, lookahead=search.lookahead,
-                        sampler=search.sampler, enqueue=search.enqueue, history=history)
+                        sampler=search.sampler, enqueue=search.enqueue, history=history,
+                        reproducible=search.reproducible)

@@ -90,7 +90,9 @@ class CoarseToFine(Sampling):
     the model expects most of among the best so far. The box's side starts at `side` (in u),
     grows by `grow` after a round that clearly improved on the best, and shrinks by `shrink`
     after two rounds in a row that fell clearly short of it; a round within the noise of the
-    best (a plateau of equal accuracies) changes nothing; it never goes below SIDE_MIN. Along
+    best (a plateau of equal accuracies) changes nothing; it never goes below SIDE_MIN. The
+    noise is what another run of the trials would change (`surrogate.fold_noise`), never the
+    spread between folds, which every trial shares. Along
     each parameter it is narrowed further, down to a quarter of the side, where the top trials
     agree (twice their spread). The model picks the points by Thompson sampling: most in the
     box, a `global_share` over the whole space, where the same model sends them only if it
@@ -100,20 +102,28 @@ class CoarseToFine(Sampling):
     least 3 complete trials) it is the model's too, in a region around them. Round r is planned
     from the results of the trials numbered below its first minus `lookahead` (`needs`), in a
     thread of its own as soon as those are told, so that workers never wait for it (`ready`).
+    Not `reproducible`, a round is planned when its first trial is asked, from every result
+    told by then (the driver tells them as trials end), the trials in flight known to the
+    model as always.
 
     Args:
         rounds: how many rounds (None: `auto_rounds`); see `round_sizes`.
-        lookahead: trials that may run between the results a round learns from and its start.
+        lookahead: trials that may run between the results a round learns from and its start
+            (not reproducible: the trials in flight, which size round 1 alike).
+        reproducible: False for a search that never waits and learns from every result in
+            (``search.reproducible``), whose points then depend on when trials end.
     """
 
     def __init__(self, space: Space, direction: Direction, *, trials: int, seed: int,
                  rounds: int | None = None, lookahead: int = 1, sampler: str = "random",
                  enqueue: Sequence[Mapping[str, Any]] = (),
                  history: Sequence[TrialResult] = (), side: float = 0.5, grow: float = 1.5,
-                 shrink: float = 0.6, global_share: float = 0.2, gamma: float = 0.15) -> None:
+                 shrink: float = 0.6, global_share: float = 0.2, gamma: float = 0.15,
+                 reproducible: bool = True) -> None:
         super().__init__(space, direction, trials=trials, seed=seed, sampler=sampler,
                          enqueue=enqueue, history=history)
         self.lookahead = lookahead
+        self.reproducible = reproducible
         self.side, self.grow, self.shrink = side, grow, shrink
         self.global_share = global_share
         self.gamma = gamma
@@ -123,6 +133,7 @@ class CoarseToFine(Sampling):
         self.starts = [sum(self.sizes[:r]) for r in range(len(self.sizes))]
         self.warm = learns_from(self.history, self.direction)
         self._theta: np.ndarray | None = None  # the last model's kernel: the next starts there
+        self._units: dict[int, tuple[float, ...]] = {}  # every planned trial's point (planner)
         self._plans: dict[int, Future[tuple[Round, list[Trial]]]] = {}
         self._planner: ThreadPoolExecutor | None = None
 
@@ -136,10 +147,14 @@ class CoarseToFine(Sampling):
         return start - self.first - self.lookahead
 
     def needs(self, number: int) -> int:
+        if not self.reproducible:
+            return self.first
         return self.first + self._inputs(self.round_start(number))
 
     def tell(self, result: TrialResult) -> None:
         super().tell(result)
+        if not self.reproducible:
+            return
         for start in self.starts[1:]:  # a round whose inputs are all in: plan it meanwhile
             if self._inputs(start) == len(self.results) and start not in self._plans:
                 self._submit(start)
@@ -149,6 +164,8 @@ class CoarseToFine(Sampling):
         return plan is None or plan.done()
 
     def plan(self, start: int) -> tuple[Round, list[Trial]]:
+        if not self.reproducible:  # from every result in, now
+            return self._plan(start, [*self.history, *self.results])
         if start not in self._plans:
             self._submit(start)
         found = self._plans[start].result()
@@ -175,10 +192,15 @@ class CoarseToFine(Sampling):
         r = self.starts.index(start) + 1
         size = self.sizes[r - 1]
         if r == 1 and not self.warm:
-            return self.first_round(size)
+            found = self.first_round(size)
+            self._units.update((t.number, t.unit) for t in found[1])
+            return found
+        told = {res.number for res in results}
+        pending = np.array([u for number, u in sorted(self._units.items())
+                            if number < start and number not in told], dtype=float)
         with threadpool_limits(1):
             region, points = self.propose(results, start, size,
-                                          np.random.default_rng([self.seed, r]))
+                                          np.random.default_rng([self.seed, r]), pending)
             again = self.promoted(results, size) if r == len(self.sizes) > 1 else []
         trials = trials_at(self.space, points[:size - len(again)], self.seed, round=r,
                            first_number=start)
@@ -187,14 +209,21 @@ class CoarseToFine(Sampling):
                          retest_of=old.number, peers=0) for i, old in enumerate(again)]
         if r == 1:
             trials = enqueued(self.space, trials, self.enqueue)
+        self._units.update((t.number, t.unit) for t in trials)
         return Round(r, region, size, "random" if r == 1 and region.is_whole else "zoom"), \
             trials
 
     def _side(self, results: Sequence[TrialResult]) -> float:
         """The box's side after the rounds whose every trial is in `results`: replayed from
         them, so a resumed run gets the same region."""
+        from hpsearch.search.surrogate import fold_noise
+
         mine = {r.number: r for r in results if r.number >= self.first}
         side, best, short = self.side, -math.inf, 0
+        # two standard deviations of a difference between two means, were the trials run
+        # again (`fold_noise`; none known without fold scores)
+        moved = fold_noise(results)
+        noise = 2 * math.sqrt(2 * moved) if math.isfinite(moved) else 0.0
         for r, start in enumerate(self.starts):
             numbers = range(start, start + self.sizes[r])
             if not all(n in mine for n in numbers):
@@ -203,7 +232,7 @@ class CoarseToFine(Sampling):
             if not done:
                 continue
             top = max(done, key=lambda t: self.direction.gain(t.mean))
-            gain, noise = self.direction.gain(top.mean), _noise(top)
+            gain = self.direction.gain(top.mean)
             if r > 0 and gain > best + noise:  # clearly better: the box may be too small
                 side, short = min(1.0, side * self.grow), 0
             elif r > 0 and gain < best - noise:  # clearly short of the best
@@ -274,10 +303,13 @@ class CoarseToFine(Sampling):
         return [stopped[i] for i in order[:count]]
 
     def propose(self, results: Sequence[TrialResult], start: int, n: int,
-                rng: np.random.Generator) -> tuple[Region, np.ndarray]:
+                rng: np.random.Generator, pending: np.ndarray | None = None
+                ) -> tuple[Region, np.ndarray]:
         """The region of the round starting at trial `start` and its n points of the unit cube
         (shape (n, d)): most chosen in the region by the model (`surrogate.Surrogate`), the
-        global share over the whole space by the same model (uniform before there is one)."""
+        global share over the whole space by the same model (uniform before there is one).
+        `pending` are the points of the trials in flight meanwhile (planned, not yet told):
+        the model knows where they are."""
         from hpsearch.search.surrogate import Surrogate
 
         d = len(self.space)
@@ -285,7 +317,7 @@ class CoarseToFine(Sampling):
         model = None
         if len(done) >= 3:
             model = Surrogate(self.space, results, self.direction, units(done[:1], d)[0],
-                              self._theta)
+                              self._theta, pending)
             self._theta = model.theta
         region, options = self._region(results, model)
         lo, hi = np.array(region.lo), np.array(region.hi)
@@ -300,8 +332,3 @@ class CoarseToFine(Sampling):
                 if n_global else np.empty((0, d))
         return region, np.vstack([outside, inside])
 
-
-def _noise(result: TrialResult) -> float:
-    """A score's uncertainty as the mean of its folds (0 for a single score)."""
-    k = len(result.scores)
-    return result.std / math.sqrt(k) if k > 1 and math.isfinite(result.std) else 0.0

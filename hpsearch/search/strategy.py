@@ -17,6 +17,11 @@ whatever the workers, the backend, or the order in which trials end. With early 
 driver also holds trial i until the trials numbered below i − lookahead have ended, and tells the
 trial so (`Trial.peers`): it is compared with those alone, whose reports are all in by then, so
 that which trials stop is as reproducible as the points.
+
+A strategy that is not `reproducible` (``search.reproducible: false``) gives that up for
+workers that never wait: the driver keeps as many trials in flight as there are workers, asks
+for the next one the moment a worker frees up, and tells each result as it ends, in the order
+trials end, so that every trial learns from all that has ended before it starts.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class Strategy(abc.ABC):
         history: results of earlier runs to learn from (a warm start), numbered below 0.
     """
 
+    reproducible = True  # its trials follow from the seed and results alone (see the module)
+
     def __init__(self, space: Space, direction: Direction, *, trials: int, seed: int,
                  first: int = 0, lookahead: int = 1,
                  history: Sequence[TrialResult] = ()) -> None:
@@ -71,7 +78,7 @@ class Strategy(abc.ABC):
         return self.first
 
     def tell(self, result: TrialResult) -> None:
-        """A trial's result (in trial-number order)."""
+        """A trial's result (in trial-number order; as trials end, when not reproducible)."""
         self.results.append(result)
 
     @abc.abstractmethod
@@ -155,7 +162,7 @@ class Evaluator(Protocol):
 def drive(strategy: Strategy, evaluator: Evaluator, *,
           known: Callable[[Trial], TrialResult | None] = lambda trial: None,
           on_round: Callable[[Round], None] = lambda round_: None,
-          lookahead: int | None = None) -> None:
+          lookahead: int | None = None, workers: int = 1) -> None:
     """Run a strategy to its end: ask for every trial whose needs are met and submit them
     together, then tell each result in trial-number order as results come, until every trial
     is told. `known` gives the result a trial already has (a resumed run's), which is told
@@ -164,7 +171,12 @@ def drive(strategy: Strategy, evaluator: Evaluator, *,
     With a `lookahead` (early stopping is on), trial i also waits for the trials numbered below
     i − lookahead, and carries that number as its `peers`: the only trials it is compared with
     (unless the strategy gave it peers: 0 for a trial never to be stopped).
+
+    A strategy that is not reproducible is driven as trials end instead (`_as_they_end`),
+    `workers` trials in flight.
     """
+    if not strategy.reproducible:
+        return _as_they_end(strategy, evaluator, known, on_round, workers)
     end = strategy.first + strategy.trials
     number = told = strategy.first
     ended: dict[int, TrialResult] = {}
@@ -202,6 +214,37 @@ def drive(strategy: Strategy, evaluator: Evaluator, *,
             while told in ended:
                 strategy.tell(ended.pop(told))
                 told += 1
+    finally:
+        strategy.close()
+
+
+def _as_they_end(strategy: Strategy, evaluator: Evaluator,
+                 known: Callable[[Trial], TrialResult | None],
+                 on_round: Callable[[Round], None], workers: int) -> None:
+    """`drive` for a strategy that is not reproducible: a trial is asked for the moment a
+    worker is free (`workers` in flight), each result told as it ends. Early stopping compares
+    a trial with every trial that reported the same epoch before it (no `peers`)."""
+    end = strategy.first + strategy.trials
+    number, waiting = strategy.first, 0
+    try:
+        while number < end or waiting:
+            batch = []
+            while number < end and waiting + len(batch) < max(1, workers):
+                trial, opened = strategy.ask(number)
+                if opened is not None:
+                    on_round(opened)
+                number += 1
+                result = known(trial)
+                if result is None:
+                    batch.append(trial)
+                else:
+                    strategy.tell(result)
+            if batch:
+                evaluator.submit(batch)
+                waiting += len(batch)
+            if waiting:
+                strategy.tell(evaluator.next_result())
+                waiting -= 1
     finally:
         strategy.close()
 

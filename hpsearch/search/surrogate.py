@@ -9,14 +9,23 @@ Made for real tasks, not only smooth ones:
   smooth score is refined (ranks alone, tried first, lost that: with them and without the
   candidates near the best trials, Hartmann-6's median regret at 100 trials was 0.124, with
   both 0.025); equal scores get equal values;
-- **noise**: the folds' spread sets the least noise the model assumes (the variance of a mean of
-  k folds), so it does not chase a one-sample difference between two fold means;
+- **noise**: the model fits its own noise. The folds' spread is no noise: every trial meets
+  the same folds, so a hard fold is hard for all of them and cancels out of a comparison. What
+  the fold scores do tell is how far a trial's mean could move on another run at most: the
+  residual of a two-way split (trial + fold effects, `fold_noise`), which bounds the noise
+  the model may fit from above (told the means alone, it has no bound);
 - **trials that did not complete**: a trial stopped early enters at the score of the last epoch
   it reported (a pessimistic value, as it was stopped for being behind), a failed trial at the
   worst score: a region that diverges is learnt as bad, never as unknown;
 - **integers and choices**: candidates sit on the values a parameter can take (its u snapped to
   the centre of its value), and a choice is one-hot, so that the order of its options means
   nothing to the model; a parameter absent from a trial (a conditional one) sits at u = 0.5;
+- **trials in flight**: their points are known (they follow from the seed and earlier
+  results), so the model takes them as tried, a standard deviation below its prediction
+  (`GaussianProcess.believe`): its draws spread to where nothing runs yet;
+- **refinement**: the most promising candidates are polished by gradient steps on the model's
+  mean and upper bound along the continuous parameters, so that a smooth optimum is found to
+  more than the candidates' resolution;
 - **cost**: the model learns from at most MODEL_TRIALS trials (those nearest the region), its
   kernel's parameters start from the previous fit's and move in a bounded number of steps, and
   a joint posterior is drawn only over the JOINT most promising candidates: a proposal costs
@@ -41,13 +50,15 @@ import numpy as np
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
-__all__ = ["Surrogate", "GaussianProcess", "observations"]
+__all__ = ["Surrogate", "GaussianProcess", "observations", "fold_noise"]
 
 MODEL_TRIALS = 160  # the most trials the model learns from: those nearest the region
 CANDIDATES = 2048  # random candidates in the region (64 per parameter, at least 512)
 JOINT = 256  # the candidates a joint posterior is drawn over: the most promising ones
 NEAR = 5  # best trials that half the candidates are drawn near
 CHUNK = 64  # points proposed from one set of candidates (a larger round takes several)
+POLISH = 4  # candidates polished by gradient steps, on the mean and on the upper bound each
+POLISH_STEPS = 15  # L-BFGS-B steps per polished candidate
 FIT_STEPS = 40  # optimizer steps for the kernel's parameters, from scratch
 REFIT_STEPS = 12  # and from the previous fit's
 
@@ -55,25 +66,21 @@ SQRT5 = math.sqrt(5.0)
 
 
 def observations(space: Space, results: Sequence[TrialResult], direction: Direction
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the model learns from: unit points (n, d), scores on a larger-is-better scale, and
-    the variance of each score as a mean of its folds (NaN where unknown). Complete trials
-    with their mean; pruned ones at the score they last reported; failed ones at the worst."""
-    rows, values, spread = [], [], []
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """What the model learns from: unit points (n, d) and scores on a larger-is-better scale.
+    Complete trials with their mean; pruned ones at the score they last reported; failed ones
+    at the worst."""
+    rows, values = [], []
     worst: list[int] = []
     for r in results:
         if r.status is Status.COMPLETE and math.isfinite(r.mean):
             values.append(direction.gain(r.mean))
-            k = len(r.scores)
-            spread.append(r.std**2 / k if k > 1 and math.isfinite(r.std) else math.nan)
         elif r.status is Status.PRUNED and isinstance(r.extra.get("score"), (int, float)) \
                 and math.isfinite(r.extra["score"]):
             values.append(direction.gain(float(r.extra["score"])))
-            spread.append(math.nan)
         elif r.status.is_failure:
             worst.append(len(values))
             values.append(math.nan)
-            spread.append(math.nan)
         else:
             continue
         rows.append(r.trial.unit)
@@ -82,7 +89,31 @@ def observations(space: Space, results: Sequence[TrialResult], direction: Direct
     if worst:
         y[worst] = known.min() if len(known) else 0.0
     X = np.array(rows, dtype=float).reshape(len(rows), len(space))
-    return X, y, np.array(spread, dtype=float)
+    return X, y
+
+
+def fold_noise(results: Sequence[TrialResult]) -> float:
+    """How much a complete trial's mean score could move on another run of it, as a variance:
+    the residual of a two-way split of the fold scores into a trial effect and a fold effect,
+    over the complete trials with the most common number of folds k, divided by k. The fold
+    effects are the same for every trial (every trial meets the same folds), so they are no
+    noise in a comparison; what is left mixes a trial's own noise (its seed) with how trials
+    and folds interact, an upper bound on the first. NaN with one fold or under 3 such trials.
+    """
+    rows = [r.scores for r in results if r.status is Status.COMPLETE and len(r.scores) > 1
+            and all(math.isfinite(s) for s in r.scores)]
+    if not rows:
+        return math.nan
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[len(row)] = counts.get(len(row), 0) + 1
+    k = max(counts, key=lambda n: (counts[n], n))
+    Y = np.array([row for row in rows if len(row) == k], dtype=float)
+    n = len(Y)
+    if n < 3:
+        return math.nan
+    residual = Y - Y.mean(axis=1, keepdims=True) - Y.mean(axis=0) + Y.mean()
+    return float((residual**2).sum() / ((n - 1) * (k - 1)) / k)
 
 
 def features(space: Space, X: np.ndarray) -> np.ndarray:
@@ -92,12 +123,17 @@ def features(space: Space, X: np.ndarray) -> np.ndarray:
     return np.hstack(columns) if columns else X
 
 
-def scaled_scores(y: np.ndarray) -> np.ndarray:
-    """Scores (larger is better) standardized, the low tail pulled in: a value more than 1.5
-    interquartile ranges below the lower quartile keeps only the log of its distance."""
+def pulled_in(y: np.ndarray) -> np.ndarray:
+    """Scores (larger is better), the low tail pulled in: a value more than 1.5 interquartile
+    ranges below the lower quartile keeps only the log of its distance."""
     q25, q75 = np.percentile(y, [25, 75])
     edge = q25 - 1.5 * max(q75 - q25, 1e-12)
-    z = np.where(y < edge, edge - np.log1p(np.maximum(edge - y, 0.0)), y)
+    return np.where(y < edge, edge - np.log1p(np.maximum(edge - y, 0.0)), y)
+
+
+def scaled_scores(y: np.ndarray) -> np.ndarray:
+    """Scores (larger is better) standardized, the low tail pulled in (`pulled_in`)."""
+    z = pulled_in(y)
     spread = z.std()
     return (z - z.mean()) / spread if spread > 0 else np.zeros_like(z)
 
@@ -114,14 +150,15 @@ class GaussianProcess:
     BOUNDS = ((math.log(0.05), math.log(20.0)), (math.log(0.03), math.log(20.0)))
 
     def __init__(self, F: np.ndarray, z: np.ndarray, noise_floor: float,
-                 start: np.ndarray | None = None) -> None:
+                 start: np.ndarray | None = None, noise_cap: float = 1.0) -> None:
         from scipy.optimize import minimize
 
         self.F, self.z = F, z
         n, p = F.shape
         self.diff2 = (F[:, None, :] - F[None, :, :]) ** 2  # (n, n, p)
         floor = math.log(max(noise_floor, 1e-6))
-        bounds = [self.BOUNDS[0]] + [self.BOUNDS[1]] * p + [(floor, 0.0)]
+        cap = max(math.log(min(noise_cap, 1.0)), floor)
+        bounds = [self.BOUNDS[0]] + [self.BOUNDS[1]] * p + [(floor, cap)]
         fresh = start is None or len(start) != p + 2
         theta = np.array([0.0] + [math.log(0.5)] * p + [math.log(max(noise_floor, 1e-3))]) \
             if fresh else np.asarray(start, dtype=float)
@@ -174,8 +211,38 @@ class GaussianProcess:
                                  lower=True)
         self.alpha = cho_solve(self.factor, self.z)
 
+    def believe(self, G: np.ndarray) -> None:
+        """Take the rows of G (points in flight) as observed one standard deviation below the
+        model's mean there: draws turn away from them as from a point tried and found no
+        better than expected, without the whole region being written off (a constant lie at
+        the worst score does that: measured, it doubled the regret at 32 workers; the mean
+        alone, a "kriging believer", left draws near them)."""
+        if not len(G):
+            return
+        mean, std = self.predict(G)
+        self.z = np.concatenate([self.z, mean - std])
+        self.F = np.vstack([self.F, G])
+        self.diff2 = (self.F[:, None, :] - self.F[None, :, :]) ** 2
+        self._factor(self.theta)
+
     def _cross(self, G: np.ndarray) -> np.ndarray:
         return self._kernel(self.theta, (G[:, None, :] - self.F[None, :, :]) ** 2)[0]
+
+    def gradients(self, g: np.ndarray, upper: float) -> tuple[float, np.ndarray]:
+        """The value of mean + `upper` × std at the features g (one row), and its gradient."""
+        from scipy.linalg import cho_solve, solve_triangular
+
+        diff = g[None, :] - self.F  # (n, p)
+        K, shared = self._kernel(self.theta, diff**2)
+        dK = -(shared[:, None] * diff) / np.exp(2 * self.theta[1:-1])  # dk_i / dg, (n, p)
+        value, grad = float(K @ self.alpha), self.alpha @ dK
+        if upper:
+            v = solve_triangular(self.factor[0], K, lower=True)
+            std = math.sqrt(max(math.exp(self.theta[0]) - v @ v, 1e-12))
+            w = cho_solve(self.factor, K)
+            value += upper * std
+            grad = grad - upper * (w @ dK) / std
+        return value, grad
 
     def predict(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The posterior mean and standard deviation of the (noise-free) score at rows of G."""
@@ -234,21 +301,27 @@ def _candidates(space: Space, lo: np.ndarray, hi: np.ndarray, options: Sequence[
 
 class Surrogate:
     """The model of a round, fitted to the trials so far (the MODEL_TRIALS nearest `anchor`, a
-    point of the unit cube, when there are more); `start` is a previous fit's `theta`."""
+    point of the unit cube, when there are more); `start` is a previous fit's `theta`;
+    `pending` the points of trials in flight (rows of the unit cube), believed at its mean."""
 
     def __init__(self, space: Space, results: Sequence[TrialResult], direction: Direction,
-                 anchor: np.ndarray, start: np.ndarray | None = None) -> None:
-        X, y, spread = observations(space, results, direction)
+                 anchor: np.ndarray, start: np.ndarray | None = None,
+                 pending: np.ndarray | None = None) -> None:
+        X, y = observations(space, results, direction)
         self.best = X[np.argsort(-y, kind="stable")[:NEAR]]  # half the candidates are near these
         if len(y) > MODEL_TRIALS:  # a local model: the trials nearest the anchor
             nearest = np.argsort(np.abs(X - anchor).max(axis=1), kind="stable")[:MODEL_TRIALS]
-            X, y, spread = X[nearest], y[nearest], spread[nearest]
-        # the least noise: a typical fold mean's variance, as a share of the scores' variance
-        known = spread[np.isfinite(spread)]
-        floor = float(np.median(known) / np.var(y)) if len(known) and np.var(y) > 0 else 0.0
+            X, y = X[nearest], y[nearest]
+        # the most noise it may fit, as a share of the scores' variance: what another run could
+        # move a mean by, from the fold scores (none without them)
+        moved, spread = fold_noise(results), float(np.var(pulled_in(y)))
+        cap = 4 * moved / spread if math.isfinite(moved) and spread > 0 else 1.0
         self.space = space
-        self.gp = GaussianProcess(features(space, X), scaled_scores(y),
-                                  min(max(floor, 1e-4), 0.5), start)
+        self.gp = GaussianProcess(features(space, X), scaled_scores(y), 1e-4, start,
+                                  noise_cap=max(cap, 1e-3))
+        if pending is not None and len(pending):
+            self.gp.believe(features(space, np.asarray(pending, dtype=float)))
+        self._columns = _continuous_columns(space)
 
     @property
     def theta(self) -> np.ndarray:
@@ -263,8 +336,8 @@ class Surrogate:
                 n: int, rng: np.random.Generator) -> np.ndarray:
         """n points, shape (n, d), each where one draw of the model is best among candidates
         drawn in the `boxes` (lo, hi, the u of the options each choice keeps; candidates split
-        evenly): the draws differ, so the points spread over what is promising instead of
-        piling on one guess."""
+        evenly), the most promising of them polished (`polish`): the draws differ, so the
+        points spread over what is promising instead of piling on one guess."""
         d = len(self.space)
         if n > CHUNK:  # fresh candidates for each chunk: a big round is not 256 points at most
             return np.vstack([self.propose(boxes, min(CHUNK, n - i), rng)
@@ -273,17 +346,69 @@ class Surrogate:
         candidates = np.unique(np.vstack([
             _candidates(self.space, lo, hi, options, rng, -(-count // len(boxes)), self.best)
             for lo, hi, options in boxes]), axis=0)
-        F = features(self.space, candidates)
-        mean, std = self.gp.predict(F)
+        mean, std = self.gp.predict(features(self.space, candidates))
+        polished = self.polish(candidates, mean, std, boxes)
         if len(candidates) > JOINT:  # the most promising: high by mean, or by what it may be
-            keep = np.argsort(-(mean + 2 * std), kind="stable")[:JOINT]
-            candidates, F = candidates[keep], F[keep]
-        mean, cov = self.gp.joint(F)
+            keep = np.argsort(-(mean + 2 * std), kind="stable")[:JOINT - len(polished)]
+            candidates = candidates[keep]
+        candidates = np.unique(np.vstack([candidates, polished]), axis=0)
+        mean, cov = self.gp.joint(features(self.space, candidates))
         chosen: list[int] = []
         for draw in _draws(mean, cov, n, rng):  # each draw's best candidate not yet chosen
             order = np.argsort(-draw, kind="stable")
             chosen.append(next((int(j) for j in order if int(j) not in chosen), int(order[0])))
         return candidates[chosen]
+
+    def polish(self, candidates: np.ndarray, mean: np.ndarray, std: np.ndarray,
+               boxes: Sequence[tuple[np.ndarray, np.ndarray, Sequence[Any]]]) -> np.ndarray:
+        """The POLISH candidates best by the model's mean, and the POLISH best by its upper
+        bound (mean + std), each moved by gradient steps (L-BFGS-B) to where that is highest
+        along the continuous parameters, inside the box it was drawn in; integers and choices
+        keep their values. Random candidates alone leave a smooth optimum found to their
+        resolution only (a GP sampler's refinement, at a fraction of its cost)."""
+        from scipy.optimize import minimize
+
+        dims, cols = self._columns
+        if not len(dims):
+            return np.empty((0, candidates.shape[1]))
+        starts = [(i, 0.0) for i in np.argsort(-mean, kind="stable")[:POLISH]]
+        starts += [(i, 1.0) for i in np.argsort(-(mean + std), kind="stable")[:POLISH]]
+        out = []
+        for i, upper in starts:
+            u = candidates[i].copy()
+            box = next(((lo, hi) for lo, hi, _ in boxes
+                        if np.all(u >= lo - 1e-12) and np.all(u <= hi + 1e-12)), None)
+            if box is None:
+                continue
+            g = features(self.space, u[None, :])[0]
+
+            def loss(x: np.ndarray, g: np.ndarray = g, upper: float = upper
+                     ) -> tuple[float, np.ndarray]:
+                g[cols] = x
+                value, grad = self.gp.gradients(g, upper)
+                return -value, -grad[cols]
+
+            found = minimize(loss, u[dims], jac=True, method="L-BFGS-B",
+                             bounds=list(zip(box[0][dims], box[1][dims])),
+                             options={"maxiter": POLISH_STEPS})
+            if np.all(np.isfinite(found.x)):
+                u[dims] = np.clip(found.x, box[0][dims], box[1][dims])
+                out.append(u)
+        return np.array(out).reshape(len(out), candidates.shape[1])
+
+
+def _continuous_columns(space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """The dimensions whose values lie on a continuum and that every trial has (not integers,
+    choices or conditional parameters), and their column among the model's features."""
+    dims, cols, at = [], [], 0
+    for i, name in enumerate(space.dims):
+        scale = space.scales[name]
+        width = scale.features(np.array([0.5])).shape[1]
+        if scale.ordered and not scale.discrete and name not in space.conditions:
+            dims.append(i)
+            cols.append(at)
+        at += width
+    return np.array(dims, dtype=int), np.array(cols, dtype=int)
 
 
 def _draws(mean: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
