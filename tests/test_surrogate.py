@@ -12,7 +12,6 @@ from hpsearch.search.surrogate import (
     GaussianProcess,
     Surrogate,
     features,
-    fold_noise,
     observations,
     scaled_scores,
 )
@@ -48,26 +47,6 @@ def test_it_learns_from_complete_stopped_and_failed_trials():
     assert y.tolist() == pytest.approx([-0.6, -0.3, -0.6])
 
 
-def _fold_rows(true, fold_effects, noise, rng):
-    return [TrialResult(Trial(i, {"x": 0.0}, (0.0,), 0), Status.COMPLETE,
-                        tuple(t + fold_effects + noise * rng.standard_normal(len(fold_effects))))
-            for i, t in enumerate(true)]
-
-
-def test_a_hard_fold_is_no_noise_what_varies_within_trial_and_fold_is():
-    rng = np.random.default_rng(0)
-    true = rng.random(60)
-    folds = np.array([0.0, -0.3, 0.2, 0.1, -0.05])  # one fold hard for every trial
-    # fold effects alone: another run of a trial moves its mean by nothing
-    assert fold_noise(_fold_rows(true, folds, 0.0, rng)) == pytest.approx(0.0, abs=1e-20)
-    # a seed's noise of 0.02 per fold: a mean of 5 moves by 0.02² / 5, whatever the folds do
-    moved = [fold_noise(_fold_rows(true, folds, 0.02, rng)) for _ in range(20)]
-    assert np.median(moved) == pytest.approx(0.02**2 / 5, rel=0.1)
-    # one fold score or too few trials: unknown
-    assert math.isnan(fold_noise(results(SPACE, 10)))
-    assert math.isnan(fold_noise(_fold_rows(true[:2], folds, 0.0, rng)))
-
-
 def test_fold_scores_let_it_follow_differences_the_folds_spread_would_hide():
     """Scores whose folds differ by 0.3 (a hard fold) and trials by 0.01: the model learns the
     trials' differences as they are, as told the means alone."""
@@ -82,11 +61,27 @@ def test_fold_scores_let_it_follow_differences_the_folds_spread_would_hide():
     means = [TrialResult(t, Status.COMPLETE, (truth(t.unit[0]) + folds.mean(),))
              for t in trials]
     grid = np.linspace(0.05, 0.95, 19)[:, None]
-    for rows in (told, means):
-        model = Surrogate(space, rows, Direction.MAXIMIZE, np.array([0.5]))
+    models = [Surrogate(space, rows, Direction.MAXIMIZE, np.array([0.5]))
+              for rows in (told, means)]
+    for model in models:
         expected = model.mean(grid)
         assert np.corrcoef(expected, truth(grid[:, 0]))[0, 1] > 0.99
-        assert math.exp(model.theta[-1]) < 0.01  # the noise it fits: next to none
+        assert model.noise < 0.001  # the noise it fits: next to none, in the score's units
+    assert models[0].mean(grid) == pytest.approx(models[1].mean(grid))
+
+
+def test_the_noise_it_fits_is_the_seeds_not_the_folds():
+    """A seeded objective: another run of a trial moves its score by about 0.01; the folds,
+    the same for every trial, differ by 0.3. The model's noise is the seed's."""
+    space = Space({"x": Uniform(0.0, 1.0)})
+    rng = np.random.default_rng(0)
+    folds = np.array([0.0, -0.3, 0.2])
+    rows = [TrialResult(t, Status.COMPLETE,
+                        tuple(np.sin(6 * t.unit[0]) * 0.1 + folds
+                              + 0.01 * np.sqrt(3) * rng.standard_normal(3)))
+            for t in plan_trials(space, "random", 80, 0)]
+    model = Surrogate(space, rows, Direction.MAXIMIZE, np.array([0.5]))
+    assert 0.005 < model.noise < 0.02
 
 
 def test_points_in_flight_count_as_tried_and_draws_turn_away_from_them():

@@ -91,8 +91,8 @@ class CoarseToFine(Sampling):
     grows by `grow` after a round that clearly improved on the best, and shrinks by `shrink`
     after two rounds in a row that fell clearly short of it; a round within the noise of the
     best (a plateau of equal accuracies) changes nothing; it never goes below SIDE_MIN. The
-    noise is what another run of the trials would change (`surrogate.fold_noise`), never the
-    spread between folds, which every trial shares. Along
+    noise is the model's (`surrogate.Surrogate.noise`), never the spread between folds, which
+    every trial shares. Along
     each parameter it is narrowed further, down to a quarter of the side, where the top trials
     agree (twice their spread). The model picks the points by Thompson sampling: most in the
     box, a `global_share` over the whole space, where the same model sends them only if it
@@ -213,17 +213,12 @@ class CoarseToFine(Sampling):
         return Round(r, region, size, "random" if r == 1 and region.is_whole else "zoom"), \
             trials
 
-    def _side(self, results: Sequence[TrialResult]) -> float:
-        """The box's side after the rounds whose every trial is in `results`: replayed from
-        them, so a resumed run gets the same region."""
-        from hpsearch.search.surrogate import fold_noise
-
+    def _side(self, results: Sequence[TrialResult], noise: float = 0.0) -> float:
+        """The box's side after the rounds whose every trial is in `results`, a round's best
+        within `noise` of the best before it a tie: replayed from them, so a resumed run gets
+        the same region."""
         mine = {r.number: r for r in results if r.number >= self.first}
         side, best, short = self.side, -math.inf, 0
-        # two standard deviations of a difference between two means, were the trials run
-        # again (`fold_noise`; none known without fold scores)
-        moved = fold_noise(results)
-        noise = 2 * math.sqrt(2 * moved) if math.isfinite(moved) else 0.0
         for r, start in enumerate(self.starts):
             numbers = range(start, start + self.sizes[r])
             if not all(n in mine for n in numbers):
@@ -260,7 +255,7 @@ class CoarseToFine(Sampling):
         best = top[int(np.argmax(model.mean(units(top, d))))] if model is not None \
             else ranked[0]
         centre = np.array(best.trial.unit, dtype=float)
-        half = np.full(d, self._side(results) / 2)
+        half = np.full(d, self._side(results, 0.0 if model is None else model.noise) / 2)
         if len(ranked) > len(top):
             spread = units(top, d).std(axis=0)
             half = np.clip(2 * spread, 0.25 * half, half)

@@ -9,11 +9,13 @@ Made for real tasks, not only smooth ones:
   smooth score is refined (ranks alone, tried first, lost that: with them and without the
   candidates near the best trials, Hartmann-6's median regret at 100 trials was 0.124, with
   both 0.025); equal scores get equal values;
-- **noise**: the model fits its own noise. The folds' spread is no noise: every trial meets
-  the same folds, so a hard fold is hard for all of them and cancels out of a comparison. What
-  the fold scores do tell is how far a trial's mean could move on another run at most: the
-  residual of a two-way split (trial + fold effects, `fold_noise`), which bounds the noise
-  the model may fit from above (told the means alone, it has no bound);
+- **noise**: the model fits its own (from a floor of 1e-4 of the scores' variance), from the
+  trials' means. The folds' spread is no noise: every trial meets the same folds, so a fold
+  that is hard is hard for all of them and cancels out of a comparison (taking it for noise,
+  as an earlier version did, smoothed over the differences that matter near the optimum). A
+  deterministic objective then gets next to no noise, a seeded one (the built-in network) the
+  noise its seeds add, and a function returning its fold scores the same search as one
+  returning their mean (`noise` is what the trust region compares with too);
 - **trials that did not complete**: a trial stopped early enters at the score of the last epoch
   it reported (a pessimistic value, as it was stopped for being behind), a failed trial at the
   worst score: a region that diverges is learnt as bad, never as unknown;
@@ -50,7 +52,7 @@ import numpy as np
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
-__all__ = ["Surrogate", "GaussianProcess", "observations", "fold_noise"]
+__all__ = ["Surrogate", "GaussianProcess", "observations"]
 
 MODEL_TRIALS = 160  # the most trials the model learns from: those nearest the region
 CANDIDATES = 2048  # random candidates in the region (64 per parameter, at least 512)
@@ -92,30 +94,6 @@ def observations(space: Space, results: Sequence[TrialResult], direction: Direct
     return X, y
 
 
-def fold_noise(results: Sequence[TrialResult]) -> float:
-    """How much a complete trial's mean score could move on another run of it, as a variance:
-    the residual of a two-way split of the fold scores into a trial effect and a fold effect,
-    over the complete trials with the most common number of folds k, divided by k. The fold
-    effects are the same for every trial (every trial meets the same folds), so they are no
-    noise in a comparison; what is left mixes a trial's own noise (its seed) with how trials
-    and folds interact, an upper bound on the first. NaN with one fold or under 3 such trials.
-    """
-    rows = [r.scores for r in results if r.status is Status.COMPLETE and len(r.scores) > 1
-            and all(math.isfinite(s) for s in r.scores)]
-    if not rows:
-        return math.nan
-    counts: dict[int, int] = {}
-    for row in rows:
-        counts[len(row)] = counts.get(len(row), 0) + 1
-    k = max(counts, key=lambda n: (counts[n], n))
-    Y = np.array([row for row in rows if len(row) == k], dtype=float)
-    n = len(Y)
-    if n < 3:
-        return math.nan
-    residual = Y - Y.mean(axis=1, keepdims=True) - Y.mean(axis=0) + Y.mean()
-    return float((residual**2).sum() / ((n - 1) * (k - 1)) / k)
-
-
 def features(space: Space, X: np.ndarray) -> np.ndarray:
     """The model's inputs: each parameter's columns (`Scale.features`: u where values lie
     along a line, one-hot for a choice's options)."""
@@ -150,15 +128,14 @@ class GaussianProcess:
     BOUNDS = ((math.log(0.05), math.log(20.0)), (math.log(0.03), math.log(20.0)))
 
     def __init__(self, F: np.ndarray, z: np.ndarray, noise_floor: float,
-                 start: np.ndarray | None = None, noise_cap: float = 1.0) -> None:
+                 start: np.ndarray | None = None) -> None:
         from scipy.optimize import minimize
 
         self.F, self.z = F, z
         n, p = F.shape
         self.diff2 = (F[:, None, :] - F[None, :, :]) ** 2  # (n, n, p)
         floor = math.log(max(noise_floor, 1e-6))
-        cap = max(math.log(min(noise_cap, 1.0)), floor)
-        bounds = [self.BOUNDS[0]] + [self.BOUNDS[1]] * p + [(floor, cap)]
+        bounds = [self.BOUNDS[0]] + [self.BOUNDS[1]] * p + [(floor, 0.0)]
         fresh = start is None or len(start) != p + 2
         theta = np.array([0.0] + [math.log(0.5)] * p + [math.log(max(noise_floor, 1e-3))]) \
             if fresh else np.asarray(start, dtype=float)
@@ -312,13 +289,9 @@ class Surrogate:
         if len(y) > MODEL_TRIALS:  # a local model: the trials nearest the anchor
             nearest = np.argsort(np.abs(X - anchor).max(axis=1), kind="stable")[:MODEL_TRIALS]
             X, y = X[nearest], y[nearest]
-        # the most noise it may fit, as a share of the scores' variance: what another run could
-        # move a mean by, from the fold scores (none without them)
-        moved, spread = fold_noise(results), float(np.var(pulled_in(y)))
-        cap = 4 * moved / spread if math.isfinite(moved) and spread > 0 else 1.0
         self.space = space
-        self.gp = GaussianProcess(features(space, X), scaled_scores(y), 1e-4, start,
-                                  noise_cap=max(cap, 1e-3))
+        self.scale = float(pulled_in(y).std())  # a score's unit in the model's (standardized)
+        self.gp = GaussianProcess(features(space, X), scaled_scores(y), 1e-4, start)
         if pending is not None and len(pending):
             self.gp.believe(features(space, np.asarray(pending, dtype=float)))
         self._columns = _continuous_columns(space)
@@ -327,6 +300,12 @@ class Surrogate:
     def theta(self) -> np.ndarray:
         """The kernel's fitted parameters (the next fit starts from them)."""
         return self.gp.theta
+
+    @property
+    def noise(self) -> float:
+        """The standard deviation of a score about the model's mean, as it fitted it (in the
+        score's units): how far another run of a trial may land."""
+        return math.sqrt(math.exp(self.gp.theta[-1])) * self.scale
 
     def mean(self, U: np.ndarray) -> np.ndarray:
         """The model's expected (normalized) score at points of the unit cube."""
