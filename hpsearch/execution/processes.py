@@ -23,7 +23,8 @@ import threading
 import time
 from collections.abc import Collection, Iterator
 
-__all__ = ["started", "guarded", "descendants", "kill_group", "watch_driver", "forked"]
+__all__ = ["started", "guarded", "descendants", "kill_group", "watch_driver", "forked",
+           "forking"]
 
 WATCH_SECONDS = 0.5  # how often a worker looks for its driver
 
@@ -52,25 +53,42 @@ _guard: int | None = None  # the write end of the pipe to this process's guard, 
 _watched: int | None = None  # the driver this process watches
 
 
+def _start_guard() -> None:
+    """This process's guard, started if it is not (with _lock held)."""
+    global _guard
+    if _guard is None:
+        read, write = os.pipe()
+        subprocess.Popen([sys.executable, "-I", "-S", "-c", _GUARD], stdin=read,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+        os.close(read)
+        _guard = write
+
+
 def _tell_guard(line: str) -> None:
     """One line to this process's guard (started with the first); a write of a few bytes to a
     pipe is atomic, so lines from several threads never mix."""
     global _guard
     with _lock:
         for _ in range(2):  # a guard that died is replaced once
-            if _guard is None:
-                read, write = os.pipe()
-                subprocess.Popen([sys.executable, "-I", "-S", "-c", _GUARD], stdin=read,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 start_new_session=True)
-                os.close(read)
-                _guard = write
+            _start_guard()
+            assert _guard is not None
             try:
                 os.write(_guard, (line + "\n").encode())
                 return
             except OSError:
                 os.close(_guard)
                 _guard = None
+
+
+@contextlib.contextmanager
+def forking() -> Iterator[None]:
+    """Around a fork: the guard is started before it, and no other thread starts one (a
+    `subprocess.Popen`, whose pipe the forked child would inherit, holding the Popen until
+    the child ends) while it happens."""
+    with _lock:
+        _start_guard()
+        yield
 
 
 @contextlib.contextmanager

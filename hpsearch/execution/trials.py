@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpsearch.execution.executor import Executor
-from hpsearch.execution.processes import forked, kill_group, started, watch_driver
+from hpsearch.execution.processes import forked, forking, kill_group, started, watch_driver
 from hpsearch.trial import (
     Outcome,
     Status,
@@ -80,11 +80,20 @@ def _in_worker(driver: int, folder: str | None, work: Callable[..., Any], *args:
     return work(*args)
 
 
-def _child(connection: object, objective: Objective,
+def _child(connection: Any, go: Any, parent: int, objective: Objective,
            trial: Trial) -> None:
     os.setsid()  # its own process group: a timeout kills whatever the trial started too
     forked()
-    connection.send(run_trial(objective, trial))  # type: ignore[attr-defined]
+    # Start once the parent's guard knows this process group, which then dies with the
+    # parent; a parent killed before that (kill -9 of the driver) leaves it to end itself.
+    while not go.poll(0.05):
+        if os.getppid() != parent:
+            os._exit(1)
+    try:
+        go.recv()
+    except EOFError:  # the parent is gone
+        os._exit(1)
+    connection.send(run_trial(objective, trial))
 
 
 def run_trial_isolated(objective: Objective, trial: Trial,
@@ -102,12 +111,17 @@ def run_trial_isolated(objective: Objective, trial: Trial,
     # forks runs no trial itself, so no OpenMP or BLAS pool of its own is copied mid-use.
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, objective, trial), daemon=True)
+    go, start_it = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, go, os.getpid(), objective, trial),
+                              daemon=True)
     start = time.perf_counter()
-    process.start()
+    with forking():
+        process.start()
     sender.close()
+    go.close()
     try:
         with started(process.pid or 0):  # stopped with this worker, should the driver go
+            start_it.send(True)
             ready = wait([receiver, process.sentinel], timeout)
         if receiver.poll():
             try:
@@ -127,6 +141,7 @@ def run_trial_isolated(objective: Objective, trial: Trial,
         if process.is_alive():  # interrupted while waiting
             _kill_group(process.pid)
         receiver.close()
+        start_it.close()
 
 
 def _kill_group(pid: int | None) -> None:
