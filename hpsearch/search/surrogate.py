@@ -192,7 +192,7 @@ class GaussianProcess:
         """Take the rows of G (points in flight) as observed one standard deviation below the
         model's mean there: draws turn away from them as from a point tried and found no
         better than expected, without the whole region being written off (a constant lie at
-        the worst score does that: measured, it doubled the regret at 32 workers; the mean
+        the worst score does that: measured, it more than doubled the regret at 32 workers; the mean
         alone, a "kriging believer", left draws near them)."""
         if not len(G):
             return
@@ -279,7 +279,8 @@ def _candidates(space: Space, lo: np.ndarray, hi: np.ndarray, options: Sequence[
 class Surrogate:
     """The model of a round, fitted to the trials so far (the MODEL_TRIALS nearest `anchor`, a
     point of the unit cube, when there are more); `start` is a previous fit's `theta`;
-    `pending` the points of trials in flight (rows of the unit cube), believed at its mean."""
+    `pending` the points of trials in flight (rows of the unit cube), taken as tried one
+    standard deviation below its mean (`GaussianProcess.believe`)."""
 
     def __init__(self, space: Space, results: Sequence[TrialResult], direction: Direction,
                  anchor: np.ndarray, start: np.ndarray | None = None,
