@@ -192,8 +192,8 @@ class GaussianProcess:
         """Take the rows of G (points in flight) as observed one standard deviation below the
         model's mean there: draws turn away from them as from a point tried and found no
         better than expected, without the whole region being written off (a constant lie at
-        the worst score does that: measured, it more than doubled the regret at 32 workers; the mean
-        alone, a "kriging believer", left draws near them)."""
+        the worst score does that: measured, it more than doubled the regret at 32 workers;
+        the mean alone, a "kriging believer", left draws near them)."""
         if not len(G):
             return
         mean, std = self.predict(G)
