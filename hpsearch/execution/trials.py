@@ -121,7 +121,8 @@ def run_trial_isolated(objective: Objective, trial: Trial,
     go.close()
     try:
         with started(process.pid or 0):  # stopped with this worker, should the driver go
-            start_it.send(True)
+            with contextlib.suppress(OSError):  # a child that died at once is told nothing
+                start_it.send(True)
             ready = wait([receiver, process.sentinel], timeout)
         if receiver.poll():
             try:
