@@ -46,22 +46,27 @@ def score(trial: Trial) -> TrialResult:
 
 
 class Simulated:
-    """W workers ending trials in simulated time: a trial takes its drawn duration."""
+    """W workers ending trials in simulated time: a trial takes its `duration` (here drawn
+    log-normal, σ = 0.5), each trial's kept in `durations`; `score` gives its result."""
 
     def __init__(self, workers: int, seed: int) -> None:
         self.free, self.now, self.busy = workers, 0.0, 0.0
         self.queue: deque[Trial] = deque()
         self.running: list[tuple[float, int, Trial]] = []
+        self.durations: dict[int, float] = {}
         self.rng = np.random.default_rng(seed)
+
+    def duration(self, trial: Trial) -> float:
+        return float(self.rng.lognormal(0.0, 0.5))
+
+    def score(self, trial: Trial) -> TrialResult:
+        return score(trial)
 
     def submit(self, trials) -> None:
         self.queue.extend(trials)
-        self._start()
-
-    def _start(self) -> None:
         while self.free and self.queue:
             trial = self.queue.popleft()
-            duration = float(self.rng.lognormal(0.0, 0.5))
+            duration = self.durations[trial.number] = self.duration(trial)
             heapq.heappush(self.running, (self.now + duration, trial.number, trial))
             self.free -= 1
             self.busy += duration
@@ -69,8 +74,8 @@ class Simulated:
     def next_result(self) -> TrialResult:
         self.now, _, trial = heapq.heappop(self.running)
         self.free += 1
-        self._start()
-        return score(trial)
+        self.submit([])
+        return self.score(trial)
 
 
 class InstantPlans(CoarseToFine):

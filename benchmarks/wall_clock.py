@@ -36,14 +36,14 @@ import math
 import os
 import statistics
 import sys
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from engine import InstantPlans, Simulated  # benchmarks/engine.py, beside this file
 from joblib import Parallel, delayed
 
-from hpsearch.search.coarse_to_fine import CoarseToFine, auto_lookahead
+from hpsearch.search.coarse_to_fine import auto_lookahead
 from hpsearch.search.strategy import Strategy, drive
 from hpsearch.space import Int, Log, OneMinusLog, Space
 from hpsearch.trial import Status, Trial, TrialResult
@@ -65,44 +65,23 @@ def cost(p) -> float:
     return p["layers"] * p["units"] / p["batch"] / MEDIAN_COST
 
 
-class Workers:
+class Workers(Simulated):
     """W workers in simulated time: a trial takes its cost times a log-normal factor (σ = 1)
     drawn from its number, so every method's trial n meets the same luck."""
 
     def __init__(self, workers: int, seed: int) -> None:
-        self.free, self.now, self.busy, self.seed = workers, 0.0, 0.0, seed
-        self.queue: deque[Trial] = deque()
-        self.running: list[tuple[float, int, Trial]] = []
+        super().__init__(workers, seed)
+        self.seed = seed
         self.ended: list[tuple[float, float]] = []  # (time, true loss)
-        self.durations: dict[int, float] = {}
 
     def duration(self, trial: Trial) -> float:
         luck = np.random.default_rng([self.seed, trial.number]).lognormal(0.0, 1.0)
         return cost(trial.params) * float(luck)
 
-    def submit(self, trials) -> None:
-        self.queue.extend(trials)
-        while self.free and self.queue:
-            trial = self.queue.popleft()
-            duration = self.durations[trial.number] = self.duration(trial)
-            heapq.heappush(self.running, (self.now + duration, trial.number, trial))
-            self.free -= 1
-            self.busy += duration
-
-    def next_result(self) -> TrialResult:
-        self.now, _, trial = heapq.heappop(self.running)
-        self.free += 1
-        self.submit([])
+    def score(self, trial: Trial) -> TrialResult:
         value = loss(trial.params)
         self.ended.append((self.now, value))
         return TrialResult(trial, Status.COMPLETE, (-value,))
-
-
-class InstantPlans(CoarseToFine):
-    """Plans taken as ready at once: in simulated time a plan takes no time."""
-
-    def ready(self, number: int) -> bool:
-        return True
 
 
 def ours(reproducible: bool, rounds: int | None = None) -> Callable[[int, int, int], Workers]:
