@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -283,8 +284,7 @@ def test_not_reproducible_a_config_says_so_and_a_resume_keeps_what_was_stored(tm
                       "space: {x: {uniform: [0, 1]}, y: {log: [1.0e-3, 1]}}\n")
     search = load_config(config).search
     assert search.reproducible is False
-    strategy = strategy_for(load_config(config).space, search.__class__(
-        **{**search.__dict__, "rounds": 4, "lookahead": 2}))
+    strategy = strategy_for(load_config(config).space, replace(search, rounds=4, lookahead=2))
     assert isinstance(strategy, CoarseToFine) and not strategy.reproducible
     def scored(trial):
         return TrialResult(trial, Status.COMPLETE, (-abs(trial.params["x"] - 0.3),))
