@@ -13,7 +13,7 @@ from pathlib import Path
 from hpsearch.errors import StoreError
 
 __all__ = ["DB_NAME", "CONFIG_NAME", "MODEL_NAME", "MODEL_INFO", "LOCK_NAME", "LOGS_NAME",
-           "resolve_run", "run_folders", "is_run", "log_path"]
+           "resolve_run", "run_folders", "is_run", "log_path", "shown_name"]
 
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
@@ -24,8 +24,12 @@ LOGS_NAME = "logs"
 
 
 def is_run(folder: Path) -> bool:
-    """Whether a folder holds a run (a store)."""
-    return (folder / DB_NAME).is_file()
+    """Whether a folder holds a run (a store); False for a path the system cannot hold (a name
+    too long, a NUL byte)."""
+    try:
+        return (folder / DB_NAME).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def log_path(folder: Path, trial: int) -> Path:
@@ -45,7 +49,16 @@ def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> Path:
     known = sorted(p.name for p in run_folders(Path(runs_dir)))
     listed = f"; runs in {runs_dir}: {', '.join(known[-8:])}" if known else \
         f"; {runs_dir} holds no runs (set --runs-dir?)"
-    raise StoreError(f"no run {str(run)!r}{listed}")
+    raise StoreError(f"no run {shown_name(run)}{listed}")
+
+
+def shown_name(run: str | Path, limit: int = 60) -> str:
+    """A run's name as a message shows it: quoted, cut to `limit` characters with its length
+    said (a pasted log line is no run name)."""
+    text = str(run)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 def run_folders(root: Path) -> Iterable[Path]:

@@ -113,6 +113,19 @@ def test_a_damaged_run_never_hides_the_others(runner, write, finished, tmp_path)
         in table
 
 
+def test_a_name_no_folder_can_have_is_no_run_for_any_command(runner, finished):
+    """A pasted line of 300 characters is longer than a file name can be: each command says
+    there is no such run, in one line, as for any unknown name."""
+    name = "a" * 300
+    for args in READING + WRITING + [["best", "{run}"], ["dashboard", "{run}"]]:
+        result = runner.invoke(cli, [a.replace("{run}", name) for a in args])
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output
+        assert lines == [f"Error: no run {name[:60]!r}… (300 characters); runs in runs: base"], \
+            (args, lines)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                     reason="reads a run as another user: needs root and setpriv")
 def test_a_run_on_a_read_only_volume_reads_as_any_other(finished):
