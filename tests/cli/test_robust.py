@@ -263,7 +263,8 @@ print('{"score": 1}')
 LINGER_FN = """\
 import os, time
 def evaluate(p):
-    open(os.environ["PID_FILE"], "w").write(str(os.getpid()))
+    with open(os.environ["PID_FILE"], "a") as out:
+        out.write(f"{os.getpid()}\\n")
     time.sleep(600)
     return 1.0
 """
@@ -279,11 +280,25 @@ def gone(pid: int, within: float = 120) -> bool:
     return False
 
 
+def pids_in(path: Path, count: int) -> list[int]:
+    """The first `count` process ids written to a file, one per line (waiting for them)."""
+    deadline = time.time() + 300  # only against a hang
+    while time.time() < deadline:
+        lines = path.read_text().split() if path.exists() else []
+        if len(lines) >= count:
+            return [int(x) for x in lines[:count]]
+        time.sleep(0.05)
+    raise AssertionError(f"{count} trials did not start")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["command", "function with a timeout"])
-def test_nothing_outlives_a_killed_driver_with_one_worker(tmp_path, kind):
-    """With n_jobs 1 the trial's process is the driver's own child: kill -9 of the driver must
-    take it (and all it started) too, as the workers' do with more workers."""
+@pytest.mark.parametrize("kind", ["command", "function with a timeout",
+                                  "threads with a timeout"])
+def test_nothing_outlives_a_killed_driver_with_one_worker_or_threads(tmp_path, kind):
+    """With n_jobs 1 or threads the trials' processes are the driver's own children: kill -9 of
+    the driver must take them (and all they started) too, as the workers' do with loky. Under
+    threads the two first trials start together, each forked while the other may be starting
+    the guard: the kill comes at once, the moment both have started."""
     pid_file = tmp_path / "trial.pid"
     if kind == "command":
         (tmp_path / "linger.py").write_text(LINGER)
@@ -292,19 +307,38 @@ def test_nothing_outlives_a_killed_driver_with_one_worker(tmp_path, kind):
     else:
         (tmp_path / "linger_fn.py").write_text(LINGER_FN)
         objective = '{function: "linger_fn:evaluate"}'
-        parallel = "{n_jobs: 1, timeout: 300}"
+        parallel = "{n_jobs: 1, timeout: 300}" if kind == "function with a timeout" else \
+            "{n_jobs: 2, backend: threading, timeout: 300}"
     (tmp_path / "l.yaml").write_text(f"name: l\nobjective: {objective}\nsearch: {{trials: 2}}\n"
                                      f"parallel: {parallel}\nspace: {{x: {{uniform: [0, 1]}}}}\n")
     driver = subprocess.Popen([PY, "-m", "hpsearch", "run", "l.yaml", "-q"], cwd=tmp_path,
                               env={**os.environ, "PID_FILE": str(pid_file)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (pid_file.exists() and pid_file.read_text()) and time.time() < deadline:
-        time.sleep(0.05)
-    trial = int(pid_file.read_text())
+    started = pids_in(pid_file, 2 if kind.startswith("threads") else 1)
     driver.kill()
     driver.wait()
-    assert gone(trial), "the trial outlived its driver"
+    assert [pid for pid in started if not gone(pid)] == [], "a trial outlived its driver"
+
+
+HANG = "import time\ndef evaluate(p):\n    while True:\n        time.sleep(1)\n"
+
+
+@pytest.mark.slow
+def test_a_timeout_holds_under_threads_from_the_first_trial(tmp_path):
+    """Two threads fork their first trials while the guard starts: a trial that inherited the
+    guard's pipe once held both threads before their timed wait (about every other run), so
+    three fresh drivers each end with every trial timed out."""
+    (tmp_path / "hang.py").write_text(HANG)
+    for k in range(3):
+        (tmp_path / f"h{k}.yaml").write_text(
+            f"name: h{k}\nobjective: {{function: 'hang:evaluate'}}\n"
+            f"search: {{trials: 4, seed: {k}, rounds: 1, max_failures: 100}}\n"
+            "parallel: {n_jobs: 2, backend: threading, timeout: 1}\n"
+            "space: {x: {uniform: [0, 1]}}\n")
+        ran = subprocess.run([PY, "-m", "hpsearch", "run", f"h{k}.yaml", "-q"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)  # against a hang
+        assert ran.returncode == 1 and "All 4 trials failed" in ran.stderr, ran.stderr
+        assert [r.status for r in trials(tmp_path / "runs" / f"h{k}")] == ["timeout"] * 4
 
 
 EDITABLE = """\
