@@ -107,20 +107,27 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
 
     _check_excel_safe(excel_safe, fmt)
     cfg = load_config(config, overrides)
-    trials = plan_trials(
-        cfg.space,
-        sampler or cfg.search.sampler,
-        n or cfg.search.trials,
-        cfg.search.seed if seed is None else seed,
-        enqueue=cfg.search.enqueue,
-    )
+    count, seed = n or cfg.search.trials, cfg.search.seed if seed is None else seed
+    if cfg.search.strategy is not None:
+        if sampler is not None:
+            raise click.BadParameter(f"search.strategy ({cfg.search.strategy}) proposes the "
+                                     "points, not a sampler", param_hint="--sampler")
+        trials = _proposed(cfg, count, seed)
+    else:
+        trials = plan_trials(cfg.space, sampler or cfg.search.sampler, count, seed,
+                             enqueue=cfg.search.enqueue)
     rows = [dict(t.params) for t in trials]
     if fmt == "table":
         report.print_out(report.points_table(rows, cfg.space))
     else:
         click.echo(report.dumps(rows, fmt, excel_safe), nl=False)
     plan = planned(cfg)
-    if plan.rounds > 1:  # only round 1's points are known before the run
+    if cfg.search.strategy is not None:
+        if len(rows) < count:
+            click.echo(f"search.strategy: {cfg.search.strategy} proposes "
+                       f"{f'these {len(rows)}' if rows else 'no trial'} before any result, and "
+                       f"the other {count - len(rows)} from the results.", err=True)
+    elif plan.rounds > 1:  # only round 1's points are known before the run
         first = plan.sizes[0]
         if (sampler or cfg.search.sampler) == "grid":
             tried = f"a grid of {first} of its own"
@@ -130,6 +137,27 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
         click.echo(f"A run tries {tried} in round 1; its {plan.rounds - 1} later rounds pick "
                    "their points near the best results (search.rounds; 1 for random search "
                    "only).", err=True)
+
+
+def _proposed(cfg: Any, count: int, seed: int) -> list[Any]:
+    """The trials a config's own strategy (search.strategy) proposes before any result: asked
+    in order until one needs results (a misbehaving strategy is a StrategyError)."""
+    from hpsearch.driver import planned
+    from hpsearch.search import strategy_for
+
+    plan = planned(cfg)
+    search = cfg.replace(search={"trials": count, "seed": seed, "rounds": plan.rounds,
+                                 "lookahead": plan.lookahead}).search
+    strategy = strategy_for(cfg.space, search, (), cfg.objective.path)
+    trials = []
+    try:
+        for number in range(strategy.first, strategy.first + count):
+            if strategy.needs(number) > strategy.first:
+                break
+            trials.append(strategy.ask(number)[0])
+    finally:
+        strategy.close()
+    return trials
 
 
 def _check_excel_safe(excel_safe: bool, fmt: str) -> None:
@@ -155,7 +183,7 @@ quiet_option = click.option("-q", "--quiet", is_flag=True,
 def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
     """Run a search through `start(events)` with a live progress bar, then show failures and
     the leaderboard; map every outcome to its exit code."""
-    from hpsearch.errors import AllTrialsFailed, RunFailed, TrialFailedError
+    from hpsearch.errors import AllTrialsFailed, RunFailed, StrategyError, TrialFailedError
     from hpsearch.present import report
 
     progress = report.Progress(live=not quiet)
@@ -180,6 +208,14 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
             stop(code, "Interrupted before any trial ended: nothing was stored")
         stop(code, f"Interrupted: finished trials are stored in {run.path}; continue with: "
                    f"hpsearch resume {run.path}")
+    except StrategyError as error:
+        run = progress.run
+        if run is None or not run.results:
+            stop(2, f"Error: {error}")
+        ended = len(run.results)
+        stop(2, f"Error: {error}", f"The {ended} trial{'s' * (ended != 1)} that ended "
+             f"{'are' if ended != 1 else 'is'} stored in {run.path}; once the strategy is "
+             f"fixed, continue with: hpsearch resume {run.path}")
     except TrialFailedError as error:
         failed = error.result
         where = progress.run.path if progress.run is not None else "the run"

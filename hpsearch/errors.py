@@ -4,7 +4,8 @@
     ├── InputError               bad input, caught before it costs anything: exit code 2
     │   ├── ConfigError          a config file's mistake, with file:line and key
     │   ├── ObjectiveError       an objective that cannot be set up
-    │   └── StoreError           a run folder that cannot be created, found or read
+    │   ├── StoreError           a run folder that cannot be created, found or read
+    │   └── StrategyError        a user's strategy that raised or broke the protocol
     ├── RunFailed                a search that ran and did not succeed: exit code 1
     │   ├── AllTrialsFailed
     │   ├── NoTrialCompleted
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = ["HPSearchError", "InputError", "ConfigError", "ObjectiveError", "StoreError",
-           "RunFailed", "AllTrialsFailed", "NoTrialCompleted", "SearchStopped",
+           "StrategyError", "RunFailed", "AllTrialsFailed", "NoTrialCompleted", "SearchStopped",
            "TrialFailedError", "CommandFailed",
            "TrialPruned", "did_you_mean"]
 
@@ -90,6 +91,11 @@ class ObjectiveError(InputError):
 
 class StoreError(InputError):
     """A run store that cannot be created, found or read."""
+
+
+class StrategyError(InputError):
+    """A user's strategy (`search.strategy`) that raised, or answered the driver amiss: the run
+    stops, its ended trials stored, resumable once the strategy is fixed."""
 
 
 class RunFailed(HPSearchError):

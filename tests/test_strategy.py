@@ -3,6 +3,7 @@ order trials end in; and the built-in strategies behind it."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
@@ -236,6 +237,157 @@ def test_a_bad_search_strategy_is_refused_before_any_trial(runner, value, messag
     assert out.exit_code == 2, out.output
     assert message in out.output
     assert not Path("runs").exists() or not list(Path("runs").iterdir())
+
+
+BROKEN = """\
+import math
+from hpsearch.search import Strategy
+from hpsearch.trial import Trial
+
+
+class Fine(Strategy):
+    def ask(self, n):
+        return self.trial(n, [0.5, 0.5]), None
+
+
+class Abstract(Strategy):
+    pass
+
+
+class BadInit(Fine):
+    def __init__(self, *args, **kwargs):
+        raise ValueError("no config for me")
+
+
+class Short(Strategy):
+    def ask(self, n):
+        return self.trial(n, [0.5]), None
+
+
+class Raises(Fine):
+    def ask(self, n):
+        if n >= 2:
+            raise RuntimeError("my strategy broke")
+        return super().ask(n)
+
+
+class NoAnswer(Strategy):
+    def ask(self, n):
+        return None
+
+
+class NaN(Strategy):
+    def ask(self, n):
+        return self.trial(n, [math.nan, 0.5]), None
+
+
+class OwnTrial(Strategy):
+    def ask(self, n):
+        return Trial(n, {"x": 2.0, "y": 0.5}, (2.0, 0.5), 0), None
+
+
+class Renumbered(Strategy):
+    def ask(self, n):
+        return self.trial(n + 100, [0.5, 0.5]), None
+
+
+class Exits(Strategy):
+    def ask(self, n):
+        raise SystemExit(0)
+
+
+class BadTell(Fine):
+    def tell(self, result):
+        raise KeyError("oops")
+
+
+class Ahead(Fine):
+    def needs(self, n):
+        return n + 1
+
+
+class NoNeeds(Fine):
+    def needs(self, n):
+        return None
+
+
+class BadRound(Strategy):
+    def ask(self, n):
+        return self.trial(n, [0.5, 0.5]), "round one"
+"""
+
+
+def at(text: str) -> int:
+    """The line of BROKEN that holds `text`."""
+    return next(i for i, line in enumerate(BROKEN.splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize("cls, ended, message", [
+    ("Abstract", 0, "strats:Abstract(...) raised TypeError: Can't instantiate abstract class "
+                    "Abstract"),
+    ("BadInit", 0, "strats:BadInit(...) raised ValueError: no config for me (at strats.py:"
+                   f"{at('no config for me')})"),
+    ("Short", 0, "Short.ask(0) raised ValueError: a point of 1 coordinate for a space of 2 "
+                 f"searched parameters (x, y) (at strats.py:{at('[0.5]')})"),
+    ("Raises", 0, "Raises.ask(2) raised RuntimeError: my strategy broke (at strats.py:"
+                  f"{at('my strategy broke')})"),
+    ("NoAnswer", 0, "NoAnswer.ask(0) returned None; it returns (trial, round or None)"),
+    ("NaN", 0, "NaN.ask(0) raised ValueError: x's coordinate is nan: each is in 0..1"),
+    ("OwnTrial", 0, "OwnTrial.ask(0) returned a trial off the unit cube: x's coordinate is 2.0"),
+    ("Renumbered", 0, "Renumbered.ask(0) returned trial 100: each trial is numbered as asked"),
+    ("Exits", 0, f"Exits.ask(0) raised SystemExit: 0 (at strats.py:{at('SystemExit')})"),
+    ("BadTell", 1, f"BadTell.tell(trial 0) raised KeyError: 'oops' (at strats.py:{at('oops')})"),
+    ("Ahead", 0, "Ahead.needs(0) returned 1: a trial can wait for the trials numbered below it"),
+    ("NoNeeds", 0, "NoNeeds.needs(0) returned None: a trial number"),
+    ("BadRound", 0, "BadRound.ask(0) returned a str ('round one') as its round"),
+])
+def test_a_strategy_that_misbehaves_is_named_in_one_line_never_the_objective(
+        runner, cls, ended, message):
+    """Whatever a user's strategy raises or returns amiss stops the run with its class, method
+    and what went wrong (exit 2, no traceback); what ended stays stored, the run resumable."""
+    Path("strats.py").write_text(BROKEN)
+    Path("f.py").write_text("def f(p):\n    return p['x'] + p['y']\n")
+    Path("c.yaml").write_text(f"name: c\nobjective: {{function: 'f:f'}}\n"
+                              f"search: {{trials: 4, strategy: 'strats:{cls}'}}\n"
+                              "parallel: {n_jobs: 1}\n"
+                              "space: {x: {uniform: [0, 1]}, y: {uniform: [0, 1]}}\n")
+    out = runner.invoke(cli, ["run", "c.yaml", "-q"])
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.exit_code == 2, out.output
+    assert lines[0].startswith(f"Error: search.strategy: {message}"), lines
+    assert "Traceback" not in out.output and "objective" not in out.output
+    if ended:
+        assert lines[1:] == [f"The 1 trial that ended is stored in {Path('runs', 'c')}; once "
+                             f"the strategy is fixed, continue with: hpsearch resume "
+                             f"{Path('runs', 'c')}"]
+        (run,) = list_runs()
+        assert run["status"] == "interrupted" and run["trials"] == 1
+    else:
+        assert len(lines) == 1
+        assert not Path("runs").exists() or not list(Path("runs").iterdir())
+
+
+def test_sample_shows_the_points_a_users_strategy_proposes_before_any_result(runner):
+    for name in ("perturb_best.py", "search.yaml"):
+        Path(name).write_text((EXAMPLE / name).read_text())
+    out = runner.invoke(cli, ["sample", "search.yaml", "-n", "30", "--format", "json",
+                              "--set", "search.lookahead=4"])
+    assert out.exit_code == 0, out.output
+    cls = user_strategy("perturb_best:PerturbBest", ["."])
+    strategy = cls(load_config("search.yaml").space, "maximize", trials=30, seed=0,
+                   lookahead=4)
+    expected = [strategy.ask(n)[0].params for n in range(5)]  # needs nothing up to trial 4
+    assert json.loads(out.stdout) == expected  # full precision
+    assert "perturb_best:PerturbBest proposes these 5 before any result, and the other 25 " \
+        "from the results" in out.stderr
+    refused = runner.invoke(cli, ["sample", "search.yaml", "--sampler", "sobol"])
+    assert refused.exit_code == 2 and "proposes the points, not a sampler" in refused.output
+    Path("strats.py").write_text(BROKEN)
+    broken = runner.invoke(cli, ["sample", "search.yaml", "--set",
+                                 "search.strategy=strats:Short"])
+    assert broken.exit_code == 2
+    assert "search.strategy: Short.ask(0) raised ValueError: a point of 1 coordinate" in \
+        broken.output
 
 
 def test_a_trial_the_strategy_gave_peers_keeps_them_under_early_stopping():

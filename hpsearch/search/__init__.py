@@ -53,17 +53,20 @@ def user_strategy(target: str, paths: Sequence[str] = ()) -> type[Strategy]:
 def strategy_for(space: Space, search: SearchSpec, history: Sequence[TrialResult] = (),
                  paths: Sequence[str] = ()) -> Strategy:
     """The strategy of a config's search section: the user's `search.strategy` (imported from
-    `paths`), else coarse to fine over search.rounds, or the sampler's points alone when there
-    is one round and no warm start to learn from."""
+    `paths`, held to the protocol by `checked.Checked`), else coarse to fine over
+    search.rounds, or the sampler's points alone when there is one round and no warm start to
+    learn from."""
     from hpsearch.search.coarse_to_fine import CoarseToFine, learns_from
     from hpsearch.search.strategy import Sampling
 
     assert isinstance(search.rounds, int) and isinstance(search.lookahead, int), \
         "decided before a run starts"
     if search.strategy is not None:
-        return user_strategy(search.strategy, paths)(
-            space, search.direction, trials=search.trials, seed=search.seed,
-            lookahead=search.lookahead, history=history)
+        from hpsearch.search.checked import Checked
+
+        return Checked(user_strategy(search.strategy, paths), space, search.direction,
+                       trials=search.trials, seed=search.seed, lookahead=search.lookahead,
+                       history=history)
     if search.rounds == 1 and not learns_from(history, search.direction):
         sampling = Sampling(space, search.direction, trials=search.trials, seed=search.seed,
                             sampler=search.sampler, enqueue=search.enqueue)

@@ -35,7 +35,8 @@ from hpsearch.search.region import Region, whole
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Trial, TrialResult, plan_trials, trials_at
 
-__all__ = ["Round", "Strategy", "Sampling", "Planned", "Evaluator", "drive", "evaluate_all"]
+__all__ = ["Round", "Strategy", "point_problem", "Sampling", "Planned", "Evaluator", "drive",
+           "evaluate_all"]
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,35 @@ class Strategy(abc.ABC):
 
     def trial(self, number: int, point: Sequence[float], round: int = 1) -> Trial:
         """Trial `number` at a point of the unit cube (snapped to the space's values), with the
-        seed every trial of that number gets in this run."""
+        seed every trial of that number gets in this run.
+
+        Raises:
+            ValueError: the point is not one of the unit cube (see `point_problem`).
+        """
+        problem = point_problem(self.space, point)
+        if problem:
+            raise ValueError(problem)
         return trials_at(self.space, [point], self.seed, round=round, first_number=number)[0]
 
     def close(self) -> None:  # noqa: B027 (most strategies have nothing to stop)
         """Stop work in progress (the run ends or is interrupted)."""
+
+
+def point_problem(space: Space, point: Any) -> str:
+    """What keeps `point` from being a point of the space's unit cube ("" when nothing): one
+    finite coordinate in 0..1 per searched parameter, in `space.dims` order."""
+    try:
+        coordinates = [float(x) for x in point]
+    except (TypeError, ValueError):
+        return f"a point is a sequence of numbers, got {point!r:.80}"
+    if len(coordinates) != len(space):
+        names = ", ".join(space.dims)
+        return (f"a point of {len(coordinates)} coordinate{'s' * (len(coordinates) != 1)} "
+                f"for a space of {len(space)} searched parameters ({names})")
+    for name, x in zip(space.dims, coordinates):
+        if not -1e-9 <= x <= 1 + 1e-9:  # NaN included
+            return f"{name}'s coordinate is {x}: each is in 0..1, the parameter's range"
+    return ""
 
 
 class Sampling(Strategy):
