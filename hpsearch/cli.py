@@ -751,8 +751,13 @@ def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 opens "
                    "it to the network (anyone who reaches the port sees the runs).")
+@click.option("--allow-host", "allow_hosts", metavar="NAME", multiple=True,
+              help="Also answer pages that reach it by this name (a reverse proxy's; "
+                   "repeatable). Other names are refused, so that a page elsewhere cannot read "
+                   "your runs by pointing its own name here.")
 @runs_dir_option
-def dashboard(names: tuple[str, ...], port: int, host: str, runs_dir: str) -> None:
+def dashboard(names: tuple[str, ...], port: int, host: str, allow_hosts: tuple[str, ...],
+              runs_dir: str) -> None:
     """A live view of the runs in your browser: each run's status and time left, its
     leaderboard, the learning curves of the best and running trials, the region each round
     searched and parameter importance, updated every two seconds while runs go on.
@@ -771,9 +776,14 @@ def dashboard(names: tuple[str, ...], port: int, host: str, runs_dir: str) -> No
 
     def ready(url: str) -> None:
         click.echo(f"hpsearch dashboard: {url} (Ctrl-C stops it)", err=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            click.echo(f"warning: --host {host}: anyone who can reach this machine's port "
+                       f"{url.rsplit(':', 1)[1].strip('/')} sees every run, with no password; "
+                       "from another machine, SSH is the safe way in: ssh -L "
+                       "8050:127.0.0.1:8050 user@host", err=True)
 
     try:
-        serve(Dashboard(runs_dir, names), host, port, ready)
+        serve(Dashboard(runs_dir, names), host, port, ready, allow_hosts)
     except KeyboardInterrupt:
         click.echo("dashboard stopped", err=True)
 

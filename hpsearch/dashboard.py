@@ -10,8 +10,10 @@ stats while nothing happens, and one read of the store when a trial ends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -24,9 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 from hpsearch.errors import InputError
 from hpsearch.insight import HIGHLIGHT
 from hpsearch.result import RunResult
-from hpsearch.runs import open_run, rounds, run_summary, status
+from hpsearch.runs import changed, open_run, rounds, run_paths, run_summary, status
 from hpsearch.space import parse_param
-from hpsearch.store.folder import DB_NAME, run_folders
 from hpsearch.trial import Status
 
 __all__ = ["Dashboard", "serve"]
@@ -34,6 +35,8 @@ __all__ = ["Dashboard", "serve"]
 TOP = 20  # trials in the page's leaderboard
 POINTS = 2000  # at most this many trials in the score-by-trial chart (the best always in)
 RECHECK = 10.0  # seconds between two readings of a running run whose store did not change
+NAME_BYTES = 255  # the longest file name the systems we run on allow
+LOCAL = ("127.0.0.1", "localhost", "::1")
 
 
 def _plotly_js() -> bytes:
@@ -54,18 +57,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
-
-
-def _stamp(folder: Path) -> tuple[float, ...]:
-    """When a run's store last changed: its database files' times and sizes."""
-    out: list[float] = []
-    for name in (DB_NAME, DB_NAME + "-wal"):
-        try:
-            info = (folder / name).stat()
-            out += [info.st_mtime_ns, info.st_size]
-        except OSError:
-            out += [0, 0]
-    return tuple(out)
 
 
 def _range_text(spec: Any) -> str:
@@ -92,10 +83,10 @@ class Dashboard:
         when its store changed, or a running one every RECHECK seconds (a driver that died
         leaves its store as it was, and the run shows interrupted then)."""
         found = []
-        for folder in run_folders(self.runs_dir):
+        for folder in run_paths(self.runs_dir):
             if self.names and folder.name not in self.names:
                 continue
-            stamp, now = _stamp(folder), time.monotonic()
+            stamp, now = changed(folder), time.monotonic()
             with self._lock:
                 cached = self._summaries.get(folder)
             if cached is None or cached[0] != stamp or (
@@ -107,12 +98,13 @@ class Dashboard:
         return _clean(sorted(found, key=lambda r: -(r["created"] or 0)))
 
     def _open(self, name: str) -> RunResult:
-        if Path(name).name != name or name in ("", ".", ".."):  # a run of the folder, no path
-            raise InputError(f"{name!r}: not a run's name")
+        if Path(name).name != name or name in ("", ".", "..") or "\0" in name \
+                or len(name.encode(errors="replace")) > NAME_BYTES:  # a run of the folder only
+            raise InputError(f"{name[:60]!r}: not a run's name")
         if self.names and name not in self.names:
             raise InputError(f"{name}: not one of the runs this dashboard shows")
         folder = self.runs_dir / name
-        stamp = _stamp(folder)
+        stamp = changed(folder)
         with self._lock:
             cached = self._cache.get(folder)
             if cached is not None and cached[0] == stamp:
@@ -188,8 +180,28 @@ class _Handler(BaseHTTPRequestHandler):
     dashboard: Dashboard
     page: bytes
     plotly: bytes
+    hosts: frozenset[str]  # the names a request's Host may give (see `allowed_hosts`)
 
     def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        self._answer(body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(body=False)
+
+    def _not_allowed(self) -> None:
+        self._json({"error": f"{self.command}: the dashboard only reads (GET)"},
+                   HTTPStatus.METHOD_NOT_ALLOWED, allow="GET, HEAD")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
+
+    def _answer(self, body: bool) -> None:
+        self._body = body
+        host = self.headers.get("Host")
+        if host is not None and _host_name(host) not in self.hosts:
+            # a page elsewhere whose name now points here (DNS rebinding) reads nothing
+            self._json({"error": f"Host {host[:80]!r} is not this dashboard's address; serve "
+                        "that name with --allow-host"}, HTTPStatus.FORBIDDEN)
+            return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
@@ -204,49 +216,88 @@ class _Handler(BaseHTTPRequestHandler):
             elif url.path == "/api/importance" and "name" in query:
                 self._json(self.dashboard.importance(query["name"]))
             else:
-                self._json({"error": f"no such page: {url.path}"}, HTTPStatus.NOT_FOUND)
+                self._json({"error": f"no such page: {url.path[:80]}"}, HTTPStatus.NOT_FOUND)
         except InputError as error:
             self._json({"error": str(error)}, HTTPStatus.NOT_FOUND)
+        except Exception as error:  # one line on the terminal, an answer to the page
+            said = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+            sys.stderr.write(f"hpsearch dashboard: {url.path[:80]}: {said}\n")
+            self._json({"error": said}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
-    def _json(self, data: Any, code: HTTPStatus = HTTPStatus.OK) -> None:
-        self._send(json.dumps(data, default=str).encode(), "application/json", code=code)
+    def _json(self, data: Any, code: HTTPStatus = HTTPStatus.OK, **headers: str) -> None:
+        self._send(json.dumps(data, default=str).encode(), "application/json", code=code,
+                   **headers)
 
     def _send(self, body: bytes, kind: str, code: HTTPStatus = HTTPStatus.OK,
-              cache: bool = False) -> None:
+              cache: bool = False, **headers: str) -> None:
         self.send_response(code)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+        for name, value in headers.items():
+            self.send_header(name.capitalize(), value)
         self.end_headers()
-        self.wfile.write(body)
+        if getattr(self, "_body", True):
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Quiet: a page that asks every two seconds would fill the terminal."""
 
 
-def server(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8050
-           ) -> ThreadingHTTPServer:
-    """The dashboard's server, bound and not yet serving.
+def _host_name(host: str) -> str | None:
+    """The name in a Host header ("name:port", "[::1]:port"), lowercase; None if malformed."""
+    try:
+        return urlsplit(f"//{host}").hostname
+    except ValueError:
+        return None
+
+
+def allowed_hosts(host: str, extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """The names a request's Host may give: the address served, the loopback names, and
+    `extra` (--allow-host); bound to every interface, the machine's names too."""
+    names = {host.strip("[]").lower(), *LOCAL, *(name.lower() for name in extra)}
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        with contextlib.suppress(OSError):
+            names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+    return frozenset(names)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a burst of requests waits its turn instead of being reset
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A page that went away mid-answer is nobody's error; anything else is one line."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            sys.stderr.write(f"hpsearch dashboard: {type(error).__name__}: {error}\n")
+
+
+def server(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8050,
+           allow_hosts: tuple[str, ...] = ()) -> ThreadingHTTPServer:
+    """The dashboard's server, bound and not yet serving; it answers requests whose Host is
+    one of `allowed_hosts(host, allow_hosts)`.
 
     Raises:
         InputError: the port is taken, or plotly is missing.
     """
     handler = type("Handler", (_Handler,), {
-        "dashboard": dashboard, "plotly": _plotly_js(),
+        "dashboard": dashboard, "plotly": _plotly_js(), "hosts": allowed_hosts(host, allow_hosts),
         "page": resources.files("hpsearch.present").joinpath("dashboard.html").read_bytes()})
     try:
-        httpd = ThreadingHTTPServer((host, port), handler)
+        return _Server((host, port), handler)
     except OSError as error:
         raise InputError(f"--port {port}: cannot listen on {host}:{port} ({error.strerror}); "
                          "give another --port") from None
-    httpd.daemon_threads = True
-    return httpd
 
 
 def serve(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8050,
-          ready: Any = None) -> None:
+          ready: Any = None, allow_hosts: tuple[str, ...] = ()) -> None:
     """Serve until interrupted (Ctrl-C, SIGTERM); `ready(url)` is told once it listens."""
-    httpd = server(dashboard, host, port)
+    httpd = server(dashboard, host, port, allow_hosts)
     url = f"http://{host}:{httpd.server_address[1]}/"
     if ready is not None:
         ready(url)
@@ -254,4 +305,3 @@ def serve(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8050,
         httpd.serve_forever(poll_interval=0.25)
     finally:
         httpd.server_close()
-

@@ -17,14 +17,22 @@ from hpsearch.errors import InputError
 from hpsearch.result import RunResult
 from hpsearch.space import Space
 from hpsearch.store.database import RunStore
-from hpsearch.store.folder import CONFIG_NAME, MODEL_NAME, log_path, resolve_run, run_folders
+from hpsearch.store.folder import (
+    CONFIG_NAME,
+    MODEL_NAME,
+    log_path,
+    resolve_run,
+    run_folders,
+    store_stamp,
+)
 from hpsearch.trial import Status, TrialResult
 
 if TYPE_CHECKING:
     from hpsearch.search.region import Region
 
 __all__ = ["open_run", "status", "compare", "list_runs", "load_model", "rounds", "zoom_region",
-           "searched", "best_config", "run_summary", "resolve", "trial_log", "model_path"]
+           "searched", "best_config", "run_summary", "resolve", "trial_log", "model_path",
+           "run_paths", "changed"]
 
 log = logging.getLogger("hpsearch")
 
@@ -274,6 +282,17 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     what is wrong in `error`, for a run that cannot be read: one never hides the others)."""
     found = [run_summary(folder) for folder in run_folders(Path(runs_dir))]
     return sorted(found, key=lambda r: -(r["created"] or 0))
+
+
+def run_paths(runs_dir: str | Path = "runs") -> list[Path]:
+    """The folders of the runs under runs_dir (none when it is no folder)."""
+    return list(run_folders(Path(runs_dir)))
+
+
+def changed(run: str | Path) -> tuple[int, ...]:
+    """A stamp of a run's folder that changes whenever its store does (equal while nothing is
+    written), cheap enough to ask every second: a reader reads the run again only then."""
+    return store_stamp(Path(run))
 
 
 def run_summary(folder: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ rises as trials end."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -38,17 +41,26 @@ print(json.dumps({"score": 1 - abs(lr - 0.1)}))
 """
 
 
+@contextlib.contextmanager
+def served(runs: Path, allow_hosts: tuple[str, ...] = ()) -> Iterator[str]:
+    """A dashboard of `runs` on a free port of 127.0.0.1 (its URL), stopped after the block."""
+    httpd = server(Dashboard(runs), "127.0.0.1", 0, allow_hosts)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
 @pytest.fixture
 def serving(tmp_path):
     """A dashboard of tmp_path/runs on a free port of 127.0.0.1, stopped after the test."""
     (tmp_path / "runs").mkdir()
-    httpd = server(Dashboard(tmp_path / "runs"), "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with served(tmp_path / "runs") as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,12 +96,13 @@ def search(tmp_path):
     process.wait(timeout=120)
 
 
-def get(url: str) -> tuple[int, dict]:
+def get(url: str, method: str = "GET", **headers: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(url, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, {**json.loads(error.read() or b"{}"), "allow": error.headers["Allow"]}
 
 
 def test_the_answers_read_a_run_and_leave_it_as_it_was(serving, search, tmp_path):
@@ -167,3 +180,66 @@ def test_a_run_name_that_is_not_there_is_refused_before_serving(tmp_path):
     out = subprocess.run([sys.executable, "-m", "hpsearch", "dashboard", "nope", "--port", "0"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "no run 'nope'" in out.stderr
+
+
+def test_odd_requests_get_a_short_answer_and_the_server_goes_on(serving, capfd):
+    """Names no folder can have, other methods, a burst of 200 requests at once: each gets its
+    answer (4xx where it is refused), nothing on the terminal, and the server serves on."""
+    for name in ("%00", "good%00", "a" * 300, "..%2F..%2Fetc", "%2Fetc%2Fpasswd"):
+        code, answer = get(f"{serving}/api/run?name={name}")
+        assert code == 404 and "not a run's name" in answer["error"], (name, answer)
+        assert get(f"{serving}/api/importance?name={name}")[0] == 404
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        code, answer = get(f"{serving}/api/runs", method)
+        assert code == 405 and answer["allow"] == "GET, HEAD", (method, answer)
+    head = urllib.request.Request(f"{serving}/", method="HEAD")
+    with urllib.request.urlopen(head, timeout=60) as answer:
+        assert answer.status == 200 and answer.read() == b""
+        assert int(answer.headers["Content-Length"]) > 1000  # the page's, as GET gives it
+    with ThreadPoolExecutor(200) as pool:  # more at once than a listen backlog of 5 queues
+        codes = list(pool.map(lambda _: get(f"{serving}/api/runs")[0], range(200)))
+    assert codes == [200] * 200
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_only_its_own_address_is_answered_so_a_rebound_name_reads_nothing(tmp_path):
+    """A page on another site whose name is made to point at 127.0.0.1 (DNS rebinding) sends
+    its own name as Host: refused. The address served, localhost, and --allow-host names are
+    answered."""
+    (tmp_path / "runs").mkdir()
+    with served(tmp_path / "runs", allow_hosts=("hp.example.org",)) as url:
+        port = url.rsplit(":", 1)[1]
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.2", "[bad"):
+            code, answer = get(f"{url}/api/runs", Host=host)
+            assert code == 403 and answer == {
+                "error": f"Host {host!r} is not this dashboard's address; serve that name "
+                         "with --allow-host", "allow": None}, host
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}",
+                     "hp.example.org"):
+            assert get(f"{url}/api/runs", Host=host) == (200, []), host
+
+
+def test_bound_beyond_this_machine_it_says_it_has_no_password(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from hpsearch import dashboard
+    from hpsearch.cli import cli
+
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    heard = {}
+
+    def serve(board, host, port, ready, allow_hosts):  # told, not bound: no port is opened
+        heard.update(host=host, allow_hosts=allow_hosts)
+        ready(f"http://{host}:{port}/")
+
+    monkeypatch.setattr(dashboard, "serve", serve)
+    out = CliRunner().invoke(cli, ["dashboard", "--host", "0.0.0.0", "--port", "8123",
+                                   "--allow-host", "hp.example.org"])
+    assert out.exit_code == 0, out.output
+    assert heard == {"host": "0.0.0.0", "allow_hosts": ("hp.example.org",)}
+    assert out.stderr.splitlines()[1].startswith(
+        "warning: --host 0.0.0.0: anyone who can reach this machine's port 8123 sees every "
+        "run, with no password")
+    local = CliRunner().invoke(cli, ["dashboard", "--port", "8123"])
+    assert "warning" not in local.output

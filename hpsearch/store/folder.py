@@ -13,7 +13,8 @@ from pathlib import Path
 from hpsearch.errors import StoreError
 
 __all__ = ["DB_NAME", "CONFIG_NAME", "MODEL_NAME", "MODEL_INFO", "LOCK_NAME", "LOGS_NAME",
-           "resolve_run", "run_folders", "is_run", "log_path", "shown_name"]
+           "resolve_run", "run_folders", "is_run", "log_path", "shown_name",
+           "store_stamp"]
 
 DB_NAME = "trials.db"
 CONFIG_NAME = "config.yaml"
@@ -52,13 +53,26 @@ def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> Path:
     raise StoreError(f"no run {shown_name(run)}{listed}")
 
 
-def shown_name(run: str | Path, limit: int = 60) -> str:
-    """A run's name as a message shows it: quoted, cut to `limit` characters with its length
-    said (a pasted log line is no run name)."""
+def shown_name(run: str | Path, limit: int = 120) -> str:
+    """A run's name as a message shows it: quoted, and past `limit` characters its first 60
+    with its length (a pasted log line is no run name)."""
     text = str(run)
     if len(text) <= limit:
         return repr(text)
-    return f"{text[:limit]!r}… ({len(text)} characters)"
+    return f"{text[:60]!r}… ({len(text)} characters)"
+
+
+def store_stamp(folder: Path) -> tuple[int, ...]:
+    """When a run's store last changed: its database files' times and sizes (equal while
+    nothing is written; a few file stats, the database never opened)."""
+    out: list[int] = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        try:
+            info = (folder / name).stat()
+            out += [info.st_mtime_ns, info.st_size]
+        except (OSError, ValueError):
+            out += [0, 0]
+    return tuple(out)
 
 
 def run_folders(root: Path) -> Iterable[Path]:
