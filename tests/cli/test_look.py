@@ -160,3 +160,55 @@ def test_tensorboard_export_is_read_back_by_tensorboard_s_own_reader(runner, cur
         assert hp["status"].string_value == result.status.value
     refused = runner.invoke(cli, ["export", "curves", "--format", "tensorboard"])
     assert refused.exit_code == 2 and "give --out DIR" in refused.output
+
+
+def test_tensorboard_export_replaces_its_own_files_and_says_in_one_line_when_it_cannot(
+        runner, curves, tmp_path, capfd):
+    pytest.importorskip("tensorboardX")
+    assert runner.invoke(cli, ["export", "curves", "--format", "tensorboard", "--out",
+                               "tb"]).exit_code == 0
+    older = tmp_path / "tb" / "trial-00" / "events.out.tfevents.1.earlier"
+    older.write_bytes(b"")  # what an export a second earlier left
+    again = runner.invoke(cli, ["export", "curves", "--format", "tensorboard", "--out", "tb"])
+    assert again.exit_code == 0, again.output
+    assert not older.exists()
+    assert all(len(list(folder.iterdir())) == 1 for folder in (tmp_path / "tb").iterdir())
+    (tmp_path / "blocked").mkdir()
+    (tmp_path / "blocked" / "trial-00").write_text("a file where a trial's folder goes")
+    blocked = runner.invoke(cli, ["export", "curves", "--format", "tensorboard", "--out",
+                                  "blocked"])
+    assert blocked.exit_code == 2 and "Traceback" not in blocked.output
+    assert blocked.output.strip().splitlines() == [
+        "Error: --out blocked: cannot write there (Not a directory); give a folder you can write "
+        "to"]
+    assert "NaN" not in "".join(capfd.readouterr())
+
+
+def test_tensorboard_export_of_failed_trials_writes_their_params_and_no_nan(runner, write,
+                                                                            tmp_path, capfd):
+    pytest.importorskip("tensorboardX")
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    write("failing.py", "def f(p):\n    raise ValueError('no score')\n")
+    write("f.yaml", "name: failed\nobjective: {function: 'failing:f'}\n"
+                    "search: {trials: 3, rounds: 1}\nparallel: {n_jobs: 1}\n"
+                    "space: {x: {uniform: [0, 1]}}\n")
+    assert runner.invoke(cli, ["run", "f.yaml", "-q"]).exit_code == 1
+    capfd.readouterr()
+    out = runner.invoke(cli, ["export", "failed", "--format", "tensorboard", "--out", "tb"])
+    assert out.exit_code == 0, out.output
+    assert "NaN" not in out.output + "".join(capfd.readouterr())
+    acc = accumulator.EventAccumulator(str(tmp_path / "tb" / "trial-0"))
+    acc.Reload()
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")  # its params
+    assert acc.Tags()["scalars"] == []  # and no score
+
+
+def test_tensorboard_export_without_tensorboardx_says_what_to_install(runner, curves,
+                                                                      monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "tensorboardX.summary", None)
+    out = runner.invoke(cli, ["export", "curves", "--format", "tensorboard", "--out", "tb"])
+    assert out.exit_code == 2
+    assert out.output.strip().splitlines() == [
+        "Error: export --format tensorboard needs tensorboardX: pip install "
+        "'hpsearch[tensorboard]' (and tensorboard to look at it)"]
