@@ -392,14 +392,16 @@ def zoom_file(run: str | Path, *, top: int | None = None, top_fraction: float | 
     Args:
         trials: the next round's trials (default: the run's search.trials).
         taking: refuse, before anything is written, a run that cannot be taken for writing
-            (another process runs it, a read-only folder): its next round is run next.
+            (another process runs it, a read-only folder, a config.yaml edited since it
+            started): its next round is run next.
 
     Returns:
         The run, the region (in the run's first space) and the file written.
     """
-    if taking:
+    if taking:  # nothing is written for a round that would be refused
         with RunStore.open(resolve(run, runs_dir)) as store:
             store.lock()
+            _check_unedited(store, store.config(), accept_edits=False)
     current, region, config = zoom_region(run, top=top, top_fraction=top_fraction,
                                           margin=margin, runs_dir=runs_dir)
     from hpsearch.config.files import write_config

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import read_run_config
+from hpsearch.config.files import edits
 from hpsearch.errors import InputError
 from hpsearch.result import RunResult
 from hpsearch.space import Space
@@ -207,7 +208,8 @@ def best_config(run: str | Path, trial: int | None = None, runs_dir: str | Path 
     config with that trial's values as its space (each parameter fixed), as YAML data with
     absolute paths: `hpsearch run` on it tries that one configuration BEST_TRIALS times, each
     trial with its own seed, never stopped early. Warm start, enqueued points and a strategy
-    of its own are left out; the name gets "-best" (or "-trial<N>").
+    of its own are left out; the name gets "-best" (or "-trial<N>"). A config.yaml edited
+    since the run started is said, and the config the trials ran with is the one given.
 
     Raises:
         InputError: no complete trial, or no trial `trial`.
@@ -224,7 +226,13 @@ def best_config(run: str | Path, trial: int | None = None, runs_dir: str | Path 
                              f"{current.next_trial - 1})")
         chosen = found[0]
     with RunStore.open(current.path, readonly=True) as store:
-        config = store.config()
+        config, started = store.config(), store.meta().get("config")
+    changed = [] if started is None else edits(started, config)
+    if changed:  # the trial ran with the config as the run had it
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        log.warning("%s: its config.yaml was edited since the run started (%s%s); this is "
+                    "the config its trials ran with", current.path, "; ".join(changed[:3]), more)
+        config = started
     config["name"] = f"{config.get('name', current.name)}-" + \
         ("best" if trial is None else f"trial{trial}")
     config["space"] = {name: value if isinstance(value, (bool, int, float, str)) else

@@ -365,8 +365,15 @@ def test_a_run_whose_config_was_edited_is_not_resumed_silently(runner, write, tm
     assert "good.py' → '" in lines[0] and "search.trials: 4 → 6" in lines[0]
     assert "--accept-edits" in lines[0]
     for other in (["zoom", "e", "--run"], ["retest", "e"]):  # every command that runs trials
+        before = sorted(p.name for p in (tmp_path / "runs" / "e").iterdir())
         result = runner.invoke(cli, other)
         assert result.exit_code == 2 and "was edited" in result.stderr
+        assert sorted(p.name for p in (tmp_path / "runs" / "e").iterdir()) == before  # no file
+    best = runner.invoke(cli, ["best", "e", "--format", "args"])  # what the trial ran
+    assert best.exit_code == 0 and best.stdout.startswith(f"{PY} good.py ")
+    assert "warning: " in best.stderr and "its config.yaml was edited since the run started " \
+        "(objective.command[1]: 'good.py' → 'evil.py'; search.trials: 4 → 6); this is the " \
+        "config its trials ran with" in best.stderr
     accepted = runner.invoke(cli, ["resume", "e", "--accept-edits", "-q"])
     assert accepted.exit_code == 0, accepted.output
     assert "going on with its edited config.yaml" in accepted.stderr
