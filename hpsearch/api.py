@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch.config import AUTO, Config, EstimatorSpec, check_name, load_config
 from hpsearch.driver import ENGINE, planned, run_strategy, search
-from hpsearch.errors import InputError, did_you_mean
+from hpsearch.errors import InputError, StoreError, did_you_mean
 from hpsearch.events import RunEvents, Watchers
 from hpsearch.execution import EXECUTORS
 from hpsearch.result import Retested, RunResult
-from hpsearch.runs import resolve, zoom_region
+from hpsearch.runs import open_run, resolve, zoom_region
 from hpsearch.search.region import Region, whole
 from hpsearch.search.strategy import Planned, Round
 from hpsearch.search.warm_start import earlier_trials
 from hpsearch.store.database import RunStore
-from hpsearch.store.folder import CONFIG_NAME
+from hpsearch.store.folder import CONFIG_NAME, is_run
 from hpsearch.trial import Trial, TrialResult, plan_trials, ranked, trial_seed
 
 if TYPE_CHECKING:
@@ -118,6 +118,20 @@ def _as_stored(cfg: Config) -> Config:
     return cfg.replace(search=changes) if changes else cfg
 
 
+def _near(runs: Sequence[str], base: str) -> tuple[str, ...]:
+    """search.warm_start's runs, a folder relative to the config's folder made absolute (so
+    that the run's stored config finds it from anywhere); names under the runs folder kept."""
+    return tuple(str((Path(base) / r).resolve()) if is_run(Path(base) / r) else r for r in runs)
+
+
+def _opened(runs: Sequence[str], runs_dir: str | Path) -> list[RunResult]:
+    """search.warm_start's runs, opened read-only."""
+    try:
+        return [open_run(r, runs_dir) for r in runs]
+    except StoreError as error:
+        raise InputError(f"search.warm_start: {error}") from None
+
+
 def _checked(cfg: Config) -> Objective:
     """Every check that can be made before a run folder is created or a run is taken; returns
     the checked objective."""
@@ -191,12 +205,12 @@ def run(
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     cfg = _with_overrides(cfg, trials=trials, n_jobs=n_jobs, seed=seed, name=name,
                           rounds=rounds, backend=backend)
-    if warm_start:
-        cfg = cfg.replace(search={"warm_start": (*cfg.search.warm_start,
-                                                 *map(str, warm_start))})
+    cfg = cfg.replace(search={"warm_start": (*_near(cfg.search.warm_start, cfg.base_dir),
+                                             *map(str, warm_start))})
     objective = _checked(cfg)
     cfg, decisions = _decided(cfg, objective)
-    warm, lines = earlier_trials(cfg, runs_dir)
+    warm, lines = earlier_trials(_opened(cfg.search.warm_start, runs_dir), cfg.space,
+                                 cfg.search.direction)
     with _watching(events, progress) as watchers:
         if decisions or lines:
             watchers.decided(decisions + lines)

@@ -35,7 +35,6 @@ from hpsearch.execution import EXECUTORS
 from hpsearch.search.pruning import Pruner
 from hpsearch.search.sampling import SAMPLERS
 from hpsearch.space import Branch, Choice, Scale, Space, branches_of, parse_param
-from hpsearch.store.folder import is_run
 from hpsearch.trial import Direction
 
 __all__ = ["load_config", "read_run_config", "check_name", "SECTIONS"]
@@ -395,7 +394,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         early_stopping=_early_stopping(check, search_raw),
         direction=direction,
         refit=check.typed(search_raw, "search", "refit", bool, False, "true or false"),
-        warm_start=_warm_start(check, search_raw, base),
+        warm_start=_warm_start(check, search_raw),
         strategy=_strategy(check, search_raw),
         reproducible=check.typed(search_raw, "search", "reproducible", bool, True,
                                  "true or false"),
@@ -527,9 +526,9 @@ def _direction(check: _Checker, search: Mapping[str, Any], cv: Mapping[str, Any]
 EARLY_STOPPING = {"asha": "asha", "successive_halving": "asha", "median": "median"}
 
 
-def _warm_start(check: _Checker, raw: Mapping[str, Any], base: Path) -> tuple[str, ...]:
+def _warm_start(check: _Checker, raw: Mapping[str, Any]) -> tuple[str, ...]:
     """Earlier runs, by folder (relative to the config's folder) or by name under the runs
-    folder; which exist is known when the run starts."""
+    folder, as given: which exist is known when the run starts (`api.run` opens them)."""
     value = raw.get("warm_start")
     if value is None:
         return ()
@@ -537,8 +536,7 @@ def _warm_start(check: _Checker, raw: Mapping[str, Any], base: Path) -> tuple[st
     if not isinstance(runs, list) or not runs or not all(isinstance(r, str) and r for r in runs):
         raise check.fail(f"must be a run (its folder, or its name under the runs folder) or a "
                          f"list of runs, got {value!r}", "search.warm_start", raw, "warm_start")
-    return tuple(str((base / r).resolve()) if is_run(base / r) else r
-                 for r in runs)
+    return tuple(runs)
 
 
 def _enqueue(check: _Checker, raw: Mapping[str, Any], space: Space,
