@@ -323,20 +323,20 @@ def at(text: str) -> int:
 
 
 @pytest.mark.parametrize("cls, ended, message", [
-    ("Abstract", 0, "strats:Abstract(...) raised TypeError: Can't instantiate abstract class "
+    ("Abstract", 0, "broke:Abstract(...) raised TypeError: Can't instantiate abstract class "
                     "Abstract"),
-    ("BadInit", 0, "strats:BadInit(...) raised ValueError: no config for me (at strats.py:"
+    ("BadInit", 0, "broke:BadInit(...) raised ValueError: no config for me (at broke.py:"
                    f"{at('no config for me')})"),
     ("Short", 0, "Short.ask(0) raised ValueError: a point of 1 coordinate for a space of 2 "
-                 f"searched parameters (x, y) (at strats.py:{at('[0.5]')})"),
-    ("Raises", 0, "Raises.ask(2) raised RuntimeError: my strategy broke (at strats.py:"
+                 f"searched parameters (x, y) (at broke.py:{at('[0.5]')})"),
+    ("Raises", 0, "Raises.ask(2) raised RuntimeError: my strategy broke (at broke.py:"
                   f"{at('my strategy broke')})"),
     ("NoAnswer", 0, "NoAnswer.ask(0) returned None; it returns (trial, round or None)"),
     ("NaN", 0, "NaN.ask(0) raised ValueError: x's coordinate is nan: each is in 0..1"),
     ("OwnTrial", 0, "OwnTrial.ask(0) returned a trial off the unit cube: x's coordinate is 2.0"),
     ("Renumbered", 0, "Renumbered.ask(0) returned trial 100: each trial is numbered as asked"),
-    ("Exits", 0, f"Exits.ask(0) raised SystemExit: 0 (at strats.py:{at('SystemExit')})"),
-    ("BadTell", 1, f"BadTell.tell(trial 0) raised KeyError: 'oops' (at strats.py:{at('oops')})"),
+    ("Exits", 0, f"Exits.ask(0) raised SystemExit: 0 (at broke.py:{at('SystemExit')})"),
+    ("BadTell", 1, f"BadTell.tell(trial 0) raised KeyError: 'oops' (at broke.py:{at('oops')})"),
     ("Ahead", 0, "Ahead.needs(0) returned 1: a trial can wait for the trials numbered below it"),
     ("NoNeeds", 0, "NoNeeds.needs(0) returned None: a trial number"),
     ("BadRound", 0, "BadRound.ask(0) returned a str ('round one') as its round"),
@@ -345,10 +345,10 @@ def test_a_strategy_that_misbehaves_is_named_in_one_line_never_the_objective(
         runner, cls, ended, message):
     """Whatever a user's strategy raises or returns amiss stops the run with its class, method
     and what went wrong (exit 2, no traceback); what ended stays stored, the run resumable."""
-    Path("strats.py").write_text(BROKEN)
-    Path("f.py").write_text("def f(p):\n    return p['x'] + p['y']\n")
-    Path("c.yaml").write_text(f"name: c\nobjective: {{function: 'f:f'}}\n"
-                              f"search: {{trials: 4, strategy: 'strats:{cls}'}}\n"
+    Path("broke.py").write_text(BROKEN)
+    Path("sum_xy.py").write_text("def f(p):\n    return p['x'] + p['y']\n")
+    Path("c.yaml").write_text(f"name: c\nobjective: {{function: 'sum_xy:f'}}\n"
+                              f"search: {{trials: 4, strategy: 'broke:{cls}'}}\n"
                               "parallel: {n_jobs: 1}\n"
                               "space: {x: {uniform: [0, 1]}, y: {uniform: [0, 1]}}\n")
     out = runner.invoke(cli, ["run", "c.yaml", "-q"])
@@ -382,9 +382,9 @@ def test_sample_shows_the_points_a_users_strategy_proposes_before_any_result(run
         "from the results" in out.stderr
     refused = runner.invoke(cli, ["sample", "search.yaml", "--sampler", "sobol"])
     assert refused.exit_code == 2 and "proposes the points, not a sampler" in refused.output
-    Path("strats.py").write_text(BROKEN)
+    Path("broke.py").write_text(BROKEN)
     broken = runner.invoke(cli, ["sample", "search.yaml", "--set",
-                                 "search.strategy=strats:Short"])
+                                 "search.strategy=broke:Short"])
     assert broken.exit_code == 2
     assert "search.strategy: Short.ask(0) raised ValueError: a point of 1 coordinate" in \
         broken.output
