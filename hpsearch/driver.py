@@ -168,7 +168,7 @@ def _running(store: RunStore, cfg: Config, result: RunResult, events: RunEvents,
         if callable(getattr(type(board), "close", None)):  # the connection trials here opened
             board.close()
         try:
-            store.set_meta(status=result.status)
+            store.set_meta(status=result.status, ended=time.time())
             store.forget_running()
         finally:
             store.close()

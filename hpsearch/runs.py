@@ -67,8 +67,9 @@ def open_run(run: str | Path, runs_dir: str | Path = "runs") -> RunResult:
 def status(run: str | Path, runs_dir: str | Path = "runs") -> dict[str, Any]:
     """Where a run stands, read from its store (also while it runs, from any shell): the
     planned trials; complete, failed, pruned and running counts; each running trial's params
-    and elapsed time; the best so far; the time since it (re)started and an estimate of the
-    time left. Fast at any size: counts come straight from the database."""
+    and elapsed time; the best so far; the time since it (re)started (to its end, once it is
+    not running) and an estimate of the time left. Fast at any size: counts come straight
+    from the database."""
     import time
 
     with RunStore.open(resolve_run(run, runs_dir), readonly=True) as store:
@@ -87,6 +88,9 @@ def status(run: str | Path, runs_dir: str | Path = "runs") -> dict[str, Any]:
         finished_here = done - meta.get("done_before", 0)
         if finished_here > 0:
             eta = max(0, meta.get("planned", done) - done) * (now - since) / finished_here
+    # a run that is not going on took the time from its start to its end (a driver killed
+    # before it could say: its last trial's)
+    end = now if state == "running" else meta.get("ended") or summary["last_finished"] or since
     return {
         "run": store.path.name, "path": str(store.path), "status": state,
         "planned": meta.get("planned", done), "finished": done, "complete": complete,
@@ -95,7 +99,7 @@ def status(run: str | Path, runs_dir: str | Path = "runs") -> dict[str, Any]:
                             "elapsed": now - started, "worker": worker}
                            for n, params, started, worker in running],
         "best": summary["best"], "direction": str(direction),
-        "elapsed": None if since is None else now - since, "eta": eta,
+        "elapsed": None if since is None else max(0.0, end - since), "eta": eta,
     }
 
 

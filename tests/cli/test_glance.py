@@ -216,6 +216,19 @@ def test_status_and_compare_from_python(eight):
     assert found["runs"][0]["best"] == found["runs"][1]["best"]
 
 
+def test_a_finished_run_took_the_time_it_took(eight, monkeypatch):
+    """Its elapsed time is from its start to its end, the same read a minute later."""
+    import time
+
+    import hpsearch
+
+    first = hpsearch.status(eight)["elapsed"]
+    later = time.time() + 60
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert hpsearch.status(eight)["elapsed"] == first
+    assert 0 < first < 60
+
+
 def test_compare_refuses_runs_scored_the_other_way(runner, write, eight):
     invoke(runner, "run", write("loss.yaml", CONFIG.format(name="loss", seed=9,
                                                            direction="minimize")), "-q")
