@@ -276,13 +276,12 @@ class Session:
 
     def reporter(self, fold: int | None = None) -> Reporter:
         """``report(epoch, score, **metrics)`` for a fold (None: the objective validates on its
-        own): kept as the learning curve, and shared for early stopping when that is on (a
-        retest is never stopped)."""
+        own): kept as the learning curve (in the run's store as it comes, where the workers
+        see it), and shared for early stopping when that is on (a retest is never stopped)."""
         channel = self.objective.channel
         pruned = channel.pruner is not None and self.trial.retest_of is None
         reporter = Reporter(self.trial.number, fold, self.objective.direction,
-                            channel.pruner if pruned else None, channel.board if pruned else None,
-                            self.trial.peers)
+                            channel.pruner if pruned else None, channel.board, self.trial.peers)
         self.reporters.append(reporter)
         return reporter
 

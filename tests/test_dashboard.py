@@ -243,3 +243,38 @@ def test_bound_beyond_this_machine_it_says_it_has_no_password(tmp_path, monkeypa
         "run, with no password")
     local = CliRunner().invoke(cli, ["dashboard", "--port", "8123"])
     assert "warning" not in local.output
+
+
+EPOCHS = """\
+import os, time
+def train(p, report):
+    for epoch in range(1, 6):
+        report(epoch, p["x"] * epoch / 5)
+    deadline = time.time() + 120
+    while not os.path.exists("go") and time.time() < deadline:
+        time.sleep(0.02)
+    return p["x"]
+"""
+
+
+def test_a_running_trial_s_curve_has_every_epoch_it_reported(serving, tmp_path):
+    """Not only the epochs early stopping looks at: each report is in the store as it comes."""
+    (tmp_path / "epochs.py").write_text(EPOCHS)
+    (tmp_path / "e.yaml").write_text(
+        "name: epochs\nobjective: {function: 'epochs:train'}\n"
+        "search: {trials: 2, rounds: 1, early_stopping: {method: asha, min_epochs: 2}}\n"
+        "parallel: {n_jobs: 1}\nspace: {x: {uniform: [0, 1]}}\n")
+    process = subprocess.Popen([sys.executable, "-m", "hpsearch", "run", "e.yaml", "-q"],
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline, curve = time.time() + 120, []  # against a hang only
+        while len(curve) < 5 and time.time() < deadline:
+            time.sleep(0.05)
+            if (tmp_path / "runs" / "epochs").exists():
+                code, run = get(f"{serving}/api/run?name=epochs")
+                curve = [p["epoch"] for c in run.get("curves", []) if c["running"]
+                         for p in c["points"]] if code == 200 else []
+        assert curve == [1, 2, 3, 4, 5]
+    finally:
+        (tmp_path / "go").touch()
+        assert process.wait(timeout=120) == 0, process.stderr.read()

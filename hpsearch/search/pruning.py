@@ -143,8 +143,10 @@ class SharedScores:
 
 class Reporter:
     """``report(epoch, score, **metrics)`` for one fold of one trial: keeps every report (the
-    trial's learning curve), and with early stopping shares it on the scoreboard and raises
-    TrialPruned when the rule says the trial is hopeless. Made inside the worker."""
+    trial's learning curve); a scoreboard that stores reports (the run's store) gets each as
+    it comes, so that the curve of a running trial can be followed epoch by epoch; and with
+    early stopping it is shared at the rule's epochs, raising TrialPruned when the rule says
+    the trial is hopeless. Made inside the worker."""
 
     def __init__(self, trial: int, fold: int | None, direction: Direction,
                  pruner: Pruner | None = None, scores: Any = None,
@@ -158,16 +160,21 @@ class Reporter:
         epoch, value = int(epoch), float(score)
         record = {"fold": self.fold or 0, "epoch": epoch, "score": value, **metrics}
         self.records.append(record)
-        if self.pruner is None or self.scores is None or not math.isfinite(value) \
-                or not self.pruner.decides(epoch):
+        decides = self.pruner is not None and math.isfinite(value) and \
+            self.pruner.decides(epoch)
+        stores = getattr(type(self.scores), "stores_reports", False)
+        if self.scores is None or not (decides or stores):
             self.unshared.append(record)
             return
         others = self.scores.report(self.trial, self.fold or 0, epoch, value, metrics,
                                     self.peers)
+        if not stores:
+            self.unshared.append(record)  # held by the cluster, not by the run's store
+        if not decides:
+            return
+        assert self.pruner is not None
         if hasattr(others, "result"):  # a dask actor answers with a future
             others = others.result()
-        if not getattr(type(self.scores), "stores_reports", False):
-            self.unshared.append(record)  # held by the cluster, not by the run's store
         why = self.pruner.reason(epoch, value, others, self.direction, self.fold)
         if why is not None:
             raise TrialPruned(epoch, why, value, metrics)
