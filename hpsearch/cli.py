@@ -229,7 +229,7 @@ def _drive(start: Callable[[Any], Any], quiet: bool) -> None:
         stop(1, *failures(), f"Error: {error}")
     finally:
         progress.stop()
-    for line in report.failure_lines(result):
+    for line in report.failure_lines(result) + report.seed_lines(result):
         click.echo(line, err=True)
     if not quiet:
         report.print_out(report.leaderboard_table(result, top=20))
@@ -634,7 +634,8 @@ def best(run: str, fmt: str, trial: int | None, out: str | None, runs_dir: str) 
     """The winning configuration of RUN, ready to use.
 
     yaml: the run's config with each parameter fixed at the best trial's value (`hpsearch run`
-    on it tries that configuration 5 times, each with its own seed; or copy the values); json:
+    on it tries that configuration 5 times: first with the trial's own seed, then with 4 others,
+    and says how much the score moves with the seed; or copy the values); json:
     the trial's number, score and params; args: a command objective's command line as that
     trial ran it.
     """
@@ -665,7 +666,9 @@ def best(run: str, fmt: str, trial: int | None, out: str | None, runs_dir: str) 
 
         header = (f"# trial {chosen.number} of {current.name} ({score}): its values as a "
                   f"config.\n# hpsearch run on this file tries it {config['search']['trials']} "
-                  "times, each trial with its own seed.\n")
+                  "times:\n# trial 0 with this trial's seed (search.seeds), the same trial "
+                  "again; the others with\n# seeds of their own, to show how much the score "
+                  "moves with the seed.\n")
         import yaml
 
         folder = Path(out).resolve().parent if out is not None else Path.cwd()

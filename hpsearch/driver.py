@@ -111,7 +111,9 @@ class _Recorder:
         return stored
 
     def submit(self, trials: Sequence[Trial]) -> None:
-        self.runner.submit(trials)
+        seeds = self.cfg.search.seeds  # the first trials' seeds, when the config gives them
+        self.runner.submit([replace(t, seed=seeds[t.number]) if 0 <= t.number < len(seeds)
+                            else t for t in trials])
 
     def next_result(self) -> TrialResult:
         result = self.runner.next_result()

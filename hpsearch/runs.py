@@ -210,10 +210,12 @@ def best_config(run: str | Path, trial: int | None = None, runs_dir: str | Path 
                 ) -> tuple[RunResult, TrialResult, dict[str, Any]]:
     """The best complete trial of a run (or trial `trial`, whatever its status) and the run's
     config with that trial's values as its space (each parameter fixed), as YAML data with
-    absolute paths: `hpsearch run` on it tries that one configuration BEST_TRIALS times, each
-    trial with its own seed, never stopped early. Warm start, enqueued points and a strategy
-    of its own are left out; the name gets "-best" (or "-trial<N>"). A config.yaml edited
-    since the run started is said, and the config the trials ran with is the one given.
+    absolute paths: `hpsearch run` on it tries that one configuration BEST_TRIALS times, never
+    stopped early: trial 0 with the chosen trial's seed (the same trial again), the others with
+    seeds of their own (how much the score moves with the seed). Warm start, enqueued points
+    and a strategy of its own are left out; the name gets "-best" (or "-trial<N>"). A
+    config.yaml edited since the run started is said, and the config the trials ran with is
+    the one given.
 
     Raises:
         InputError: no complete trial, or no trial `trial`.
@@ -242,8 +244,10 @@ def best_config(run: str | Path, trial: int | None = None, runs_dir: str | Path 
     config["space"] = {name: value if isinstance(value, (bool, int, float, str)) else
                        {"fixed": value} for name, value in chosen.params.items()}
     search = {k: v for k, v in config.get("search", {}).items()
-              if k not in ("warm_start", "enqueue", "strategy", "lookahead")}
-    config["search"] = {**search, "trials": BEST_TRIALS, "rounds": 1, "early_stopping": False}
+              if k not in ("warm_start", "enqueue", "strategy", "lookahead", "seeds")}
+    # the other trials' seeds come from the chosen one's, never the run's: none is its again
+    config["search"] = {**search, "trials": BEST_TRIALS, "rounds": 1, "early_stopping": False,
+                        "seed": chosen.trial.seed, "seeds": [chosen.trial.seed]}
     return current, chosen, config
 
 

@@ -46,7 +46,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
              "in_memory"),
     "cv": ("folds", "holdout", "scoring", "direction", "shuffle"),
     "search": ("trials", "sampler", "seed", "rounds", "lookahead", "strategy", "max_failures",
-               "early_stopping", "direction", "refit", "warm_start", "enqueue", "reproducible"),
+               "early_stopping", "direction", "refit", "warm_start", "enqueue", "reproducible",
+               "seeds"),
     "search.early_stopping": ("method", "min_epochs", "reduction", "startup"),
     "parallel": ("n_jobs", "backend", "timeout", "address", "population",
                  "population_memory", "devices", "devices_per_trial", "device_variable"),
@@ -398,6 +399,7 @@ def _from_mapping(raw: Any, file: str | None, base: Path, default_name: str) -> 
         strategy=_strategy(check, search_raw),
         reproducible=check.typed(search_raw, "search", "reproducible", bool, True,
                                  "true or false"),
+        seeds=_seeds(check, search_raw),
     )
     if search.strategy is not None and not search.reproducible:
         raise check.fail("applies to the built-in search; a strategy of your own says "
@@ -537,6 +539,19 @@ def _warm_start(check: _Checker, raw: Mapping[str, Any]) -> tuple[str, ...]:
         raise check.fail(f"must be a run (its folder, or its name under the runs folder) or a "
                          f"list of runs, got {value!r}", "search.warm_start", raw, "warm_start")
     return tuple(runs)
+
+
+def _seeds(check: _Checker, raw: Mapping[str, Any]) -> tuple[int, ...]:
+    """The seeds of the first trials, in trial order (`best --format yaml` gives the winner's,
+    so that its trial 0 is the winning trial again)."""
+    value = raw.get("seeds")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+        raise check.fail(f"must be a list of whole numbers >= 0 (the first trials' seeds), got "
+                         f"{value!r}", "search.seeds", raw, "seeds")
+    return tuple(value)
 
 
 def _enqueue(check: _Checker, raw: Mapping[str, Any], space: Space,

@@ -141,6 +141,7 @@ class SearchSpec:
     enqueue: tuple[dict[str, Any], ...] = ()  # points evaluated first, in the budget
     strategy: str | None = None  # module:Class of a user's own Strategy
     reproducible: bool = True  # false: learn from every result in, never wait, timing decides
+    seeds: tuple[int, ...] = ()  # the first trials' seeds, in order (the rest from `seed`)
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class Config:
             out["data"] = self.data.to_yaml()
         out["cv"] = {k: v for k, v in vars(self.cv).items() if v is not None}
         out["search"] = {k: v for k, v in vars(self.search).items() if v is not None}
-        for key in ("warm_start", "enqueue"):
+        for key in ("warm_start", "enqueue", "seeds"):
             if out["search"][key]:
                 out["search"][key] = list(out["search"][key])
             else:

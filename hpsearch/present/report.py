@@ -357,6 +357,22 @@ def failure_lines(run: RunResult) -> list[str]:
     return lines
 
 
+def seed_lines(run: RunResult) -> list[str]:
+    """For a run of one configuration (every parameter fixed, as `best --format yaml` writes
+    it) with two or more complete trials: how much its score moves with the seed."""
+    import statistics
+
+    complete = sorted((r for r in run.results if r.status is Status.COMPLETE),
+                      key=lambda r: r.number)
+    if run.space.dims or len(complete) < 2:
+        return []
+    means = [r.mean for r in complete]
+    first = complete[0]
+    return [f"One configuration, {len(means)} seeds: {min(means):.6g} to {max(means):.6g} "
+            f"(mean {statistics.fmean(means):.6g}, std {statistics.stdev(means):.2g}); "
+            f"trial {first.number} (seed {first.trial.seed}): {first.mean:.6g}"]
+
+
 class Progress(RunEvents):
     """A run watched on stderr: its folder, a live progress bar (done/total, elapsed, ETA, the
     best score so far) and a line per round; with live=False it only keeps the run. Each

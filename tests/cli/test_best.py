@@ -93,3 +93,40 @@ def test_best_as_args_is_the_command_line_of_the_best_trial(runner, write):
                                        repr(best.params["lr"]), "--layers",
                                        str(best.params["layers"]), "--seed",
                                        str(best.trial.seed)]
+
+
+SEEDED = """\
+import random
+def evaluate(p, seed):
+    return p["x"] + random.Random(seed).random() / 100  # the seed moves the score a little
+"""
+
+
+def test_best_as_yaml_runs_the_winning_trial_again_and_shows_the_seed_s_effect(runner, write):
+    write("seeded.py", SEEDED)
+    write("s.yaml", "name: s\nobjective: {function: 'seeded:evaluate'}\n"
+                    "search: {trials: 10, seed: 5}\nparallel: {n_jobs: 1}\n"
+                    "space: {x: {uniform: [0, 1]}}\n")
+    assert runner.invoke(cli, ["run", "s.yaml", "-q"]).exit_code == 0
+    best = open_run("s").best
+    out = runner.invoke(cli, ["best", "s", "--out", "b.yaml"])
+    assert out.exit_code == 0, out.output
+    assert yaml.safe_load(open("b.yaml"))["search"]["seeds"] == [best.trial.seed]
+    ran = runner.invoke(cli, ["run", "b.yaml", "-q"])
+    assert ran.exit_code == 0, ran.output
+    again = sorted(open_run("s-best").results, key=lambda r: r.number)
+    assert again[0].trial.seed == best.trial.seed and again[0].mean == best.mean  # exactly
+    assert len({r.trial.seed for r in again}) == 5 and len({r.mean for r in again}) == 5
+    means = [r.mean for r in again]
+    assert f"One configuration, 5 seeds: {min(means):.6g} to {max(means):.6g}" in ran.stderr
+    assert f"trial 0 (seed {best.trial.seed}): {best.mean:.6g}" in ran.stderr
+
+
+def test_search_seeds_must_be_whole_numbers(runner, write):
+    write("seeded.py", SEEDED)
+    write("s.yaml", "name: s\nobjective: {function: 'seeded:evaluate'}\n"
+                    "search: {trials: 3, seeds: [1, -2]}\nspace: {x: {uniform: [0, 1]}}\n")
+    out = runner.invoke(cli, ["run", "s.yaml"])
+    assert out.exit_code == 2
+    assert "s.yaml:3: search.seeds: must be a list of whole numbers >= 0 (the first trials' " \
+        "seeds), got [1, -2]" in out.stderr
