@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hpsearch.errors import InputError
-from hpsearch.insight import HIGHLIGHT
+from hpsearch.insight import HIGHLIGHT, good_range
 from hpsearch.result import RunResult
 from hpsearch.runs import changed, open_run, rounds, run_paths, run_summary, status
 from hpsearch.space import parse_param
@@ -32,7 +32,6 @@ from hpsearch.trial import Status
 
 __all__ = ["Dashboard", "serve"]
 
-TOP = 20  # trials in the page's leaderboard
 POINTS = 2000  # at most this many trials in the score-by-trial chart (the best always in)
 RECHECK = 10.0  # seconds between two readings of a running run whose store did not change
 NAME_BYTES = 255  # the longest file name the systems we run on allow
@@ -57,6 +56,15 @@ def _clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
+
+
+def _best_line(complete: list[Any], direction: Any) -> list[dict[str, Any]]:
+    """The best score so far, at each trial (in number order) that improved it."""
+    line: list[dict[str, Any]] = []
+    for result in complete:
+        if not line or direction.better(result.mean, line[-1]["score"]):
+            line.append({"trial": result.number, "score": result.mean})
+    return line
 
 
 def _range_text(spec: Any) -> str:
@@ -115,9 +123,7 @@ class Dashboard:
         return run
 
     def run(self, name: str) -> dict[str, Any]:
-        """A run's state, leaderboard, scores by trial, learning curves and rounds."""
-        from hpsearch.present.report import leaderboard_rows
-
+        """A run's state, scores by trial with the best so far, learning curves and rounds."""
         run = self._open(name)
         where = status(run.path)
         ranked = [r for _, r in run.ranked()]
@@ -131,10 +137,14 @@ class Dashboard:
             keep = {points[int(i * step)].number for i in range(POINTS)} | \
                 {r.number for r in best}
             points = [r for r in points if r.number in keep]
+        complete = sorted((r for r in run.results if r.status is Status.COMPLETE),
+                          key=lambda r: r.number)
         return _clean({
             "name": run.name, "status": where, "direction": run.direction.word,
             "params": list(run.space.dims),
-            "leaderboard": leaderboard_rows(run, TOP),
+            "score_range": list(good_range([r.mean for r in complete], run.direction))
+            if complete else None,
+            "best_line": _best_line(complete, run.direction),
             "trials": [{"trial": r.number, "round": r.trial.round, "status": r.status.value,
                         "score": r.mean if r.status is Status.COMPLETE else
                         r.extra.get("score") if r.status is Status.PRUNED else None}
@@ -148,6 +158,25 @@ class Dashboard:
                         "region": {k: _range_text(v) for k, v in r["space"].items()}}
                        for r in rounds(run.path)],
         })
+
+    def trials(self, name: str) -> dict[str, Any]:
+        """Every trial of a run, best first, the running ones last, as the leaderboard has them
+        (params, metrics, the stop or failure reason), each parameter's value on its plot axis
+        too; the parameters ordered as the command line orders them (those that move the
+        score most first), with their axes (log, reversed, a choice's options)."""
+        from hpsearch.present.interactive import axis_of
+        from hpsearch.present.report import leaderboard_rows, param_order
+
+        run = self._open(name)
+        order = param_order(run)
+        rows = leaderboard_rows(run)
+        for row in rows:
+            row["plot"] = {n: run.space.scales[n].plot_value(row["params"][n])
+                           for n in order if n in row["params"]}
+            row["reason"] = row.pop("error")
+            del row["scores"]
+        return _clean({"order": order, "axes": {n: axis_of(run.space, n) for n in order},
+                       "trials": rows})
 
     def importance(self, name: str) -> dict[str, Any]:
         """Each parameter's share of the score's variation, computed in the background (a
@@ -207,18 +236,24 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path == "/":
                 self._send(self.page, "text/html; charset=utf-8")
+            elif url.path == "/favicon.ico":  # none: said without an error in the console
+                self._send(b"", "image/x-icon", HTTPStatus.NO_CONTENT)
             elif url.path == "/plotly.min.js":
                 self._send(self.plotly, "application/javascript", cache=True)
             elif url.path == "/api/runs":
                 self._json(self.dashboard.runs())
             elif url.path == "/api/run" and "name" in query:
                 self._json(self.dashboard.run(query["name"]))
+            elif url.path == "/api/trials" and "name" in query:
+                self._json(self.dashboard.trials(query["name"]))
             elif url.path == "/api/importance" and "name" in query:
                 self._json(self.dashboard.importance(query["name"]))
             else:
                 self._json({"error": f"no such page: {url.path[:80]}"}, HTTPStatus.NOT_FOUND)
         except InputError as error:
             self._json({"error": str(error)}, HTTPStatus.NOT_FOUND)
+        except ConnectionError:  # the page went away mid-answer: nobody to tell
+            pass
         except Exception as error:  # one line on the terminal, an answer to the page
             said = f"{type(error).__name__}: {error}".splitlines()[0][:200]
             sys.stderr.write(f"hpsearch dashboard: {url.path[:80]}: {said}\n")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-
 # A test that stops a run with Ctrl-C needs SIGINT to reach it; a shell that runs the suite in
 # the background (`.ci/run &`) starts it with SIGINT ignored, which every child would inherit.
 signal.signal(signal.SIGINT, signal.default_int_handler)

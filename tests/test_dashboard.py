@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,9 +17,11 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hpsearch.cli import cli
 from hpsearch.runs import status
 
 pytest.importorskip("plotly")
@@ -147,32 +148,143 @@ def test_the_answers_read_a_run_and_leave_it_as_it_was(serving, search, tmp_path
     assert files() == before
 
 
-def dom(url: str, screenshot: Path | None = None) -> str:
-    """The page as headless Chromium renders it, its script run (a screenshot too)."""
-    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
-            "--virtual-time-budget=8000"]
-    if screenshot is not None:
-        subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True,
-                       timeout=120, check=True)
-    return subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True,
-                          timeout=120, check=True).stdout
+@contextlib.contextmanager
+def browser(url: str) -> Iterator[Any]:
+    """A page of the system's Chromium (headless, driven by Playwright), 1400 x 900 as a laptop
+    shows it, at `url` once its charts are drawn; errors its script raises fail the test."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url)
+            page.wait_for_selector("#trials th", timeout=60_000)
+            yield page
+            assert errors == []
+        finally:
+            chromium.close()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)")
+def wait_for(check, what: str, seconds: float = 60) -> None:
+    """Until check() holds (a bound against a hang, not a timing the test depends on)."""
+    deadline = time.time() + seconds
+    while not check():
+        assert time.time() < deadline, what
+        time.sleep(0.1)
+
+
 def test_a_browser_shows_the_run_its_best_score_and_trials_rising_as_they_end(
         serving, search, tmp_path):
     search(0, 1)
-    page = dom(serving + "/")
-    assert '<h2 id="name">live</h2>' in page
-    assert re.search(r'<span id="count">2</span> of 6', page)
-    best = status(tmp_path / "runs" / "live")["best"]["mean_score"]
-    assert f'<span id="best">{best:.4f} <small>(trial' in page
-    search(2, 3, 4)
-    shot = Path(os.environ.get("HPSEARCH_SCREENSHOT", tmp_path / "dashboard.png"))
-    page = dom(serving + "/", screenshot=shot)
-    assert re.search(r'<span id="count">5</span> of 6', page)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "running" in page and "Learning curves" in page
+    with browser(serving + "/") as page:
+        assert page.inner_text("#name") == "live"
+        wait_for(lambda: page.inner_text("#count") == "2", "2 trials shown")
+        best = status(tmp_path / "runs" / "live")["best"]["mean_score"]
+        assert page.inner_text("#best").startswith(f"{best:.4f} (trial")
+        search(2, 3, 4)  # the open page follows, with no reload
+        wait_for(lambda: page.inner_text("#count") == "5", "5 trials shown without a reload")
+        assert "running" in page.inner_text("#facts")
+        wait_for(lambda: page.locator("#trials tbody tr").count() == 6, "every trial listed")
+
+
+SPACE8 = """\
+  lr: {log: [1.0e-5, 1.0]}
+  u: {uniform: [0, 1]}
+  units: {int: [8, 256]}
+  act: {choice: [relu, tanh]}
+  beta2: {one_minus_log: [0.9, 0.9999]}
+  weight_decay: {log: [1.0e-7, 1.0e-2]}
+  hidden_layers: {int: [1, 4]}
+  batch_size: {int: [16, 512]}
+"""
+WIDE = """\
+import math
+def train(p, report):
+    q = 1 - (math.log10(p["lr"]) + 2) ** 2 / 9 - (p["u"] - 0.6) ** 2
+    if p["u"] > 0.97:
+        q = -5.0  # a diverged trial: the score axes must not flatten the rest for it
+    for epoch in range(1, 7):
+        report(epoch, q * (1 - 0.4 / epoch))
+    return q * (1 - 0.4 / 6)
+"""
+
+
+@pytest.fixture
+def finished(runner, tmp_path):
+    """Finished runs of 40 trials: `eight` with the quickstart's 8 parameters, `twenty` with
+    20 (12 more uniforms)."""
+    (tmp_path / "wide.py").write_text(WIDE)
+    more = "".join(f"  extra_parameter_{k}: {{uniform: [0, 1]}}\n" for k in range(12))
+    for name, space in (("eight", SPACE8), ("twenty", SPACE8 + more)):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\nobjective: {{function: 'wide:train'}}\n"
+            "search: {trials: 40, seed: 4}\nparallel: {n_jobs: 1}\nspace:\n" + space)
+        result = runner.invoke(cli, ["run", f"{name}.yaml", "-q"])
+        assert result.exit_code == 0, result.output
+    return tmp_path / "runs"
+
+
+def column(page: Any, key: str) -> list[str]:
+    return page.evaluate("""(key) => {
+        const th = document.querySelector(`#trials th[data-key="${key}"]`);
+        const at = [...th.parentElement.children].indexOf(th);
+        return [...document.querySelectorAll('#trials tbody tr')].map(
+            (tr) => tr.children[at].textContent.trim()); }""", key)
+
+
+def test_a_page_to_work_in_titled_axes_no_sideways_scroll_sort_and_select(finished):
+    def looked_at(page: Any, name: str) -> None:
+        wait_for(lambda: page.locator("#parallel .parcoords").count() == 1,
+                 "parallel coordinates drawn")
+        width = page.evaluate("[document.documentElement.scrollWidth, "
+                              "document.documentElement.clientWidth]")
+        assert width[0] <= width[1], (name, width)  # no sideways scroll at 1400 px
+        titles = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .filter((g) => g.querySelector('.xtick')).map((g) => [g.id,
+            (g.querySelector('.g-xtitle') || {}).textContent,
+            (g.querySelector('.g-ytitle') || {}).textContent])""")
+        assert ["scores", "trial", "score"] in titles and ["curves", "epoch", "score"] in titles
+        assert all(x and y for _, x, y in titles), titles
+
+    with served(finished) as url, browser(f"{url}/#twenty") as page:
+        looked_at(page, "twenty")
+    with served(finished) as url, browser(f"{url}/#eight") as page:
+        looked_at(page, "eight")
+        # the diverged trials sit on the edge: the axis fits the others
+        low, high = page.evaluate("document.getElementById('scores').layout.yaxis.range")
+        assert low > -1 and "as triangles on the edge" in page.inner_text("#outliers")
+        # a click on a parameter's header sorts by it, a second reverses
+        assert page.locator("#trials tbody tr").count() == 40
+        page.locator("#trials th[data-key='lr']").click()
+        up = [float(v) for v in column(page, "lr")]
+        page.locator("#trials th[data-key='lr']").click()
+        down = [float(v) for v in column(page, "lr")]
+        assert up == sorted(up) and down == sorted(up, reverse=True) and len(up) == 40
+        # a drag along the u axis selects trials: the table shows those alone
+        page.locator("#parallel").scroll_into_view_if_needed()
+        x, y, w, h = page.evaluate("""() => {
+            const at = document.getElementById('parallel').data[0].dimensions.findIndex(
+                (d) => d.label === 'u');
+            const r = document.querySelectorAll('#parallel .axis-brush rect.background')[at]
+                .getBoundingClientRect();
+            return [r.x, r.y, r.width, r.height]; }""")
+        page.mouse.move(x + w / 2, y + 0.05 * h)
+        page.mouse.down()
+        page.mouse.move(x + w / 2, y + 0.5 * h, steps=10)
+        page.mouse.up()
+        wait_for(lambda: "selected on the parallel axes" in page.inner_text("#selection"),
+                 "a selection")
+        chosen = int(page.inner_text("#selection").split()[0])
+        assert 0 < chosen < 40 and page.locator("#trials tbody tr").count() == chosen
+        shown = [float(v) for v in column(page, "u")]
+        assert max(shown) - min(shown) < 0.5  # a band of u: half the axis at most
+        shot = Path(os.environ.get("HPSEARCH_SCREENSHOT", finished / "dashboard.png"))
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_run_name_that_is_not_there_is_refused_before_serving(tmp_path):

@@ -56,7 +56,7 @@ def _hover(run: RunResult, result: TrialResult, score: float) -> str:
     return "<br>".join(lines)
 
 
-def _axis(space: Space, name: str) -> dict[str, Any]:
+def axis_of(space: Space, name: str) -> dict[str, Any]:
     """A parameter's axis: log for log scales, 1 − β reversed for one_minus_log, the options of
     a choice as its ticks."""
     scale = space.scales[name]
@@ -108,7 +108,7 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
                     legendgroup=f"{number}-{stopped}", showlegend=panel == 0,
                     hovertext=[_hover(run, r, s) for r, s in mine], hoverinfo="text"),
                     row=row, col=col)
-        fig.update_xaxes(**_axis(run.space, name), row=row, col=col)
+        fig.update_xaxes(**axis_of(run.space, name), row=row, col=col)
         fig.update_yaxes(title_text="score", row=row, col=col)
     at = len(dims)
     if len(dims) >= 2:
@@ -161,8 +161,8 @@ def _pair(fig: Any, go: Any, run: RunResult, pair: tuple[str, str],
             mode="markers", marker={"symbol": "star-open", "size": 16, "color": "red"},
             name=f"best (trial {run.best.number})",
             hovertext=_hover(run, run.best, run.best.mean), hoverinfo="text"), row=row, col=col)
-    fig.update_xaxes(**_axis(run.space, a), row=row, col=col)
-    fig.update_yaxes(**_axis(run.space, b), row=row, col=col)
+    fig.update_xaxes(**axis_of(run.space, a), row=row, col=col)
+    fig.update_yaxes(**axis_of(run.space, b), row=row, col=col)
 
 
 def _curves(fig: Any, go: Any, run: RunResult, at: tuple[int, int]) -> None:
