@@ -144,6 +144,26 @@ def good_range(scores: Sequence[float], direction: Direction) -> tuple[float, fl
     return float(direction.gain(floor)), float(direction.gain(best))  # gain is its own inverse
 
 
+class ScoreAxis:
+    """A score axis over the good part of some scores (`good_range`): its limits, and the edge
+    where the far worse ones are drawn, so that one diverged trial never flattens the rest."""
+
+    def __init__(self, scores: Sequence[float], direction: Direction) -> None:
+        worst, best = good_range(scores, direction)
+        self.direction, self.worst, self.best = direction, worst, best
+        span = abs(best - worst) or abs(best) * 0.01 or 0.01
+        self.low, self.high = min(worst, best) - 0.05 * span, max(worst, best) + 0.05 * span
+        # the far worse trials sit on the edge beyond the worst shown
+        self.edge = self.low if direction is Direction.MAXIMIZE else self.high
+
+    def outside(self, score: float) -> bool:
+        return self.direction.better(self.worst, score)
+
+    def shown(self, score: float) -> float:
+        """Where a score is drawn: itself, or the edge for a far worse one."""
+        return self.edge if self.outside(score) else score
+
+
 def spread(space: Space, results: Sequence[TrialResult]) -> dict[str, float]:
     """A quick measure of how much each parameter moves the score, for ordering columns: the
     share of the scores' variance between equal slices of its u range, less what chance alone

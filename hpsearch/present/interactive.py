@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import InputError
-from hpsearch.insight import HIGHLIGHT, curve_key, curve_of
+from hpsearch.insight import HIGHLIGHT, ScoreAxis, curve_key, curve_of
 from hpsearch.space import Space
 from hpsearch.trial import Status, TrialResult
 
@@ -89,6 +89,8 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
     where = [(1 + i // columns, 1 + i % columns) for i in range(len(titles))]
     round_numbers = sorted({r.trial.round for r, _ in scored})
     colour = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(round_numbers)}
+    axis = ScoreAxis([r.mean for r, _ in scored if r.status is Status.COMPLETE], run.direction)
+    edge = "triangle-down" if axis.edge == axis.low else "triangle-up"
     for panel, name in enumerate(dims):
         row, col = where[panel]
         scale = run.space.scales[name]
@@ -100,36 +102,39 @@ def figure(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Sequence[
                     continue
                 fig.add_trace(go.Scatter(
                     x=[scale.plot_value(r.params[name]) for r, _ in mine],
-                    y=[s for _, s in mine], mode="markers",
+                    y=[axis.shown(s) for _, s in mine], mode="markers",
                     marker={"color": colour[number], "size": 7 if not stopped else 8,
-                            "symbol": "x-thin-open" if stopped else "circle",
+                            "symbol": [edge if axis.outside(s) else
+                                       "x-thin-open" if stopped else "circle" for _, s in mine],
                             "line": {"width": 1.5, "color": colour[number]}},
                     name=f"round {number}" + (", stopped early" if stopped else ""),
                     legendgroup=f"{number}-{stopped}", showlegend=panel == 0,
                     hovertext=[_hover(run, r, s) for r, s in mine], hoverinfo="text"),
                     row=row, col=col)
         fig.update_xaxes(**axis_of(run.space, name), row=row, col=col)
-        fig.update_yaxes(title_text="score", row=row, col=col)
+        fig.update_yaxes(title_text="score", range=[axis.low, axis.high], row=row, col=col)
     at = len(dims)
     if len(dims) >= 2:
-        _pair(fig, go, run, (dims[0], dims[1]), scored, rounds, colour, where[at])
+        _pair(fig, go, run, (dims[0], dims[1]), scored, rounds, colour, where[at], axis)
         at += 1
     if curves:
-        _curves(fig, go, run, where[at])
+        _curves(fig, go, run, where[at], axis)
     done = sum(r.status is Status.COMPLETE for r, _ in scored)
     halted = sum(r.status is Status.PRUNED for r, _ in scored)
+    worse = sum(axis.outside(s) for _, s in scored)
     fig.update_layout(
         title={"text": f"{html.escape(run.name)}: {done} complete trials"
                        + (f", {halted} stopped early (crosses, at their last score)"
-                          if halted else "") + f" ({run.direction.word} score is better)"},
-        height=380 * rows + 80, width=470 * columns + 160, hovermode="closest",
-        template="plotly_white")
+                          if halted else "") + f" ({run.direction.word} score is better)"
+                       + (f"<br><sup>{worse} trial{'s' * (worse > 1)} worse than "
+                          f"{axis.worst:.4g}: triangles on the edge</sup>" if worse else "")},
+        height=380 * rows + 80, autosize=True, hovermode="closest", template="plotly_white")
     return fig
 
 
 def _pair(fig: Any, go: Any, run: RunResult, pair: tuple[str, str],
           scored: Sequence[tuple[TrialResult, float]], rounds: Sequence[Mapping[str, Any]],
-          colour: Mapping[int, str], at: tuple[int, int]) -> None:
+          colour: Mapping[int, str], at: tuple[int, int], axis: ScoreAxis) -> None:
     a, b = pair
     both = [(r, s) for r, s in scored if a in r.params and b in r.params]
     sa, sb = run.space.scales[a], run.space.scales[b]
@@ -137,7 +142,8 @@ def _pair(fig: Any, go: Any, run: RunResult, pair: tuple[str, str],
     fig.add_trace(go.Scatter(
         x=[sa.plot_value(r.params[a]) for r, _ in both],
         y=[sb.plot_value(r.params[b]) for r, _ in both], mode="markers",
-        marker={"color": [s for _, s in both], "colorscale": "Viridis",
+        marker={"color": [axis.shown(s) for _, s in both], "colorscale": "Viridis",
+                "cmin": min(axis.worst, axis.best), "cmax": max(axis.worst, axis.best),
                 "reversescale": run.direction.word == "lower", "size": 8,
                 "symbol": ["x-thin-open" if r.status is Status.PRUNED else "circle"
                            for r, _ in both],
@@ -165,8 +171,9 @@ def _pair(fig: Any, go: Any, run: RunResult, pair: tuple[str, str],
     fig.update_yaxes(**axis_of(run.space, b), row=row, col=col)
 
 
-def _curves(fig: Any, go: Any, run: RunResult, at: tuple[int, int]) -> None:
-    """Every recorded learning curve in grey, the best trials' in colour."""
+def _curves(fig: Any, go: Any, run: RunResult, at: tuple[int, int], axis: ScoreAxis) -> None:
+    """Every recorded learning curve in grey, the best trials' in colour; the axis holds the
+    best trials' curves whole and the trials' bulk (a diverging curve runs off it)."""
     found = curve_key(run.results)
     if found is None:
         return
@@ -186,6 +193,11 @@ def _curves(fig: Any, go: Any, run: RunResult, at: tuple[int, int]) -> None:
             hovertext=f"trial {r.number} ({r.status.value})", hoverinfo="text+y"),
             row=row, col=col)
     fig.update_xaxes(title_text="epoch", row=row, col=col)
+    kept = [v for r in traced if r.number in best for v in curve_of(r, key)[1]]
+    if key == "score" and kept:  # a loss's curve is on its own axis
+        low, high = min(*kept, axis.low), max(*kept, axis.high)
+        fig.update_yaxes(range=[low - 0.03 * (high - low), high + 0.03 * (high - low)],
+                         row=row, col=col)
     fig.update_yaxes(title_text=label, row=row, col=col)
 
 
@@ -193,9 +205,9 @@ def write_html(run: RunResult, rounds: Sequence[Mapping[str, Any]], order: Seque
                path: Path) -> Path:
     """The figure as a page that needs no internet (plotly.js inside it)."""
     fig = figure(run, rounds, order)
-    try:
-        fig.write_html(str(path), include_plotlyjs=True, full_html=True,
-                       config={"displaylogo": False})
+    try:  # as wide as the window: no sideways scroll
+        fig.write_html(str(path), include_plotlyjs=True, full_html=True, default_width="100%",
+                       config={"displaylogo": False, "responsive": True})
     except OSError as error:
         raise InputError(f"cannot write {path}: {error}") from None
     return path

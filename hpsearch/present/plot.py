@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import InputError
-from hpsearch.insight import HIGHLIGHT, curve_key, curve_of, good_range
+from hpsearch.insight import HIGHLIGHT, ScoreAxis, curve_key, curve_of
 from hpsearch.space import Space
 from hpsearch.trial import Direction, Status, TrialResult
 
@@ -77,20 +77,12 @@ def _set_axis(ax: Any, space: Space, name: str, axis: str = "x") -> None:
         (ax.invert_xaxis if axis == "x" else ax.invert_yaxis)()
 
 
-class _ScoreAxis:
-    """A score axis over the good part of some scores: limits, and where the worse ones go."""
+class _ScoreAxis(ScoreAxis):
+    """The score axis (`insight.ScoreAxis`) as matplotlib draws it."""
 
-    def __init__(self, scores: Sequence[float], direction: Direction) -> None:
-        worst, best = good_range(scores, direction)
-        self.direction, self.worst, self.best = direction, worst, best
-        span = abs(best - worst) or abs(best) * 0.01 or 0.01
-        self.low, self.high = min(worst, best) - 0.05 * span, max(worst, best) + 0.05 * span
-        # the far worse trials sit on the edge beyond the worst shown
-        self.edge = self.low if direction is Direction.MAXIMIZE else self.high
-        self.marker = "v" if direction is Direction.MAXIMIZE else "^"
-
-    def outside(self, score: float) -> bool:
-        return self.direction.better(self.worst, score)
+    @property
+    def marker(self) -> str:
+        return "v" if self.direction is Direction.MAXIMIZE else "^"
 
     def draw(self, ax: Any, xs: Sequence[Any], scores: Sequence[float],
              colours: Sequence[Any]) -> None:

@@ -212,3 +212,32 @@ def test_tensorboard_export_without_tensorboardx_says_what_to_install(runner, cu
     assert out.output.strip().splitlines() == [
         "Error: export --format tensorboard needs tensorboardX: pip install "
         "'hpsearch[tensorboard]' (and tensorboard to look at it)"]
+
+
+def test_a_diverged_trial_never_flattens_the_html_figure_s_score_axes(runner, write):
+    pytest.importorskip("plotly")
+    from hpsearch.present.interactive import figure
+
+    write("div.py", "def f(p, report):\n"
+                    "    q = -5.0 if p['x'] > 0.9 else 0.9 + 0.05 * p['x']\n"
+                    "    for epoch in (1, 2, 3):\n"
+                    "        report(epoch, q * epoch / 3)\n"
+                    "    return q\n")
+    write("d.yaml", "name: div\nobjective: {function: 'div:f'}\n"
+                    "search: {trials: 30, seed: 1, rounds: 1, early_stopping: false}\n"
+                    "parallel: {n_jobs: 1}\nspace: {x: {uniform: [0, 1]}, y: {uniform: [0, 1]}}\n")
+    assert runner.invoke(cli, ["run", "d.yaml", "-q"]).exit_code == 0
+    run = open_run("div")
+    diverged = [r for r in run.results if r.mean < 0]
+    assert diverged  # the case at hand
+    fig = figure(run, [], ["x", "y"])
+    low, high = fig.layout.yaxis.range
+    assert low > -1 and high < 1  # the 0.9..0.95 trials fill the axis
+    assert f"{len(diverged)} trial{'s' * (len(diverged) > 1)} worse than" in \
+        fig.layout.title.text
+    edge = [y for t in fig.data if t.name and t.name.startswith("round") for y in t.y
+            if y < 0.9]
+    assert len(edge) == 2 * len(diverged) and set(edge) == {low}  # on each panel's edge
+    out = runner.invoke(cli, ["plot", "div", "--out", "f.html"])
+    assert out.exit_code == 0, out.output
+    assert "width:100%" in open("f.html").read().replace(" ", "")  # as wide as the window
