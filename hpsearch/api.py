@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hpsearch")
 
-__all__ = ["run", "resume", "zoom", "zoom_file", "run_next_round", "retest", "refit",
+__all__ = ["run", "resume", "zoom", "zoom_file", "run_next_round", "retest", "refit", "note",
            "Retested", "RunEvents"]
 
 
@@ -582,3 +582,22 @@ def retest(
     order = sorted(scored, key=lambda x: -current.direction.gain(x.new_mean))
     ranks = {x.trial.number: i + 1 for i, x in enumerate(order)}
     return current, [replace(x, new_rank=ranks.get(x.trial.number)) for x in found]
+
+
+def note(run: str | Path, text: str, *, trial: int | None = None,
+         runs_dir: str | Path = "runs") -> dict[str, Any]:
+    """Keep a line of text with a run, or with its trial `trial` (an empty text removes it),
+    in the run folder (`store.notes`): the dashboard shows it. Works while the run goes on.
+    Returns the run's notes.
+
+    Raises:
+        InputError: no such run or trial, or a folder that cannot be written.
+    """
+    from hpsearch.store.notes import write_note
+
+    current = open_run(run, runs_dir)
+    numbers = {r.number for r in current.results} | {n for n, _, _ in current.running}
+    if trial is not None and trial not in numbers:
+        raise InputError(f"{current.path}: no trial {trial} yet (its trials: 0 to "
+                         f"{current.next_trial - 1})")
+    return write_note(current.path, text, trial)

@@ -708,6 +708,32 @@ def refit(run: str, trial: int | None, runs_dir: str) -> None:
 
 @cli.command()
 @click.argument("run")
+@click.argument("text", required=False)
+@click.option("--trial", type=click.IntRange(min=0), default=None,
+              help="The trial the note is about (default: the run).")
+@runs_dir_option
+def note(run: str, text: str | None, trial: int | None, runs_dir: str) -> None:
+    """Keep a line of TEXT with RUN, or with one of its trials: the dashboard shows it. An empty
+    TEXT ("") removes it; without TEXT, print the run's notes."""
+    from hpsearch import api
+    from hpsearch.runs import notes
+
+    found = notes(run, runs_dir) if text is None else api.note(run, text, trial=trial,
+                                                                runs_dir=runs_dir)
+    if text is not None:
+        what = "the run" if trial is None else f"trial {trial}"
+        click.echo(f"{'noted for' if text else 'removed the note of'} {what}", err=True)
+        return
+    if found["run"]:
+        click.echo(f"run: {found['run']}")
+    for number, said in found["trials"].items():
+        click.echo(f"trial {number}: {said}")
+    if not found["run"] and not found["trials"]:
+        click.echo("no notes (hpsearch note RUN TEXT [--trial N] keeps one)", err=True)
+
+
+@cli.command()
+@click.argument("run")
 @click.argument("trial", type=click.IntRange(min=0))
 @click.option("-f", "--follow", is_flag=True,
               help="Keep printing as the trial prints, until it ends.")

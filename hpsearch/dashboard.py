@@ -26,7 +26,16 @@ from urllib.parse import parse_qs, urlsplit
 from hpsearch.errors import InputError
 from hpsearch.insight import HIGHLIGHT, good_range
 from hpsearch.result import RunResult
-from hpsearch.runs import changed, open_run, rounds, run_paths, run_summary, status
+from hpsearch.runs import (
+    changed,
+    notes,
+    open_run,
+    rounds,
+    run_paths,
+    run_summary,
+    status,
+    trial_log,
+)
 from hpsearch.space import parse_param
 from hpsearch.trial import Status
 
@@ -65,6 +74,14 @@ def _best_line(complete: list[Any], direction: Any) -> list[dict[str, Any]]:
         if not line or direction.better(result.mean, line[-1]["score"]):
             line.append({"trial": result.number, "score": result.mean})
     return line
+
+
+def _tail(path: Path, lines: int = 20) -> list[str]:
+    """The last lines of a trial's log (bounded by `logs.TrialLog`), none when it has none."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
 
 
 def _range_text(spec: Any) -> str:
@@ -145,6 +162,7 @@ class Dashboard:
             "score_range": list(good_range([r.mean for r in complete], run.direction))
             if complete else None,
             "best_line": _best_line(complete, run.direction),
+            "notes": notes(run.path),
             "trials": [{"trial": r.number, "round": r.trial.round, "status": r.status.value,
                         "score": r.mean if r.status is Status.COMPLETE else
                         r.extra.get("score") if r.status is Status.PRUNED else None}
@@ -170,13 +188,43 @@ class Dashboard:
         run = self._open(name)
         order = param_order(run)
         rows = leaderboard_rows(run)
+        said = notes(run.path)["trials"]
         for row in rows:
+            row["note"] = said.get(row["trial"])
             row["plot"] = {n: run.space.scales[n].plot_value(row["params"][n])
                            for n in order if n in row["params"]}
             row["reason"] = row.pop("error")
             del row["scores"]
         return _clean({"order": order, "axes": {n: axis_of(run.space, n) for n in order},
                        "trials": rows})
+
+    def trial(self, name: str, number: str) -> dict[str, Any]:
+        """One trial's story: its params, seed, score per fold, learning curve per fold,
+        metrics, why it stopped or failed, the last lines of its log, its note, and the commands
+        that run it again."""
+        run = self._open(name)
+        found = [r for r in run.results if str(r.number) == number]
+        if not found:
+            running = [t for t in run.running if str(t[0]) == number]
+            if not running:
+                raise InputError(f"{name}: no trial {number[:20]}")
+            return _clean({"trial": running[0][0], "status": "running",
+                           "params": running[0][1], "curve": run.curve(running[0][0]),
+                           "log": _tail(trial_log(run.path, running[0][0]))})
+        result = found[0]
+        kind = "command" if "argv" in result.extra else "python"
+        again = [f"hpsearch best {run.name} --trial {result.number} --out trial-"
+                 f"{result.number}.yaml && hpsearch run trial-{result.number}.yaml"]
+        if kind == "command":
+            again.append(f"hpsearch best {run.name} --trial {result.number} --format args")
+        return _clean({
+            "trial": result.number, "round": result.trial.round, "status": result.status.value,
+            "seed": result.trial.seed, "params": dict(result.params),
+            "score": result.mean if result.status is Status.COMPLETE else None,
+            "folds": list(result.scores), "metrics": dict(result.extra.get("metrics", {})),
+            "reason": result.error_line or None, "duration": result.duration,
+            "curve": run.curve(result.number), "log": _tail(trial_log(run.path, result.number)),
+            "note": notes(run.path)["trials"].get(result.number), "again": again})
 
     def importance(self, name: str) -> dict[str, Any]:
         """Each parameter's share of the score's variation, computed in the background (a
@@ -246,6 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(self.dashboard.run(query["name"]))
             elif url.path == "/api/trials" and "name" in query:
                 self._json(self.dashboard.trials(query["name"]))
+            elif url.path == "/api/trial" and "name" in query and "trial" in query:
+                self._json(self.dashboard.trial(query["name"], query["trial"]))
             elif url.path == "/api/importance" and "name" in query:
                 self._json(self.dashboard.importance(query["name"]))
             else:

@@ -26,6 +26,7 @@ from hpsearch.store.folder import (
     run_folders,
     store_stamp,
 )
+from hpsearch.store.notes import read_notes
 from hpsearch.trial import Status, TrialResult
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["open_run", "status", "compare", "list_runs", "load_model", "rounds", "zoom_region",
            "searched", "best_config", "run_summary", "resolve", "trial_log", "model_path",
-           "run_paths", "changed"]
+           "run_paths", "changed", "notes"]
 
 log = logging.getLogger("hpsearch")
 
@@ -298,6 +299,11 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     what is wrong in `error`, for a run that cannot be read: one never hides the others)."""
     found = [run_summary(folder) for folder in run_folders(Path(runs_dir))]
     return sorted(found, key=lambda r: -(r["created"] or 0))
+
+
+def notes(run: str | Path, runs_dir: str | Path = "runs") -> dict[str, Any]:
+    """A run's notes: {"run": its note or None, "trials": {number: note}} (`hpsearch note`)."""
+    return read_notes(resolve_run(run, runs_dir))
 
 
 def run_paths(runs_dir: str | Path = "runs") -> list[Path]:

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
+from hpsearch.api import note
 from hpsearch.cli import cli
-from hpsearch.runs import status
+from hpsearch.runs import open_run, status
 
 pytest.importorskip("plotly")
 
@@ -252,6 +253,9 @@ def test_a_page_to_work_in_titled_axes_no_sideways_scroll_sort_and_select(finish
 
     with served(finished) as url, browser(f"{url}/#twenty") as page:
         looked_at(page, "twenty")
+    best = open_run(finished / "eight").best
+    note(finished / "eight", "the first try")
+    note(finished / "eight", "the best of the lot", trial=best.number)
     with served(finished) as url, browser(f"{url}/#eight") as page:
         looked_at(page, "eight")
         # the diverged trials sit on the edge: the axis fits the others
@@ -282,6 +286,18 @@ def test_a_page_to_work_in_titled_axes_no_sideways_scroll_sort_and_select(finish
         assert 0 < chosen < 40 and page.locator("#trials tbody tr").count() == chosen
         shown = [float(v) for v in column(page, "u")]
         assert max(shown) - min(shown) < 0.5  # a band of u: half the axis at most
+        # a row opens the trial's story: its seed, note, curve and how to run it again
+        page.locator("#clear").click()
+        wait_for(lambda: page.locator("#trials tbody tr").count() == 40, "the selection cleared")
+        page.locator(f"#trials tbody tr[data-trial='{best.number}']").click()
+        wait_for(lambda: page.inner_text("#trial-title").startswith(f"Trial {best.number} "),
+                 "the trial's story")
+        facts = page.inner_text("#trial-facts")
+        assert f"seed\t{best.trial.seed}" in facts and "note\tthe best of the lot" in facts
+        number = best.number
+        assert f"hpsearch best eight --trial {number} --out trial-{number}.yaml" in facts
+        assert page.locator("#trial-curve .scatterlayer .trace").count() == 1  # its curve
+        assert page.inner_text("#run-note") == "note: the first try"
         shot = Path(os.environ.get("HPSEARCH_SCREENSHOT", finished / "dashboard.png"))
         page.screenshot(path=str(shot), full_page=True)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -241,3 +241,22 @@ def test_status_of_a_missing_run(runner, tmp_path):
     result = runner.invoke(cli, ["status", "nothere"])
     assert result.exit_code == 2 and "nothere" in result.stderr
     assert not Path("runs/nothere").exists()
+
+
+def test_notes_on_a_run_and_its_trials_kept_in_its_folder(runner, eight):
+    assert runner.invoke(cli, ["note", eight, "lr range too wide"]).exit_code == 0
+    done = runner.invoke(cli, ["note", eight, "--trial", "3", "the one to ship"])
+    assert done.exit_code == 0 and "noted for trial 3" in done.stderr
+    shown = runner.invoke(cli, ["note", eight])
+    assert shown.stdout.splitlines() == ["run: lr range too wide", "trial 3: the one to ship"]
+    import hpsearch
+
+    assert hpsearch.runs.notes(eight) == {"run": "lr range too wide",
+                                          "trials": {3: "the one to ship"}}
+    assert runner.invoke(cli, ["note", eight, "--trial", "3", ""]).exit_code == 0
+    assert runner.invoke(cli, ["note", eight]).stdout.splitlines() == ["run: lr range too wide"]
+    missing = runner.invoke(cli, ["note", eight, "--trial", "99", "x"])
+    assert missing.exit_code == 2
+    assert missing.stderr.strip() == f"Error: runs/{eight}: no trial 99 yet (its trials: 0 to 29)"
+    long = runner.invoke(cli, ["note", eight, "x" * 2001])
+    assert long.exit_code == 2 and "a note of 2,001 characters: at most 2,000" in long.stderr
