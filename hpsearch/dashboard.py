@@ -226,6 +226,41 @@ class Dashboard:
             "curve": run.curve(result.number), "log": _tail(trial_log(run.path, result.number)),
             "note": notes(run.path)["trials"].get(result.number), "again": again})
 
+    def zoom(self, name: str, ranges: str | None) -> dict[str, Any]:
+        """The config of a zoom, to copy or download (nothing is written): into `ranges` (JSON:
+        a parameter's [low, high] in its values, a choice's options), or without them around
+        the best trials as `hpsearch zoom` does; with each range as the command line prints
+        it and the command that runs it."""
+        import yaml
+
+        from hpsearch.runs import zoom_region, zoom_to
+
+        run = self._open(name)
+        if ranges:
+            try:
+                chosen = json.loads(ranges)
+                assert isinstance(chosen, dict)
+            except (ValueError, AssertionError):
+                raise InputError("ranges: not a JSON mapping of parameters to ranges") from None
+            for key, value in chosen.items():  # a choice comes by its options' positions
+                scale = run.space.scales.get(key)
+                if isinstance(value, dict) and hasattr(scale, "values"):
+                    chosen[key] = [scale.values[int(i)] for i in value.get("options", [])
+                                   if 0 <= int(i) < len(scale.values)]
+            _, space, config = zoom_to(run.path, chosen)
+            config["name"] = f"{run.name}-selected"
+            command = f"hpsearch run {run.name}-selected.yaml"
+        else:
+            _, region, config = zoom_region(run.path)
+            space = region.space
+            command = f"hpsearch zoom {run.name} --run   # or --out FILE, to look first"
+        text = (f"# {'The ranges selected on the dashboard' if ranges else 'Zoomed'} from run "
+                f"{run.name}: the same scales, narrower.\n"
+                + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        return {"ranges": {n: space.scales[n].range_text() for n in space.dims},
+                "config": text, "command": command,
+                "file": f"{run.name}-{'selected' if ranges else 'zoom'}.yaml"}
+
     def importance(self, name: str) -> dict[str, Any]:
         """Each parameter's share of the score's variation, computed in the background (a
         forest on 10,000 trials takes seconds): the last answer at once, `pending` while the
@@ -296,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(self.dashboard.trials(query["name"]))
             elif url.path == "/api/trial" and "name" in query and "trial" in query:
                 self._json(self.dashboard.trial(query["name"], query["trial"]))
+            elif url.path == "/api/zoom" and "name" in query:
+                self._json(self.dashboard.zoom(query["name"], query.get("ranges")))
             elif url.path == "/api/importance" and "name" in query:
                 self._json(self.dashboard.importance(query["name"]))
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["open_run", "status", "compare", "list_runs", "load_model", "rounds", "zoom_region",
            "searched", "best_config", "run_summary", "resolve", "trial_log", "model_path",
-           "run_paths", "changed", "notes"]
+           "run_paths", "changed", "notes", "zoom_to"]
 
 log = logging.getLogger("hpsearch")
 
@@ -291,6 +292,40 @@ def zoom_region(
     config["space"] = region.space.to_yaml()
     config["search"] = {**config.get("search", {}), "rounds": 1}
     return current, region, config
+
+
+def zoom_to(run: str | Path, ranges: Mapping[str, Any], runs_dir: str | Path = "runs"
+            ) -> tuple[RunResult, Space, dict[str, Any]]:
+    """A run's space narrowed to the ranges chosen (a dashboard's selection): a parameter's
+    [low, high] in its own values, or a choice's options as a list; the others as they were.
+    Returns the run, the narrowed space and the config of a run of it (as `zoom_region`).
+
+    Raises:
+        InputError: a parameter the run does not search, or a range it cannot take.
+    """
+    from hpsearch.space import Choice
+
+    current = open_run(run, runs_dir)
+    narrowed = {}
+    for name, chosen in ranges.items():
+        scale = current.space.scales.get(name)
+        if scale is None or scale.is_fixed:
+            raise InputError(f"{current.name}: {name!r} is not a parameter it searches")
+        try:
+            if isinstance(scale, Choice):
+                narrowed[name] = scale.narrow(0, 1, seen=list(chosen))
+            else:
+                low, high = sorted(float(v) for v in chosen)
+                narrowed[name] = scale.narrow(scale.to_unit(low), scale.to_unit(high))
+        except (TypeError, ValueError) as error:
+            raise InputError(f"{current.name}: {name}: cannot narrow it to {chosen!r} "
+                             f"({error})") from None
+    space = current.space.restricted({**current.space.scales, **narrowed})
+    with RunStore.open(current.path, readonly=True) as store:
+        config = store.config()
+    config["space"] = space.to_yaml()
+    config["search"] = {**config.get("search", {}), "rounds": 1}
+    return current, space, config
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from hpsearch.api import note
 from hpsearch.cli import cli
@@ -286,6 +287,20 @@ def test_a_page_to_work_in_titled_axes_no_sideways_scroll_sort_and_select(finish
         assert 0 < chosen < 40 and page.locator("#trials tbody tr").count() == chosen
         shown = [float(v) for v in column(page, "u")]
         assert max(shown) - min(shown) < 0.5  # a band of u: half the axis at most
+        # the selection as a zoom: the config of a run of those ranges, which runs as given
+        page.locator("#zoom").click()
+        wait_for(lambda: page.inner_text("#zoom-command") == "hpsearch run eight-selected.yaml",
+                 "the zoom's config")
+        (finished.parent / "eight-selected.yaml").write_text(page.inner_text("#zoom-config"))
+        low, high = (float(v) for v in page.evaluate("selectedRanges().u"))
+        assert low <= min(shown) <= max(shown) <= high
+        ran = CliRunner().invoke(cli, ["run", str(finished.parent / "eight-selected.yaml"),
+                                       "--trials", "3", "--runs-dir", str(finished), "-q"])
+        assert ran.exit_code == 0, ran.output
+        zoomed = open_run(finished / "eight-selected")
+        assert all(low <= r.params["u"] <= high for r in zoomed.results)
+        assert sorted(zoomed.space.dims) == sorted(open_run(finished / "eight").space.dims)
+        assert not (finished / "eight" / "eight-selected.yaml").exists()  # the page wrote none
         # a row opens the trial's story: its seed, note, curve and how to run it again
         page.locator("#clear").click()
         wait_for(lambda: page.locator("#trials tbody tr").count() == 40, "the selection cleared")
