@@ -1,7 +1,8 @@
 """The dashboard's answers on a run of 10,000 trials (eight parameters, ten reported epochs per
 trial: 100,000 per-epoch reports), over HTTP from a server on 127.0.0.1 as the page asks them:
-the page itself, the runs, the run (status, leaderboard, scores by trial, curves, rounds) and
-importance. `cold`: the first answer after the store changed (the run read again); `warm`: the
+the page itself, the runs, the run (status, scores by trial, the best so far, curves, rounds),
+every trial (the table and the parallel coordinates: fetched when trials end), one trial's story,
+the zoom around the best trials, and importance. `cold`: the first answer after the store changed (the run read again); `warm`: the
 median of REPEATS answers while nothing changes.
 
 Writes benchmarks/results/dashboard.md.
@@ -56,6 +57,9 @@ def main() -> None:
         rows = []
         for label, path in (("the page", "/"), ("runs", "/api/runs"),
                             ("run", "/api/run?name=big"),
+                            ("every trial", "/api/trials?name=big"),
+                            ("a trial's story", "/api/trial?name=big&trial=5000"),
+                            ("zoom", "/api/zoom?name=big"),
                             ("importance", "/api/importance?name=big")):
             cold = seconds(base + path)
             if label == "importance":  # answered at once as pending; computed meanwhile
