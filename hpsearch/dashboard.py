@@ -76,6 +76,18 @@ def _best_line(complete: list[Any], direction: Any) -> list[dict[str, Any]]:
     return line
 
 
+def _bounds(run: RunResult, round_: dict[str, Any]) -> dict[str, list[Any]]:
+    """A round's region on each ordered parameter's plot axis ([low, high] as the slices and
+    the contour draw it); a choice has none."""
+    out = {}
+    for i, name in enumerate(run.space.dims):
+        scale = run.space.scales[name]
+        if scale.ticks() is None and round_.get("lo") is not None:
+            out[name] = sorted(scale.plot_value(scale.from_unit(round_[side][i]))
+                               for side in ("lo", "hi"))
+    return out
+
+
 def _tail(path: Path, lines: int = 20) -> list[str]:
     """The last lines of a trial's log (bounded by `logs.TrialLog`), none when it has none."""
     try:
@@ -173,7 +185,8 @@ class Dashboard:
                                    for p in curves.get(n, []) if p["fold"] == 0]}
                        for n in watched],
             "rounds": [{"round": r["round"], "kind": r["kind"], "trials": r["trials"],
-                        "region": {k: _range_text(v) for k, v in r["space"].items()}}
+                        "region": {k: _range_text(v) for k, v in r["space"].items()},
+                        "bounds": _bounds(run, r)}
                        for r in rounds(run.path)],
         })
 

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from hpsearch.api import note
 from hpsearch.cli import cli
-from hpsearch.runs import open_run, status
+from hpsearch.runs import open_run, rounds, status
 
 pytest.importorskip("plotly")
 
@@ -262,6 +262,14 @@ def test_a_page_to_work_in_titled_axes_no_sideways_scroll_sort_and_select(finish
         # the diverged trials sit on the edge: the axis fits the others
         low, high = page.evaluate("document.getElementById('scores').layout.yaxis.range")
         assert low > -1 and "as triangles on the edge" in page.inner_text("#outliers")
+        # slices and a contour of two chosen parameters, the zoom rounds' regions over them
+        page.select_option("#slice-x", "u")
+        page.select_option("#slice-y", "lr")
+        wait_for(lambda: page.evaluate("document.getElementById('contour').layout.xaxis"
+                                       ".title.text") == "u", "the contour of u and lr")
+        assert page.evaluate("document.getElementById('contour').layout.yaxis.type") == "log"
+        regions = page.evaluate("document.getElementById('contour').layout.shapes.length")
+        assert regions == len([r for r in rounds(finished / "eight") if r["kind"] == "zoom"]) > 0
         # a click on a parameter's header sorts by it, a second reverses
         assert page.locator("#trials tbody tr").count() == 40
         page.locator("#trials th[data-key='lr']").click()
