@@ -239,6 +239,31 @@ class Dashboard:
             "curve": run.curve(result.number), "log": _tail(trial_log(run.path, result.number)),
             "note": notes(run.path)["trials"].get(result.number), "again": again})
 
+    def compare(self, names: str) -> dict[str, Any]:
+        """Runs side by side (comma-separated names): each one's scores by trial and best so
+        far, and for every parameter any of them searches, the range each searched and its best
+        trial's value."""
+        found = [self._open(n) for n in dict.fromkeys(names.split(",")) if n][:8]
+        params = list(dict.fromkeys(n for run in found for n in run.space.dims))
+        out = []
+        for run in found:
+            complete = sorted((r for r in run.results if r.status is Status.COMPLETE),
+                              key=lambda r: r.number)
+            best = run.best
+            out.append({
+                "name": run.name, "direction": run.direction.word,
+                "trials": [{"trial": r.number, "score": r.mean} for r in complete][-POINTS:],
+                "best_line": _best_line(complete, run.direction),
+                "space": {n: run.space.scales[n].range_text() for n in params
+                          if n in run.space.scales},
+                "best": None if best is None else {"trial": best.number, "score": best.mean,
+                                                   "params": dict(best.params)}})
+        scores = [t["score"] for run in out for t in run["trials"]]
+        same = len({run.direction for run in found}) == 1
+        return _clean({"params": params, "runs": out,
+                       "score_range": list(good_range(scores, found[0].direction))
+                       if scores and same else None})
+
     def zoom(self, name: str, ranges: str | None) -> dict[str, Any]:
         """The config of a zoom, to copy or download (nothing is written): into `ranges` (JSON:
         a parameter's [low, high] in its values, a choice's options), or without them around
@@ -344,6 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(self.dashboard.trials(query["name"]))
             elif url.path == "/api/trial" and "name" in query and "trial" in query:
                 self._json(self.dashboard.trial(query["name"], query["trial"]))
+            elif url.path == "/api/compare" and "names" in query:
+                self._json(self.dashboard.compare(query["names"]))
             elif url.path == "/api/zoom" and "name" in query:
                 self._json(self.dashboard.zoom(query["name"], query.get("ranges")))
             elif url.path == "/api/importance" and "name" in query:
