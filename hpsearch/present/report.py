@@ -397,6 +397,10 @@ class Progress(RunEvents):
         self.run: RunResult | None = None
         self._live = live
         self._started = False
+        # a notebook draws rich's live bar with ipywidgets (the `notebook` extra); without it,
+        # a line at each tenth of the trials instead of a bar that never shows
+        self._lines = live and stderr.is_jupyter and not _importable("ipywidgets")
+        self._said = 0
 
     def decided(self, lines: Sequence[str]) -> None:
         if self._live:
@@ -408,10 +412,15 @@ class Progress(RunEvents):
         if not self._live:
             return
         stderr.print(f"run folder: {escape(str(run.path))}", style="dim")
-        self._bar.start()
+        self._total = total
+        if self._lines:
+            stderr.print(escape("(a live progress bar here needs ipywidgets: pip install "
+                                "'hpsearch[notebook]')"), style="dim")
+        else:
+            self._bar.start()
+            self._task = self._bar.add_task(escape(run.name), total=total,
+                                            completed=len(run.results), best="")
         self._started = True
-        self._task = self._bar.add_task(escape(run.name), total=total,
-                                        completed=len(run.results), best="")
 
     def round_started(self, number: int, region: Region, size: int) -> None:
         if self._started and number > 1 and self.run is not None:  # round 1: the whole space
@@ -428,12 +437,27 @@ class Progress(RunEvents):
             text += f" [dim]{pruned} pruned[/dim]"
         if failed:
             text += f" [red]{failed} failed[/red]"
-        self._bar.update(self._task, advance=1, best=text)
+        if not self._lines:
+            self._bar.update(self._task, advance=1, best=text)
+            return
+        done = len(self.run.results)
+        if done * 10 // max(1, self._total) > self._said or done == self._total:
+            self._said = done * 10 // max(1, self._total)
+            stderr.print(f"{escape(self.run.name)}: {done}/{self._total} trials  {text}")
 
     def stop(self) -> None:
         if self._started:
-            self._bar.stop()
+            if not self._lines:
+                self._bar.stop()
             self._started = False
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -348,3 +348,25 @@ def test_run_shows_a_progress_line_with_the_best_so_far_unless_told_not_to(tmp_p
     hpsearch.run(iris_config(name="both"), runs_dir=tmp_path / "runs", events=Mine(),
                  progress=True)
     assert Mine.seen == 5 and "5/5" in capfd.readouterr().err
+
+
+def test_progress_in_a_notebook_without_ipywidgets_is_lines_not_a_silent_bar(
+        tmp_path, monkeypatch):
+    """rich draws its live bar in Jupyter with ipywidgets: without it a tenth of the trials at a
+    time is said in a line, and what to install for the bar."""
+    from hpsearch.present import report
+
+    shown: list[str] = []  # what the notebook displays under the cell
+    monkeypatch.setattr(report.stderr, "is_jupyter", True)
+    monkeypatch.setattr("rich.jupyter.display", lambda segments, text: shown.append(text))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # as if not installed
+    hpsearch.run({"name": "nb", "objective": {"function": lambda p: p["x"]},
+                  "search": {"trials": 20, "rounds": 1}, "parallel": {"n_jobs": 1},
+                  "space": {"x": {"uniform": [0, 1]}}}, runs_dir=tmp_path / "runs",
+                 progress=True)
+    said = "".join(shown)
+    assert "a live progress bar here needs ipywidgets: pip install 'hpsearch[notebook]'" in \
+        " ".join(said.split())  # as wrapped to the notebook's width
+    lines = [line for line in said.splitlines() if line.startswith("nb: ")]
+    assert [line.split()[1] for line in lines] == [f"{2 * k}/20" for k in range(1, 11)]
+    assert "best " in lines[-1] and 'install "ipywidgets"' not in said
