@@ -36,8 +36,8 @@ from hpsearch.runs import (
     status,
     trial_log,
 )
-from hpsearch.space import parse_param
-from hpsearch.trial import Status
+from hpsearch.space import Choice, parse_param
+from hpsearch.trial import Direction, Status, TrialResult
 
 __all__ = ["Dashboard", "serve"]
 
@@ -67,7 +67,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _best_line(complete: list[Any], direction: Any) -> list[dict[str, Any]]:
+def _best_line(complete: list[TrialResult], direction: Direction) -> list[dict[str, Any]]:
     """The best score so far, at each trial (in number order) that improved it."""
     line: list[dict[str, Any]] = []
     for result in complete:
@@ -244,21 +244,24 @@ class Dashboard:
         far, and for every parameter any of them searches, the range each searched and its best
         trial's value."""
         found = [self._open(n) for n in dict.fromkeys(names.split(",")) if n][:8]
+        if not found:
+            raise InputError("names: give the runs to compare, separated by commas")
         params = list(dict.fromkeys(n for run in found for n in run.space.dims))
-        out = []
+        out: list[dict[str, Any]] = []
+        scores: list[float] = []
         for run in found:
             complete = sorted((r for r in run.results if r.status is Status.COMPLETE),
                               key=lambda r: r.number)
             best = run.best
             out.append({
                 "name": run.name, "direction": run.direction.word,
-                "trials": [{"trial": r.number, "score": r.mean} for r in complete][-POINTS:],
+                "trials": [{"trial": r.number, "score": r.mean} for r in complete[-POINTS:]],
                 "best_line": _best_line(complete, run.direction),
                 "space": {n: run.space.scales[n].range_text() for n in params
                           if n in run.space.scales},
                 "best": None if best is None else {"trial": best.number, "score": best.mean,
                                                    "params": dict(best.params)}})
-        scores = [t["score"] for run in out for t in run["trials"]]
+            scores += [r.mean for r in complete]
         same = len({run.direction for run in found}) == 1
         return _clean({"params": params, "runs": out,
                        "score_range": list(good_range(scores, found[0].direction))
@@ -282,7 +285,7 @@ class Dashboard:
                 raise InputError("ranges: not a JSON mapping of parameters to ranges") from None
             for key, value in chosen.items():  # a choice comes by its options' positions
                 scale = run.space.scales.get(key)
-                if isinstance(value, dict) and hasattr(scale, "values"):
+                if isinstance(value, dict) and isinstance(scale, Choice):
                     chosen[key] = [scale.values[int(i)] for i in value.get("options", [])
                                    if 0 <= int(i) < len(scale.values)]
             _, space, config = zoom_to(run.path, chosen)
@@ -340,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_allowed(self) -> None:
         self._json({"error": f"{self.command}: the dashboard only reads (GET)"},
-                   HTTPStatus.METHOD_NOT_ALLOWED, allow="GET, HEAD")
+                   HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "GET, HEAD"})
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
 
@@ -386,18 +389,19 @@ class _Handler(BaseHTTPRequestHandler):
             sys.stderr.write(f"hpsearch dashboard: {url.path[:80]}: {said}\n")
             self._json({"error": said}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
-    def _json(self, data: Any, code: HTTPStatus = HTTPStatus.OK, **headers: str) -> None:
+    def _json(self, data: Any, code: HTTPStatus = HTTPStatus.OK,
+              headers: dict[str, str] | None = None) -> None:
         self._send(json.dumps(data, default=str).encode(), "application/json", code=code,
-                   **headers)
+                   headers=headers)
 
     def _send(self, body: bytes, kind: str, code: HTTPStatus = HTTPStatus.OK,
-              cache: bool = False, **headers: str) -> None:
+              cache: bool = False, headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
-        for name, value in headers.items():
-            self.send_header(name.capitalize(), value)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if getattr(self, "_body", True):
             self.wfile.write(body)

@@ -235,12 +235,12 @@ def best_config(run: str | Path, trial: int | None = None, runs_dir: str | Path 
         chosen = found[0]
     with RunStore.open(current.path, readonly=True) as store:
         config, started = store.config(), store.meta().get("config")
-    changed = [] if started is None else edits(started, config)
-    if changed:  # the trial ran with the config as the run had it
-        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    edited = [] if started is None else edits(started, config)
+    if edited and started is not None:  # the trial ran with the config as the run had it
+        more = f" and {len(edited) - 3} more" if len(edited) > 3 else ""
         log.warning("%s: its config.yaml was edited since the run started (%s%s); this is "
-                    "the config its trials ran with", current.path, "; ".join(changed[:3]), more)
-        config = started
+                    "the config its trials ran with", current.path, "; ".join(edited[:3]), more)
+        config = dict(started)
     config["name"] = f"{config.get('name', current.name)}-" + \
         ("best" if trial is None else f"trial{trial}")
     config["space"] = {name: value if isinstance(value, (bool, int, float, str)) else

@@ -253,7 +253,7 @@ def _as_they_end(strategy: Strategy, evaluator: Evaluator,
     number, waiting = strategy.first, 0
     try:
         while number < end or waiting:
-            batch = []
+            batch: list[Trial] = []
             while number < end and waiting + len(batch) < max(1, workers):
                 trial, opened = strategy.ask(number)
                 if opened is not None:
