@@ -14,13 +14,17 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from hpsearch.errors import InputError
 from hpsearch.execution import EXECUTORS
 from hpsearch.search.sampling import SAMPLERS
+
+if TYPE_CHECKING:
+    from hpsearch.config import Config
+    from hpsearch.trial import Trial
 
 FORMATS = ("table", "csv", "json")
 
@@ -139,7 +143,7 @@ def sample(config: str, n: int | None, seed: int | None, sampler: str | None,
                    "only).", err=True)
 
 
-def _proposed(cfg: Any, count: int, seed: int) -> list[Any]:
+def _proposed(cfg: Config, count: int, seed: int) -> list[Trial]:
     """The trials a config's own strategy (search.strategy) proposes before any result: asked
     in order until one needs results (a misbehaving strategy is a StrategyError)."""
     from hpsearch.driver import planned
@@ -787,14 +791,16 @@ def logs(run: str, trial: int, follow: bool, runs_dir: str) -> None:
 @runs_dir_option
 def dashboard(names: tuple[str, ...], port: int, host: str, allow_hosts: tuple[str, ...],
               runs_dir: str) -> None:
-    """A live view of the runs in your browser: each run's status and time left, its
-    leaderboard, the learning curves of the best and running trials, the region each round
-    searched and parameter importance, updated every two seconds while runs go on.
+    """The runs in your browser, to work in: each run's status and time left, its history
+    with the best so far, parallel coordinates to select trials with, slices and a contour,
+    every trial in a table to sort and filter, a trial's story, learning curves, the regions
+    each round searched, importance, a zoom from the selection, several runs side by side;
+    updated every two seconds while runs go on.
 
     It only reads the runs (never writes). On a remote machine, forward the port over SSH:
     ssh -L 8050:127.0.0.1:8050 user@host, then open http://127.0.0.1:8050/ here.
     """
-    from hpsearch.dashboard import Dashboard, serve
+    from hpsearch.dashboard import LOCAL, Dashboard, serve
     from hpsearch.runs import resolve
 
     if not Path(runs_dir).is_dir():
@@ -805,7 +811,7 @@ def dashboard(names: tuple[str, ...], port: int, host: str, allow_hosts: tuple[s
 
     def ready(url: str) -> None:
         click.echo(f"hpsearch dashboard: {url} (Ctrl-C stops it)", err=True)
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if host not in LOCAL:
             click.echo(f"warning: --host {host}: anyone who can reach this machine's port "
                        f"{url.rsplit(':', 1)[1].strip('/')} sees every run, with no password; "
                        "from another machine, SSH is the safe way in: ssh -L "
