@@ -10,7 +10,7 @@ stored and the run is interrupted, so a resume goes on once the strategy is fixe
 
 from __future__ import annotations
 
-import operator
+import numbers
 import os
 import sys
 import traceback
@@ -46,13 +46,10 @@ class Checked(Strategy):
 
     def needs(self, number: int) -> int:
         needs = self._call(f"{self.name}.needs({number})", lambda: self.inner.needs(number))
-        try:
-            below = operator.index(needs) if not isinstance(needs, bool) else None
-        except TypeError:
-            below = None
-        if below is None:
+        if isinstance(needs, bool) or not isinstance(needs, numbers.Integral):
             raise self._error(f"{self.name}.needs({number}) returned {_shown(needs)}: a trial "
                               "number")
+        below = int(needs)
         if below > number:
             raise self._error(f"{self.name}.needs({number}) returned {below}: a trial can wait "
                               "for the trials numbered below it, never for itself or later ones")
@@ -83,7 +80,6 @@ class Checked(Strategy):
         return trial, opened
 
     def tell(self, result: TrialResult) -> None:
-        super().tell(result)
         self._call(f"{self.name}.tell(trial {result.number})", lambda: self.inner.tell(result))
 
     def close(self) -> None:
