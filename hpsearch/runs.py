@@ -287,11 +287,16 @@ def zoom_region(
                       top_fraction=top_fraction, margin=margin)
     except ValueError as error:
         raise InputError(f"{current.path}: {error}; run more trials first") from None
-    with RunStore.open(current.path, readonly=True) as store:
+    return current, region, _config_over(current, region.space)
+
+
+def _config_over(run: RunResult, space: Space) -> dict[str, Any]:
+    """The config of a run's next round, over `space`: the run's own, one round."""
+    with RunStore.open(run.path, readonly=True) as store:
         config = store.config()
-    config["space"] = region.space.to_yaml()
+    config["space"] = space.to_yaml()
     config["search"] = {**config.get("search", {}), "rounds": 1}
-    return current, region, config
+    return config
 
 
 def zoom_to(run: str | Path, ranges: Mapping[str, Any], runs_dir: str | Path = "runs"
@@ -321,11 +326,7 @@ def zoom_to(run: str | Path, ranges: Mapping[str, Any], runs_dir: str | Path = "
             raise InputError(f"{current.name}: {name}: cannot narrow it to {chosen!r} "
                              f"({error})") from None
     space = current.space.restricted({**current.space.scales, **narrowed})
-    with RunStore.open(current.path, readonly=True) as store:
-        config = store.config()
-    config["space"] = space.to_yaml()
-    config["search"] = {**config.get("search", {}), "rounds": 1}
-    return current, space, config
+    return current, space, _config_over(current, space)
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:

@@ -400,7 +400,7 @@ class Progress(RunEvents):
         # a notebook draws rich's live bar with ipywidgets (the `notebook` extra); without it,
         # a line at each tenth of the trials instead of a bar that never shows
         self._lines = live and stderr.is_jupyter and not _importable("ipywidgets")
-        self._said = 0
+        self._said, self._total = 0, 0  # tenths said, trials planned
 
     def decided(self, lines: Sequence[str]) -> None:
         if self._live:
