@@ -280,14 +280,13 @@ class Dashboard:
         if ranges:
             try:
                 chosen = json.loads(ranges)
-                assert isinstance(chosen, dict)
-            except (ValueError, AssertionError):
+                for key, value in chosen.items():  # a choice comes by its options' positions
+                    scale = run.space.scales.get(key)
+                    if isinstance(value, dict) and isinstance(scale, Choice):
+                        chosen[key] = [scale.values[int(i)] for i in value.get("options", [])
+                                       if 0 <= int(i) < len(scale.values)]
+            except (ValueError, TypeError, AttributeError):
                 raise InputError("ranges: not a JSON mapping of parameters to ranges") from None
-            for key, value in chosen.items():  # a choice comes by its options' positions
-                scale = run.space.scales.get(key)
-                if isinstance(value, dict) and isinstance(scale, Choice):
-                    chosen[key] = [scale.values[int(i)] for i in value.get("options", [])
-                                   if 0 <= int(i) < len(scale.values)]
             _, space, config = zoom_to(run.path, chosen)
             config["name"] = f"{run.name}-selected"
             command = f"hpsearch run {run.name}-selected.yaml"
